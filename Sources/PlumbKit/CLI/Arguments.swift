@@ -1,0 +1,143 @@
+import Foundation
+
+/// One declared argument of a command, in the shape of swift-argument-parser's
+/// `@Flag`, `@Option` and `@Argument`.
+public struct ArgumentSpec: Sendable {
+    public enum Kind: Sendable {
+        /// `--name`, no value.
+        case flag
+        /// `--name VALUE` or `--name=VALUE`; may repeat.
+        case option(valueName: String)
+        /// `--name` alone or `--name=VALUE` (like `--wait-for-lock[=DURATION]`).
+        case optionalValue(valueName: String)
+        /// A positional argument.
+        case positional(name: String, optional: Bool)
+    }
+
+    public var names: [String]
+    public var kind: Kind
+    public var help: String
+
+    public static func flag(_ names: String..., help: String) -> ArgumentSpec { .init(names: names, kind: .flag, help: help) }
+    public static func option(_ names: String..., value: String, help: String) -> ArgumentSpec {
+        .init(names: names, kind: .option(valueName: value), help: help)
+    }
+    public static func optionalValue(_ name: String, value: String, help: String) -> ArgumentSpec {
+        .init(names: [name], kind: .optionalValue(valueName: value), help: help)
+    }
+    public static func positional(_ name: String, optional: Bool = false, help: String) -> ArgumentSpec {
+        .init(names: [], kind: .positional(name: name, optional: optional), help: help)
+    }
+
+    /// The key parsed values are stored under: the first long name, or the positional's name.
+    public var key: String {
+        if case let .positional(name, _) = kind { return name }
+        return names.first { $0.hasPrefix("--") } ?? names[0]
+    }
+}
+
+/// A usage error: wrong flags or arguments. The command line exits 64 for these.
+public struct UsageError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var command: String
+    public init(_ message: String, command: String) { self.message = message; self.command = command }
+    public var description: String { message }
+}
+
+/// Arguments after parsing, read by a command's initialiser.
+public struct ParsedArguments: Sendable {
+    var flags: Set<String> = []
+    var options: [String: [String]] = [:]
+    var positionals: [String: String] = [:]
+    let command: String
+
+    public func flag(_ key: String) -> Bool { flags.contains(key) }
+    public func option(_ key: String) -> String? { options[key]?.last }
+    public func options(_ key: String) -> [String] { options[key] ?? [] }
+    public func positional(_ name: String) -> String? { positionals[name] }
+
+    /// An option's value converted by `transform`; a value it rejects is a usage error.
+    public func option<T>(_ key: String, as what: String, _ transform: (String) -> T?) throws -> T? {
+        guard let raw = option(key) else { return nil }
+        guard let value = transform(raw) else { throw UsageError("\(key) expects \(what), not '\(raw)'", command: command) }
+        return value
+    }
+
+    /// Parses `arguments` against `specs`.
+    public static func parse(_ arguments: [String], specs: [ArgumentSpec], command: String) throws -> ParsedArguments {
+        var parsed = ParsedArguments(command: command)
+        let positionals = specs.filter { if case .positional = $0.kind { return true }; return false }
+        var positionalIndex = 0
+        var i = 0
+        var onlyPositionals = false
+        while i < arguments.count {
+            let arg = arguments[i]
+            i += 1
+            if !onlyPositionals, arg == "--" { onlyPositionals = true; continue }
+            if !onlyPositionals, arg.hasPrefix("-"), arg.count > 1 {
+                let (name, inline) = arg.firstIndex(of: "=").map { (String(arg[..<$0]), Optional(String(arg[arg.index(after: $0)...]))) } ?? (arg, nil)
+                guard let spec = specs.first(where: { $0.names.contains(name) }) else {
+                    let known = specs.flatMap(\.names)
+                    let hint = Suggest.closest(to: name, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+                    throw UsageError("unknown option '\(name)'\(hint)", command: command)
+                }
+                switch spec.kind {
+                case .flag:
+                    if inline != nil { throw UsageError("\(name) takes no value", command: command) }
+                    parsed.flags.insert(spec.key)
+                case let .option(valueName):
+                    var value = inline
+                    if value == nil {
+                        guard i < arguments.count else { throw UsageError("\(name) needs a value (\(valueName))", command: command) }
+                        value = arguments[i]; i += 1
+                    }
+                    parsed.options[spec.key, default: []].append(value!)
+                case .optionalValue:
+                    parsed.options[spec.key, default: []].append(inline ?? "")
+                case .positional:
+                    break
+                }
+            } else {
+                guard positionalIndex < positionals.count else {
+                    throw UsageError("unexpected argument '\(arg)'", command: command)
+                }
+                parsed.positionals[positionals[positionalIndex].key] = arg
+                positionalIndex += 1
+            }
+        }
+        for spec in positionals[positionalIndex...] {
+            if case let .positional(name, optional) = spec.kind, !optional {
+                throw UsageError("missing argument <\(name)>", command: command)
+            }
+        }
+        return parsed
+    }
+}
+
+/// "Did you mean" suggestions by edit distance.
+public enum Suggest {
+    /// The candidate closest to `word`, if it is close enough to be a likely typo.
+    public static func closest(to word: String, in candidates: [String]) -> String? {
+        let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
+        guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }) else { return nil }
+        let limit = max(1, min(3, word.count / 3 + 1))
+        return best.1 <= limit && best.1 < word.count ? best.0 : nil
+    }
+
+    /// Levenshtein distance.
+    public static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}

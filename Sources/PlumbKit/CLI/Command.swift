@@ -1,0 +1,196 @@
+import Foundation
+
+/// A subcommand: parsed from arguments (validating as it goes), then run.
+///
+/// The shape of swift-argument-parser's `ParsableCommand`, by hand: one type per
+/// subcommand, shared option groups, validate then run; errors become exit codes in
+/// one place, `PlumbCLI.main`.
+public protocol PlumbCommand {
+    /// The word after `plumb`.
+    static var name: String { get }
+    /// One line for `plumb --help`.
+    static var abstract: String { get }
+    /// Paragraphs for `plumb <name> --help`.
+    static var discussion: String { get }
+    /// Arguments after the name; include `GlobalOptions.arguments` for the shared ones.
+    static var arguments: [ArgumentSpec] { get }
+    /// Builds the command from parsed arguments; throws `UsageError` for invalid combinations.
+    init(_ parsed: ParsedArguments) throws
+    /// Does the work and returns the exit code.
+    func run() throws -> Int32
+}
+
+extension PlumbCommand {
+    public static var discussion: String { "" }
+}
+
+/// A command type's description and entry point, so the registry holds plain values
+/// rather than existential metatypes.
+public struct CommandEntry: Sendable {
+    public let name: String
+    public let abstract: String
+    public let discussion: String
+    public let arguments: [ArgumentSpec]
+    public let execute: @Sendable (ParsedArguments) throws -> Int32
+
+    public init<C: PlumbCommand>(_ type: C.Type) {
+        name = C.name
+        abstract = C.abstract
+        discussion = C.discussion
+        arguments = C.arguments
+        execute = { try C($0).run() }
+    }
+}
+
+/// Options every command shares.
+public struct GlobalOptions: Sendable {
+    /// The repository to work on (default: the one containing the current directory).
+    public var repo: String
+    /// The environment, when the command takes one.
+    public var env: String?
+    public var json: Bool
+    public var noColour: Bool
+    public var quiet: Bool
+    public var verbose: Bool
+
+    public static let arguments: [ArgumentSpec] = [
+        .option("--repo", "-C", value: "PATH", help: "The repository to work on (default: the one around the current directory)."),
+        .flag("--json", help: "Print machine-readable JSON on stdout."),
+        .flag("--no-color", help: "Never colour output (NO_COLOR does the same)."),
+        .flag("--quiet", "-q", help: "Print only results and errors."),
+        .flag("--verbose", "-v", help: "Print more detail."),
+    ]
+    /// `--env NAME`, for commands that act on one environment.
+    public static let envArgument = ArgumentSpec.option("--env", "-e", value: "NAME", help: "The environment (default: the only one, or dev).")
+
+    public init(_ parsed: ParsedArguments) {
+        repo = parsed.option("--repo") ?? FileManager.default.currentDirectoryPath
+        env = parsed.option("--env")
+        json = parsed.flag("--json")
+        noColour = parsed.flag("--no-color")
+        quiet = parsed.flag("--quiet")
+        verbose = parsed.flag("--verbose")
+    }
+
+    /// The terminal these options describe.
+    public func terminal() -> Terminal { Terminal(noColour: noColour || json, quiet: quiet, verbose: verbose) }
+}
+
+/// The `plumb` command line: dispatch, help, version and the mapping of errors to exit codes.
+public enum PlumbCLI {
+    public static let version = "0.1.0"
+
+    /// Exit codes, as DESIGN.md fixes them.
+    public enum ExitCode {
+        public static let ok: Int32 = 0
+        public static let failure: Int32 = 1
+        public static let changesPending: Int32 = 2
+        public static let gateFailed: Int32 = 3
+        public static let usage: Int32 = 64
+    }
+
+    /// Every command that works, in the order `--help` lists them.
+    public static var commands: [CommandEntry] { PlumbCommands.all }
+
+    /// Runs the command line and returns the process's exit code.
+    public static func main(_ arguments: [String]) -> Int32 {
+        var args = arguments
+        guard let first = args.first else { print(help()); return ExitCode.usage }
+        if first == "--help" || first == "-h" || first == "help" {
+            if args.count > 1, let command = commands.first(where: { $0.name == args[1] }) {
+                print(help(for: command)); return ExitCode.ok
+            }
+            print(help()); return ExitCode.ok
+        }
+        if first == "--version" { print("plumb \(version)"); return ExitCode.ok }
+        args.removeFirst()
+        guard let type = commands.first(where: { $0.name == first }) else {
+            let hint = Suggest.closest(to: first, in: commands.map(\.name)).map { "\n  hint: did you mean '\($0)'?" } ?? ""
+            FileHandle.standardError.write(Data("error: unknown command '\(first)'\(hint)\nRun 'plumb --help' for the list of commands.\n".utf8))
+            return ExitCode.usage
+        }
+        if args.contains("--help") || args.contains("-h") { print(help(for: type)); return ExitCode.ok }
+        do {
+            return try dispatch(type, args)
+        } catch let e as UsageError {
+            report("error: \(e.message)\nRun 'plumb \(e.command) --help' for usage.")
+            return ExitCode.usage
+        } catch let e as DiagnosticsError {
+            report(e.diagnostics.sortedForDisplay().map(\.description).joined(separator: "\n"))
+            return ExitCode.failure
+        } catch let e as PlumbError {
+            report("error: \(e.description)")
+            return e.exitCode
+        } catch {
+            report("error: \(error)")
+            return ExitCode.failure
+        }
+    }
+
+    private static func dispatch(_ type: CommandEntry, _ args: [String]) throws -> Int32 {
+        let parsed = try ParsedArguments.parse(args, specs: type.arguments, command: type.name)
+        return try type.execute(parsed)
+    }
+
+    private static func report(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// `plumb --help`.
+    public static func help() -> String {
+        var out = """
+        plumb \(version): a GitOps reconciler for machine-learning pipelines.
+
+        USAGE: plumb <command> [options]
+
+        COMMANDS:
+
+        """
+        let width = (commands.map(\.name.count).max() ?? 8) + 2
+        for c in commands { out += "  " + c.name.padding(toLength: width, withPad: " ", startingAt: 0) + c.abstract + "\n" }
+        out += """
+
+        OPTIONS:
+          --help                  Show help (also: plumb <command> --help).
+          --version               Show the version.
+
+        Exit codes: 0 ok, 1 error or failed stage, 2 changes pending (--detailed-exitcode),
+        3 promotion gate failed, 64 usage error.
+        """
+        return out
+    }
+
+    /// `plumb <command> --help`.
+    public static func help(for type: CommandEntry) -> String {
+        var usage = "plumb \(type.name)"
+        for spec in type.arguments {
+            if case let .positional(name, optional) = spec.kind { usage += optional ? " [<\(name)>]" : " <\(name)>" }
+        }
+        usage += " [options]"
+        var out = "OVERVIEW: \(type.abstract)\n"
+        if !type.discussion.isEmpty { out += "\n\(type.discussion)\n" }
+        out += "\nUSAGE: \(usage)\n"
+        let positionals = type.arguments.filter { if case .positional = $0.kind { return true }; return false }
+        func row(_ left: String, _ help: String) -> String {
+            left.count < 26 ? "  " + left.padding(toLength: 26, withPad: " ", startingAt: 0) + help + "\n"
+                : "  \(left)\n" + String(repeating: " ", count: 28) + help + "\n"
+        }
+        if !positionals.isEmpty {
+            out += "\nARGUMENTS:\n"
+            for p in positionals { out += row("<\(p.key)>", p.help) }
+        }
+        out += "\nOPTIONS:\n"
+        for spec in type.arguments {
+            var left = spec.names.joined(separator: ", ")
+            switch spec.kind {
+            case .positional: continue
+            case .flag: break
+            case let .option(v): left += " <\(v)>"
+            case let .optionalValue(v): left += "[=<\(v)>]"
+            }
+            out += row(left, spec.help)
+        }
+        out += row("-h, --help", "Show this help.")
+        return out
+    }
+}

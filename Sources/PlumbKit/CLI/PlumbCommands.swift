@@ -1,0 +1,6 @@
+/// The registry of commands; each lives in its own file under CLI/Commands/.
+public enum PlumbCommands {
+    /// Every command, in the order `plumb --help` lists them.
+    public static let all: [CommandEntry] = [
+    ]
+}

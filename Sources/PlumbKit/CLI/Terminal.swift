@@ -1,0 +1,67 @@
+import Foundation
+
+/// Where a command writes, and whether it may use colour.
+///
+/// Colour goes to a terminal only: never when piped, under `NO_COLOR`, or with `--no-color`.
+public final class Terminal: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Whether styles are emitted.
+    public let colour: Bool
+    /// Whether stdout is an interactive terminal (live status lines are drawn only there).
+    public let isInteractive: Bool
+    /// Suppress progress lines.
+    public let quiet: Bool
+    public let verbose: Bool
+    private var statusLineShown = false
+
+    public init(noColour: Bool = false, quiet: Bool = false, verbose: Bool = false,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        isInteractive = isatty(STDOUT_FILENO) == 1 && environment["TERM"] != "dumb"
+        let noColorSet = environment["NO_COLOR"].map { !$0.isEmpty } ?? false
+        colour = isInteractive && !noColour && !noColorSet
+        self.quiet = quiet
+        self.verbose = verbose
+    }
+
+    /// A text style.
+    public enum Style: String, Sendable {
+        case bold = "1", dim = "2", red = "31", green = "32", yellow = "33", blue = "34", magenta = "35", cyan = "36"
+    }
+
+    /// `text` in `style` when colour is on, else unchanged.
+    public func styled(_ text: String, _ style: Style?) -> String {
+        guard colour, let style else { return text }
+        return "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m"
+    }
+
+    /// Writes a line to stdout.
+    public func print(_ line: String = "") { write(line + "\n", to: FileHandle.standardOutput) }
+    /// Writes a line to stderr.
+    public func error(_ line: String) { write(line + "\n", to: FileHandle.standardError) }
+
+    /// Replaces the live status line (interactive terminals only); an empty text clears it.
+    public func status(_ text: String) {
+        guard isInteractive, !quiet else { return }
+        lock.lock(); defer { lock.unlock() }
+        var out = "\r\u{1B}[2K"
+        if !text.isEmpty { out += styled(text, .dim) }
+        statusLineShown = !text.isEmpty
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+
+    private func write(_ text: String, to handle: FileHandle) {
+        lock.lock(); defer { lock.unlock() }
+        // A line printed while a status line is shown first clears it, so the two never mix.
+        if statusLineShown && isInteractive { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)); statusLineShown = false }
+        handle.write(Data(text.utf8))
+    }
+}
+
+/// Durations for people: `0.4s`, `1m 12s`.
+public func formatDuration(_ seconds: Double) -> String {
+    if seconds < 10 { return String(format: "%.1fs", seconds) }
+    if seconds < 60 { return String(format: "%.0fs", seconds) }
+    let m = Int(seconds) / 60, s = Int(seconds) % 60
+    if m < 60 { return "\(m)m \(s)s" }
+    return "\(m / 60)h \(m % 60)m"
+}

@@ -1,0 +1,54 @@
+import CGit2
+import Foundation
+
+/// A libgit2 failure: the function that failed, its return code and libgit2's own message.
+public struct GitError: Error, Sendable, CustomStringConvertible {
+    public var function: String
+    public var code: Int32
+    public var message: String
+
+    public var description: String { "\(message) (\(function) returned \(code))" }
+
+    /// True when libgit2 reported that something was not found.
+    public var isNotFound: Bool { code == GIT_ENOTFOUND.rawValue }
+}
+
+/// The one place where libgit2 return codes become Swift errors.
+enum Git {
+    /// libgit2 must be initialised once per process before any call.
+    private static let initialised: Bool = { git_libgit2_init() > 0 }()
+
+    static func ensureInitialised() { _ = initialised }
+
+    /// Throws a `GitError` if `code` is negative.
+    @discardableResult
+    static func check(_ code: Int32, _ function: String) throws(GitError) -> Int32 {
+        if code >= 0 { return code }
+        var message = "libgit2 error"
+        if let e = git_error_last(), let m = e.pointee.message { message = String(cString: m) }
+        throw GitError(function: function, code: code, message: message)
+    }
+}
+
+/// A git object id (SHA-1 hex), copied out of libgit2 so no C pointer escapes.
+public struct ObjectID: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    public let hex: String
+    public init(hex: String) { self.hex = hex }
+    init(_ oid: git_oid) {
+        var copy = oid
+        var buffer = [CChar](repeating: 0, count: 41)
+        git_oid_tostr(&buffer, 41, &copy)
+        hex = String(cString: buffer)
+    }
+    init(_ pointer: UnsafePointer<git_oid>) { self.init(pointer.pointee) }
+    var raw: git_oid {
+        var oid = git_oid()
+        _ = git_oid_fromstr(&oid, hex)
+        return oid
+    }
+    public var short: String { String(hex.prefix(10)) }
+    public var description: String { hex }
+    public static func < (a: ObjectID, b: ObjectID) -> Bool { a.hex < b.hex }
+    public init(from decoder: Decoder) throws { hex = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(hex) }
+}

@@ -1,0 +1,178 @@
+import CYAML
+import Foundation
+
+/// A YAML node read by libyaml, keeping where it came from so every diagnostic can point at it.
+public struct YAMLNode: Sendable, Hashable {
+    /// The shape of a node. Mappings keep their keys in file order, duplicates included,
+    /// so that the decoder can report them.
+    public enum Kind: Sendable, Hashable {
+        case scalar(String, plain: Bool)
+        case sequence([YAMLNode])
+        case mapping([Pair])
+    }
+    /// One key and its value in a mapping.
+    public struct Pair: Sendable, Hashable {
+        public var key: YAMLNode
+        public var value: YAMLNode
+    }
+
+    public var kind: Kind
+    public var location: SourceLocation
+    /// An explicit tag such as `!!str`, if the file gave one.
+    public var tag: String?
+
+    /// The scalar's text, or nil for a collection.
+    public var scalar: String? { if case let .scalar(s, _) = kind { return s }; return nil }
+    /// True for an unquoted scalar, which YAML resolves to null, bool, int or float by its text.
+    public var isPlainScalar: Bool { if case .scalar(_, true) = kind { return tag == nil }; return false }
+    /// True for `~`, `null` or an empty plain scalar.
+    public var isNull: Bool {
+        guard isPlainScalar, let s = scalar else { return false }
+        return s.isEmpty || s == "~" || s == "null" || s == "Null" || s == "NULL"
+    }
+    /// A short name for the node's type, for messages ("a mapping", "a string").
+    public var typeName: String {
+        switch kind {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .scalar:
+            if isNull { return "null" }
+            if isPlainScalar, let s = scalar {
+                if ["true", "false", "True", "False", "TRUE", "FALSE"].contains(s) { return "a boolean" }
+                if Int(s) != nil { return "an integer" }
+                if Double(s) != nil { return "a number" }
+            }
+            return "a string"
+        }
+    }
+}
+
+/// Reads YAML text into `YAMLNode`s through libyaml's event parser.
+public enum YAMLReader {
+    /// Aliases may expand to at most this many nodes in one file (the "billion laughs" guard).
+    static let maxAliasExpansion = 100_000
+    static let maxDepth = 200
+
+    /// Parses `text` (the content of `file`) into its single document's root node.
+    /// An empty document gives nil. Syntax errors are thrown as diagnostics.
+    public static func parse(_ text: String, file: String) throws(DiagnosticsError) -> YAMLNode? {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            throw DiagnosticsError([Diagnostic(at: nil, "cannot initialise the YAML parser")])
+        }
+        defer { yaml_parser_delete(&parser) }
+        let bytes = Array(text.utf8)
+        return try bytes.withUnsafeBufferPointer { (buffer) throws(DiagnosticsError) -> YAMLNode? in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var builder = Builder(file: file)
+            return try builder.run(&parser)
+        }
+    }
+
+    private struct Builder {
+        let file: String
+        var anchors: [String: YAMLNode] = [:]
+        var expanded = 0
+        var root: YAMLNode?
+        var documents = 0
+
+        init(file: String) { self.file = file }
+
+        func location(_ mark: yaml_mark_t) -> SourceLocation {
+            SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+        }
+
+        func syntaxError(_ parser: inout yaml_parser_t) -> DiagnosticsError {
+            let problem = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
+            var message = problem
+            if let context = parser.context.map({ String(cString: $0) }) { message = "\(context), \(problem)" }
+            let hint: String? = problem.contains("tab") ? "indent with spaces; YAML does not allow tabs"
+                : problem.contains("mapping values are not allowed") ? "quote a value that contains ': '"
+                : nil
+            return DiagnosticsError([Diagnostic(at: location(parser.problem_mark), "YAML syntax: \(message)", hint: hint)])
+        }
+
+        mutating func run(_ parser: inout yaml_parser_t) throws(DiagnosticsError) -> YAMLNode? {
+            // A stack of open collections: their start event's node and the children so far.
+            var stack: [(node: YAMLNode, anchor: String?, children: [YAMLNode])] = []
+            while true {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) == 1 else { throw syntaxError(&parser) }
+                defer { yaml_event_delete(&event) }
+                let here = location(event.start_mark)
+                var finished: (YAMLNode, String?)?
+                switch event.type {
+                case YAML_STREAM_END_EVENT:
+                    return root
+                case YAML_DOCUMENT_START_EVENT:
+                    documents += 1
+                    if documents > 1 {
+                        throw DiagnosticsError([Diagnostic(at: here, "a spec file holds one YAML document, this is a second one",
+                                                           hint: "remove the '---' separator or split the file")])
+                    }
+                case YAML_SCALAR_EVENT:
+                    let s = event.data.scalar
+                    let value = String(decoding: UnsafeBufferPointer(start: s.value, count: s.length), as: UTF8.self)
+                    let tag = s.tag.map { String(cString: $0) }
+                    let plain = s.style == YAML_PLAIN_SCALAR_STYLE
+                    finished = (YAMLNode(kind: .scalar(value, plain: plain), location: here, tag: tag),
+                                s.anchor.map { String(cString: $0) })
+                case YAML_SEQUENCE_START_EVENT:
+                    let s = event.data.sequence_start
+                    if stack.count >= maxDepth { throw DiagnosticsError([Diagnostic(at: here, "YAML nested too deeply")]) }
+                    stack.append((YAMLNode(kind: .sequence([]), location: here, tag: s.tag.map { String(cString: $0) }),
+                                  s.anchor.map { String(cString: $0) }, []))
+                case YAML_MAPPING_START_EVENT:
+                    let m = event.data.mapping_start
+                    if stack.count >= maxDepth { throw DiagnosticsError([Diagnostic(at: here, "YAML nested too deeply")]) }
+                    stack.append((YAMLNode(kind: .mapping([]), location: here, tag: m.tag.map { String(cString: $0) }),
+                                  m.anchor.map { String(cString: $0) }, []))
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                    var open = stack.removeLast()
+                    if case .sequence = open.node.kind {
+                        open.node.kind = .sequence(open.children)
+                    } else {
+                        var pairs: [YAMLNode.Pair] = []
+                        var i = 0
+                        while i + 1 < open.children.count {
+                            pairs.append(.init(key: open.children[i], value: open.children[i + 1]))
+                            i += 2
+                        }
+                        open.node.kind = .mapping(pairs)
+                    }
+                    finished = (open.node, open.anchor)
+                case YAML_ALIAS_EVENT:
+                    let name = String(cString: event.data.alias.anchor)
+                    guard let target = anchors[name] else {
+                        throw DiagnosticsError([Diagnostic(at: here, "unknown alias '*\(name)'")])
+                    }
+                    expanded += target.size
+                    if expanded > maxAliasExpansion {
+                        throw DiagnosticsError([Diagnostic(at: here, "aliases expand to too many nodes",
+                                                           hint: "a spec needs no recursive aliases")])
+                    }
+                    var copy = target
+                    copy.location = here
+                    finished = (copy, nil)
+                default:
+                    break
+                }
+                if let (node, anchor) = finished {
+                    if let anchor { anchors[anchor] = node }
+                    if stack.isEmpty { root = node } else { stack[stack.count - 1].children.append(node) }
+                }
+            }
+        }
+    }
+}
+
+extension YAMLNode {
+    /// Number of nodes in this subtree, to bound alias expansion.
+    var size: Int {
+        switch kind {
+        case .scalar: return 1
+        case let .sequence(items): return items.reduce(1) { $0 + $1.size }
+        case let .mapping(pairs): return pairs.reduce(1) { $0 + $1.key.size + $1.value.size }
+        }
+    }
+}

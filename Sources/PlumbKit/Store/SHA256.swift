@@ -1,0 +1,84 @@
+import CCrypto
+import Foundation
+
+/// A SHA-256 digest in lowercase hex, the identity of content in the cache and in records.
+public struct Digest: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    /// 64 lowercase hex characters.
+    public let hex: String
+    public init(hex: String) { self.hex = hex }
+    public var description: String { hex }
+    /// The first 12 characters, for people.
+    public var short: String { String(hex.prefix(12)) }
+    public static func < (a: Digest, b: Digest) -> Bool { a.hex < b.hex }
+
+    public init(from decoder: Decoder) throws { hex = try decoder.singleValueContainer().decode(String.self) }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(hex)
+    }
+
+    /// Whether `text` has the shape of a SHA-256 hex digest.
+    public static func isValid(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+}
+
+/// Incremental SHA-256 over OpenSSL's EVP interface (which uses the CPU's SHA instructions).
+public final class SHA256Hasher {
+    private let context: OpaquePointer
+
+    public init() {
+        context = EVP_MD_CTX_new()
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+    }
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        EVP_DigestUpdate(context, base, bytes.count)
+    }
+    public func update(_ data: Data) { data.withUnsafeBytes { update($0) } }
+    public func update(_ text: String) { update(Data(text.utf8)) }
+
+    public func finish() -> Digest {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(context, &out, &length)
+        return Digest(hex: Self.hex(out))
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var chars = [UInt8](); chars.reserveCapacity(bytes.count * 2)
+        for b in bytes { chars.append(digits[Int(b >> 4)]); chars.append(digits[Int(b & 15)]) }
+        return String(decoding: chars, as: UTF8.self)
+    }
+
+    /// The digest of bytes in memory.
+    public static func digest(_ data: Data) -> Digest {
+        let h = SHA256Hasher(); h.update(data); return h.finish()
+    }
+    public static func digest(_ text: String) -> Digest { digest(Data(text.utf8)) }
+
+    /// The digest of a file's content, read in large chunks with plain read(2).
+    public static func digest(fileAt path: String) throws -> Digest {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PlumbError("cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        let h = SHA256Hasher()
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PlumbError("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            h.update(UnsafeRawBufferPointer(start: buffer, count: n))
+        }
+        return h.finish()
+    }
+}

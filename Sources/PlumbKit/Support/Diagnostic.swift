@@ -1,0 +1,67 @@
+import Foundation
+
+/// A place in a source file, 1-based, as users see it in an editor.
+public struct SourceLocation: Sendable, Hashable, Codable, Comparable {
+    /// Path relative to the repository root, e.g. `spec/pipeline.yaml`.
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public static func < (a: SourceLocation, b: SourceLocation) -> Bool {
+        (a.file, a.line, a.column) < (b.file, b.line, b.column)
+    }
+}
+
+/// One problem found in user input, in the shape `file:line:col: error: message`.
+public struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// How bad a diagnostic is; only errors make a spec invalid.
+    public enum Severity: String, Sendable, Codable { case error, warning, note }
+
+    public var severity: Severity
+    public var location: SourceLocation?
+    public var message: String
+    public var hint: String?
+
+    public init(_ severity: Severity = .error, at location: SourceLocation?, _ message: String, hint: String? = nil) {
+        self.severity = severity
+        self.location = location
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String {
+        var text = ""
+        if let l = location { text += "\(l.file):\(l.line):\(l.column): " }
+        text += "\(severity.rawValue): \(message)"
+        if let hint { text += "\n  hint: \(hint)" }
+        return text
+    }
+}
+
+/// A batch of diagnostics thrown as one error, so that every problem is reported at once.
+public struct DiagnosticsError: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [Diagnostic]
+    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+extension Array where Element == Diagnostic {
+    /// Sorted by file, line, column, then message: the order users read them in.
+    public func sortedForDisplay() -> [Diagnostic] {
+        sorted { a, b in
+            switch (a.location, b.location) {
+            case let (l?, r?) where l != r: return l < r
+            case (nil, _?): return true
+            case (_?, nil): return false
+            default: return a.message < b.message
+            }
+        }
+    }
+    public var hasErrors: Bool { contains { $0.severity == .error } }
+}

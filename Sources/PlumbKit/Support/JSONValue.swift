@@ -1,0 +1,144 @@
+import Foundation
+
+/// A JSON value: params, metrics and other free-form data, with a canonical encoding
+/// (sorted keys, shortest round-trip numbers) so the same value always hashes the same.
+public enum JSONValue: Sendable, Hashable, Codable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int.self) { self = .int(i) }
+        else if let d = try? c.decode(Double.self) { self = .double(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case let .bool(b): try c.encode(b)
+        case let .int(i): try c.encode(i)
+        case let .double(d): try c.encode(d)
+        case let .string(s): try c.encode(s)
+        case let .array(a): try c.encode(a)
+        case let .object(o): try c.encode(o)
+        }
+    }
+
+    /// The value at a dotted key path (`train.max_depth`), or nil.
+    public func value(at path: String) -> JSONValue? {
+        var current = self
+        for part in path.split(separator: ".", omittingEmptySubsequences: false) {
+            guard case let .object(o) = current, let next = o[String(part)] else { return nil }
+            current = next
+        }
+        return current
+    }
+
+    /// A copy with `other`'s keys laid over this one's, recursively for objects.
+    public func merging(_ other: JSONValue) -> JSONValue {
+        guard case var .object(base) = self, case let .object(top) = other else { return other }
+        for (k, v) in top { base[k] = base[k].map { $0.merging(v) } ?? v }
+        return .object(base)
+    }
+
+    /// Numbers in this value flattened to dotted keys: `{"a": {"b": 1}}` → `["a.b": 1]`.
+    public func flattenedNumbers(prefix: String = "") -> [String: Double] {
+        switch self {
+        case let .int(i): return [prefix: Double(i)]
+        case let .double(d): return [prefix: d]
+        case let .bool(b): return [prefix: b ? 1 : 0]
+        case let .object(o):
+            var out: [String: Double] = [:]
+            for (k, v) in o { out.merge(v.flattenedNumbers(prefix: prefix.isEmpty ? k : "\(prefix).\(k)")) { a, _ in a } }
+            return out
+        default: return [:]
+        }
+    }
+
+    /// Canonical compact JSON: sorted keys, no spaces. Stable across runs and machines.
+    public var canonical: String {
+        var out = ""
+        write(to: &out)
+        return out
+    }
+
+    private func write(to out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case let .bool(b): out += b ? "true" : "false"
+        case let .int(i): out += String(i)
+        case let .double(d): out += JSONValue.format(d)
+        case let .string(s): out += JSONValue.quote(s)
+        case let .array(a):
+            out += "["
+            for (i, v) in a.enumerated() { if i > 0 { out += "," }; v.write(to: &out) }
+            out += "]"
+        case let .object(o):
+            out += "{"
+            for (i, k) in o.keys.sorted().enumerated() {
+                if i > 0 { out += "," }
+                out += JSONValue.quote(k); out += ":"; o[k]!.write(to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    /// A number as people and JSON read it: integers without a fraction, others shortest round-trip.
+    public static func format(_ d: Double) -> String {
+        if !d.isFinite { return "null" }
+        if d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) }
+        return "\(d)"
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+
+    /// A short rendering for plans and tables: strings unquoted, the rest as canonical JSON.
+    public var display: String {
+        if case let .string(s) = self { return s }
+        return canonical
+    }
+}
+
+/// Encoding of on-disk records: pretty, sorted keys, no escaped slashes, trailing newline.
+/// The same value always gives the same bytes, so history diffs stay readable.
+public enum RecordJSON {
+    public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        var data = try encoder.encode(value)
+        data.append(0x0A)
+        return data
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(type, from: data)
+    }
+}

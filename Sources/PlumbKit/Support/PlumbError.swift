@@ -1,0 +1,32 @@
+import Foundation
+
+/// An error Plumb reports to the user: a message, the context it happened in, and a hint.
+///
+/// Wrapping adds context from the outside in ("cannot record run: cannot update refs/heads/main: …").
+public struct PlumbError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var hint: String?
+    /// The exit code the command line maps this error to (1 unless said otherwise).
+    public var exitCode: Int32
+
+    public init(_ message: String, hint: String? = nil, exitCode: Int32 = 1) {
+        self.message = message
+        self.hint = hint
+        self.exitCode = exitCode
+    }
+
+    public var description: String {
+        hint.map { "\(message)\n  hint: \($0)" } ?? message
+    }
+
+    /// Runs `body`, prefixing any error it throws with `context`.
+    public static func wrap<T>(_ context: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as PlumbError {
+            throw PlumbError("\(context()): \(e.message)", hint: e.hint, exitCode: e.exitCode)
+        } catch let e as DiagnosticsError {
+            throw e
+        } catch {
+            throw PlumbError("\(context()): \(error)")
+        }
+    }
+}
