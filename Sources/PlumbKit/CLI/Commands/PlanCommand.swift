@@ -1,0 +1,54 @@
+import Foundation
+
+/// `plumb plan`: what a reconcile would do, and why. Writes nothing.
+public struct PlanCommand: PlumbCommand {
+    public static let name = "plan"
+    public static let abstract = "Show what reconcile would run, and why (a dry run; writes nothing)."
+    public static let discussion = """
+    Plans the environment at a commit (default: HEAD) against the state recorded in history/<env>/
+    of that same commit. Each stage gets a glyph:
+      ~ run   + new stage   ? may run (if upstream outputs change)   < restore from cache
+      @ pinned by a promotion   (blank) unchanged   - dropped from the record
+    Uncommitted edits are never part of a plan; the plan says when the working tree has some.
+    --json prints the plan in the versioned shape documented in docs/plan-json.md.
+    """
+    public static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
+        GlobalOptions.envArgument,
+        .option("--ref", value: "REV", help: "Plan this commit instead of HEAD."),
+        .option("--force", value: "STAGE", help: "Plan STAGE to run whatever its state (repeatable)."),
+        .flag("--detailed-exitcode", help: "Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error."),
+    ]
+
+    var global: GlobalOptions
+    var ref: String?
+    var forced: Set<String>
+    var detailedExitCode: Bool
+
+    public init(_ parsed: ParsedArguments) throws {
+        global = GlobalOptions(parsed)
+        ref = parsed.option("--ref")
+        forced = Set(parsed.options("--force"))
+        detailedExitCode = parsed.flag("--detailed-exitcode")
+    }
+
+    public func run() throws -> Int32 {
+        let terminal = global.terminal()
+        let project = try Project(path: global.repo)
+        let (_, plan) = try Reconciler(project: project, terminal: terminal).plan(ref: ref, environment: global.env, forced: forced)
+        try Self.print(plan, json: global.json, terminal: terminal)
+        return Self.exitCode(for: plan, detailed: detailedExitCode)
+    }
+
+    static func print(_ plan: Plan, json: Bool, terminal: Terminal) throws {
+        if json {
+            terminal.print(String(decoding: try RecordJSON.encode(plan), as: UTF8.self).trimmingCharacters(in: .newlines))
+        } else {
+            terminal.print(PlanRenderer(terminal: terminal).render(plan))
+        }
+    }
+
+    static func exitCode(for plan: Plan, detailed: Bool) -> Int32 {
+        if !plan.errors.isEmpty { return PlumbCLI.ExitCode.failure }
+        return detailed && plan.hasChanges ? PlumbCLI.ExitCode.changesPending : PlumbCLI.ExitCode.ok
+    }
+}

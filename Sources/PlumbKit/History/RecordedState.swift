@@ -1,0 +1,95 @@
+import Foundation
+
+/// What Plumb last recorded for one environment: `history/<env>/state.json`.
+///
+/// The planner diffs the desired state against this; a stage whose fingerprint matches and
+/// whose outputs are in the cache has nothing to do.
+public struct RecordedState: Sendable, Hashable, Codable {
+    /// Bumped when the file's shape changes incompatibly.
+    public static let formatVersion = 1
+
+    public var formatVersion: Int
+    public var environment: String
+    /// Per stage, what its last recorded attempt was.
+    public var stages: [String: StageRecord]
+    /// The run that last wrote this state.
+    public var lastRun: String?
+    /// The spec commit that run reconciled.
+    public var lastCommit: ObjectID?
+
+    public init(environment: String, stages: [String: StageRecord] = [:], lastRun: String? = nil, lastCommit: ObjectID? = nil) {
+        formatVersion = Self.formatVersion
+        self.environment = environment
+        self.stages = stages
+        self.lastRun = lastRun
+        self.lastCommit = lastCommit
+    }
+
+    /// The path of an environment's state file in the repository.
+    public static func path(for environment: String) -> String { "history/\(environment)/state.json" }
+
+    /// Decodes a state file, turning any problem into an error that names the file and says how to recover.
+    public static func decode(_ data: Data, path: String) throws -> RecordedState {
+        let state: RecordedState
+        do { state = try RecordJSON.decode(RecordedState.self, from: data) } catch {
+            throw PlumbError("\(path) is not a valid state file: \(describeDecodingError(error))",
+                             hint: "restore it with `git checkout HEAD~1 -- \(path)` or delete it to rebuild the environment's state")
+        }
+        guard state.formatVersion <= formatVersion else {
+            throw PlumbError("\(path) has format version \(state.formatVersion), newer than this plumb understands (\(formatVersion))",
+                             hint: "upgrade plumb")
+        }
+        return state
+    }
+
+    /// All metrics recorded for the environment, keyed `stage.key`.
+    public var metrics: [String: Double] {
+        var out: [String: Double] = [:]
+        for record in stages.values { out.merge(record.metrics) { a, _ in a } }
+        return out
+    }
+}
+
+/// The recorded outcome of one stage: what went in, what came out.
+public struct StageRecord: Sendable, Hashable, Codable {
+    /// Whether the last attempt succeeded.
+    public enum Status: String, Sendable, Codable { case succeeded, failed }
+
+    public var status: Status
+    public var fingerprint: Digest
+    /// The command after expansion, so a plan can say how it changed.
+    public var command: String
+    /// Declared variables (secrets excluded), so a plan can say which changed.
+    public var env: [String: String]
+    /// The values of the params the stage uses, by key.
+    public var params: [String: JSONValue]
+    /// Each dep's content identity: `git:<blob or tree id>` or `sha256:<hex>`.
+    public var inputs: [String: String]
+    /// Each declared output's digest (empty for a failed stage).
+    public var outputs: [String: Digest]
+    /// Numbers from the stage's metrics files, flattened to `stage.key.sub`.
+    public var metrics: [String: Double]
+    /// The run that produced this record.
+    public var run: String
+
+    public init(status: Status, fingerprint: Digest, command: String, env: [String: String], params: [String: JSONValue],
+                inputs: [String: String], outputs: [String: Digest], metrics: [String: Double], run: String) {
+        self.status = status; self.fingerprint = fingerprint; self.command = command; self.env = env
+        self.params = params; self.inputs = inputs; self.outputs = outputs; self.metrics = metrics; self.run = run
+    }
+}
+
+/// A decoding error as one readable line (`stages.train.fingerprint: expected a string`).
+func describeDecodingError(_ error: Error) -> String {
+    func path(_ context: DecodingError.Context) -> String {
+        let p = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        return p.isEmpty ? "" : "\(p): "
+    }
+    switch error as? DecodingError {
+    case let .typeMismatch(_, c)?: return path(c) + c.debugDescription
+    case let .valueNotFound(_, c)?: return path(c) + c.debugDescription
+    case let .keyNotFound(key, c)?: return path(c) + "missing key '\(key.stringValue)'"
+    case let .dataCorrupted(c)?: return path(c) + c.debugDescription
+    default: return "\(error)"
+    }
+}

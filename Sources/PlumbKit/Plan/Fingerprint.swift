@@ -1,0 +1,44 @@
+import Foundation
+
+/// Everything that determines a stage's result, in a canonical form.
+///
+/// The fingerprint is the SHA-256 of `canonical`: the command after expansion, declared
+/// variables (secrets excluded: their values never enter a record), the values of the params
+/// the stage uses, and each dep's content identity. The same inputs give the same digest on
+/// every machine.
+public struct FingerprintInputs: Sendable, Hashable, Codable {
+    public var command: String
+    public var env: [String: String]
+    public var params: [String: JSONValue]
+    /// Dep path → `git:<id>` or `sha256:<hex>`.
+    public var inputs: [String: String]
+
+    public init(command: String, env: [String: String], params: [String: JSONValue], inputs: [String: String]) {
+        self.command = command; self.env = env; self.params = params; self.inputs = inputs
+    }
+
+    /// The canonical encoding that is hashed; its version is part of it so a change of scheme reruns everything.
+    public var canonical: String {
+        JSONValue.object([
+            "v": .int(1),
+            "command": .string(command),
+            "env": .object(env.mapValues { .string($0) }),
+            "params": .object(params),
+            "inputs": .object(inputs.mapValues { .string($0) }),
+        ]).canonical
+    }
+
+    public var fingerprint: Digest { SHA256Hasher.digest(canonical) }
+}
+
+/// How a dep's identity is written in records: git's id for what git tracks, SHA-256 otherwise.
+public enum ContentID {
+    public static func git(_ id: ObjectID) -> String { "git:\(id.hex)" }
+    public static func sha256(_ digest: Digest) -> String { "sha256:\(digest.hex)" }
+
+    /// A short form for plans: `git:1a2b3c4d`, `sha256:5e6f7a8b`.
+    public static func short(_ id: String) -> String {
+        guard let colon = id.firstIndex(of: ":") else { return String(id.prefix(12)) }
+        return String(id[...colon]) + id[id.index(after: colon)...].prefix(8)
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+
+/// What the planner decided for one stage. Its glyph leads the stage's line in a plan.
+public enum StageAction: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Fingerprint as recorded and outputs in the cache.
+    case unchanged
+    /// New stage: never recorded in this environment.
+    case create
+    /// Inputs changed (or outputs missing, or the last attempt failed).
+    case run
+    /// This exact fingerprint ran before: take its outputs from the cache, run nothing.
+    case restore
+    /// An upstream stage runs; if its outputs come out byte-identical this one is skipped.
+    case mayRun = "may-run"
+    /// Outputs come from the environment's pin (a promotion), not from running.
+    case pinned
+
+    /// Terraform-style glyph.
+    public var glyph: String {
+        switch self {
+        case .unchanged: return " "
+        case .create: return "+"
+        case .run: return "~"
+        case .restore: return "<"
+        case .mayRun: return "?"
+        case .pinned: return "@"
+        }
+    }
+
+    /// Whether the action needs the executor to do anything.
+    public var isChange: Bool { self != .unchanged && self != .pinned }
+}
+
+/// Why a stage is planned the way it is. For display and records only: it never steers execution.
+public struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The kind of reason.
+    public enum Kind: String, Sendable, Codable {
+        case newStage = "new-stage", command, env, param, dep, depAdded = "dep-added", depRemoved = "dep-removed"
+        case outputMissing = "output-missing", previousFailure = "previous-failure", upstream, forced
+        case restore, pinned, pinChanged = "pin-changed"
+    }
+    public var kind: Kind
+    /// What changed: a dep path, a param key, a variable name, an upstream stage.
+    public var subject: String?
+    public var old: String?
+    public var new: String?
+
+    public init(_ kind: Kind, _ subject: String? = nil, old: String? = nil, new: String? = nil) {
+        self.kind = kind; self.subject = subject; self.old = old; self.new = new
+    }
+
+    public var description: String {
+        let change = (old != nil || new != nil) ? ": \(old ?? "(none)") → \(new ?? "(none)")" : ""
+        let s = subject ?? ""
+        switch kind {
+        case .newStage: return "new stage"
+        case .command: return "command changed\(change)"
+        case .env: return "variable \(s) changed\(change)"
+        case .param: return "param \(s)\(change)"
+        case .dep: return "dep \(s) changed\(change)"
+        case .depAdded: return "dep \(s) added"
+        case .depRemoved: return "dep \(s) removed"
+        case .outputMissing: return "output \(s) missing from the cache"
+        case .previousFailure: return "previous attempt failed (run \(s))"
+        case .upstream: return "runs if \(s)'s outputs change"
+        case .forced: return "forced"
+        case .restore: return "ran before with these inputs (run \(s)); outputs restored from the cache"
+        case .pinned: return "from promotion of \(s)"
+        case .pinChanged: return "promotion changed\(change)"
+        }
+    }
+}
+
+/// Where a dep's content comes from when the executor needs it.
+public enum DepSource: Sendable, Hashable, Codable {
+    /// Identified at planning time (tracked by git, or untracked data hashed on disk).
+    case known(String)
+    /// An output of another stage, known once that stage has finished.
+    case output(stage: String, path: String)
+}
+
+/// One stage in a plan: the decision, and everything the executor needs to carry it out.
+public struct PlannedStage: Sendable, Hashable, Codable {
+    public var name: String
+    public var action: StageAction
+    /// For display only.
+    public var reasons: [PlanReason]
+    /// The fingerprint, when all inputs are known at planning time.
+    public var fingerprint: Digest?
+    /// What the recorded state holds for this stage, for early cutoff.
+    public var recordedFingerprint: Digest?
+    public var command: String
+    public var env: [String: String]
+    /// Names of variables passed through from plumb's environment; values never recorded.
+    public var secrets: [String]
+    public var params: [String: JSONValue]
+    /// The effective params as a nested object, written to `PLUMB_PARAMS`.
+    public var paramsDocument: JSONValue
+    public var deps: [String: DepSource]
+    /// Deps outside git (untracked data) to link from the repository's directory into the workspace.
+    public var externalDeps: [String]
+    public var outputs: [String]
+    public var metricsFiles: [String]
+    /// Outputs to take from the cache (unchanged, restore, pinned).
+    public var cachedOutputs: [String: Digest]
+    /// Metrics that come with cached outputs.
+    public var cachedMetrics: [String: Double]
+    /// The run that produced the cached outputs (restore, pinned).
+    public var cachedRun: String?
+    /// Stages that must finish first (data deps and `after`), sorted.
+    public var upstream: [String]
+    public var timeout: Double?
+    public var retries: Int
+}
+
+/// The plan for one environment at one commit: a value the executor carries out and nothing else.
+public struct Plan: Sendable, Hashable, Codable {
+    /// The version of the JSON shape (docs/plan-json.md).
+    public static let schemaVersion = 1
+
+    public var schemaVersion: Int
+    public var environment: String
+    public var commit: ObjectID
+    public var branch: String?
+    /// Stages in execution order (topological, ties by name).
+    public var stages: [PlannedStage]
+    /// Recorded stages that left the spec; the next record drops them.
+    public var dropped: [String]
+    /// Files the pipeline uses whose working-tree content differs from the commit (not part of the run).
+    public var uncommittedEdits: [String]
+    /// The pin the environment deploys from, if any.
+    public var pin: PinReference?
+    /// Problems that make the plan impossible to apply; the executor refuses such a plan.
+    public var errors: [String]
+
+    public init(environment: String, commit: ObjectID, branch: String?, stages: [PlannedStage], dropped: [String],
+                uncommittedEdits: [String], pin: PinReference?, errors: [String]) {
+        schemaVersion = Self.schemaVersion
+        self.environment = environment; self.commit = commit; self.branch = branch; self.stages = stages
+        self.dropped = dropped; self.uncommittedEdits = uncommittedEdits; self.pin = pin; self.errors = errors
+    }
+
+    /// Whether applying the plan would do or record anything.
+    public var hasChanges: Bool { stages.contains { $0.action.isChange } || !dropped.isEmpty }
+
+    /// Counts per action, for the summary line.
+    public func count(_ actions: StageAction...) -> Int { stages.filter { actions.contains($0.action) }.count }
+
+    /// `Plan: 1 to run, 2 may run, 1 unchanged, 0 restored from cache.`
+    public var summary: String {
+        var parts = ["\(count(.run, .create)) to run", "\(count(.mayRun)) may run", "\(count(.unchanged)) unchanged",
+                     "\(count(.restore)) restored from cache"]
+        let pinned = count(.pinned)
+        if pinned > 0 { parts.append("\(pinned) pinned") }
+        if !dropped.isEmpty { parts.append("\(dropped.count) dropped") }
+        return "Plan: " + parts.joined(separator: ", ") + "."
+    }
+
+    public func stage(_ name: String) -> PlannedStage? { stages.first { $0.name == name } }
+}

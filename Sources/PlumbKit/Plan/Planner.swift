@@ -1,0 +1,319 @@
+import Foundation
+
+/// A fingerprint that ran before, as the local cache remembers it.
+public struct CachedOutcome: Sendable, Hashable, Codable {
+    public var outputs: [String: Digest]
+    public var metrics: [String: Double]
+    public var run: String
+    public init(outputs: [String: Digest], metrics: [String: Double], run: String) {
+        self.outputs = outputs; self.metrics = metrics; self.run = run
+    }
+}
+
+/// What the planner may ask of the cache: read-only questions, answered from memory in tests.
+public struct CacheView: Sendable {
+    /// Whether an object is present.
+    public var contains: @Sendable (Digest) -> Bool
+    /// The outputs an earlier run of this fingerprint produced, if they are all still present.
+    public var outcome: @Sendable (Digest) -> CachedOutcome?
+
+    public init(contains: @escaping @Sendable (Digest) -> Bool, outcome: @escaping @Sendable (Digest) -> CachedOutcome?) {
+        self.contains = contains
+        self.outcome = outcome
+    }
+
+    /// A cache that holds nothing.
+    public static let empty = CacheView(contains: { _ in false }, outcome: { _ in nil })
+}
+
+/// Everything the planner decides from. Gathered by one read of git and disk; nothing else is consulted.
+public struct PlanningInput: Sendable {
+    public var spec: Spec
+    public var environment: EnvironmentSpec
+    public var commit: ObjectID
+    public var branch: String?
+    public var recorded: RecordedState?
+    public var pin: Pin?
+    /// The identity of every dep that no stage produces: `git:<id>` or `sha256:<hex>`.
+    public var sourceDigests: [String: String]
+    public var uncommittedEdits: [String]
+    /// Stages to run whatever their state.
+    public var forced: Set<String>
+
+    public init(spec: Spec, environment: EnvironmentSpec, commit: ObjectID, branch: String? = nil, recorded: RecordedState?,
+                pin: Pin? = nil, sourceDigests: [String: String], uncommittedEdits: [String] = [], forced: Set<String> = []) {
+        self.spec = spec; self.environment = environment; self.commit = commit; self.branch = branch
+        self.recorded = recorded; self.pin = pin; self.sourceDigests = sourceDigests
+        self.uncommittedEdits = uncommittedEdits; self.forced = forced
+    }
+}
+
+/// The pure planner: (spec, environment, recorded state, digests) → Plan. No I/O.
+public enum Planner {
+    public static func plan(_ input: PlanningInput, cache: CacheView) -> Plan {
+        var errors: [String] = []
+        let pipeline = input.spec.pipeline
+        let graph = StageGraph(pipeline)
+        if let cycle = graph.cycle { errors.append("dependency cycle: \(cycle.joined(separator: " → "))") }
+        let effectiveParams = input.spec.params.merging(input.environment.params)
+        let runsHere = input.environment.runs.map(Set.init)
+
+        // Output digests known at planning time, by producing stage and path.
+        var knownOutputs: [String: [String: Digest]] = [:]
+        var planned: [PlannedStage] = []
+
+        for name in graph.order {
+            guard let stage = pipeline.stage(name) else { continue }
+            let record = input.recorded?.stages[name]
+
+            var params: [String: JSONValue] = [:]
+            var document = JSONValue.object([:])
+            for key in stage.params.sorted() {
+                guard let value = effectiveParams.value(at: key) else {
+                    errors.append("stage '\(name)' uses param '\(key)', which spec/params.yaml does not define")
+                    continue
+                }
+                params[key] = value
+                document = document.merging(nested(key, value))
+            }
+            var env = input.environment.env
+            env.merge(stage.env) { _, stageValue in stageValue }
+
+            // Each dep's source, and its identity where known now.
+            var deps: [String: DepSource] = [:]
+            var known: [String: String] = [:]
+            var external: [String] = []
+            var unknownUpstream: Set<String> = []
+            for dep in stage.deps {
+                if let (producer, output) = graph.producer(of: dep) {
+                    if let digest = knownOutputs[producer]?[output] {
+                        let id = dep == output ? ContentID.sha256(digest) : "\(ContentID.sha256(digest)):\(dep.dropFirst(output.count + 1))"
+                        deps[dep] = .known(id)
+                        known[dep] = id
+                    } else {
+                        deps[dep] = .output(stage: producer, path: dep)
+                        unknownUpstream.insert(producer)
+                    }
+                } else if let id = input.sourceDigests[dep] {
+                    deps[dep] = .known(id)
+                    known[dep] = id
+                    if id.hasPrefix("sha256:") && !dep.hasPrefix("/") { external.append(dep) }
+                } else {
+                    errors.append("stage '\(name)' depends on '\(dep)', which no stage produces, git does not track, and is not on disk")
+                }
+            }
+            var upstream = Set(graph.upstream[name] ?? [])
+            upstream.formUnion(unknownUpstream)
+
+            let inputs = FingerprintInputs(command: stage.cmd, env: env, params: params, inputs: known)
+            let fingerprint = unknownUpstream.isEmpty ? inputs.fingerprint : nil
+
+            var item = PlannedStage(
+                name: name, action: .run, reasons: [], fingerprint: fingerprint, recordedFingerprint: record?.fingerprint,
+                command: stage.cmd, env: env, secrets: (input.environment.secrets + stage.secrets).sorted(),
+                params: params, paramsDocument: document, deps: deps, externalDeps: external.sorted(),
+                outputs: stage.outs, metricsFiles: stage.metrics, cachedOutputs: [:], cachedMetrics: [:], cachedRun: nil,
+                upstream: upstream.sorted(), timeout: stage.timeout, retries: stage.retries)
+
+            if let runsHere, !runsHere.contains(name) {
+                // This environment takes the stage's artifacts from its pin instead of running it.
+                guard let pin = input.pin, let pinned = pin.stages[name] else {
+                    let source = input.environment.from ?? "the source environment"
+                    errors.append("environment '\(input.environment.name)' takes '\(name)' from a promotion, but no promotion pins it; run `plumb promote \(source) \(input.environment.name)`")
+                    planned.append(item)
+                    continue
+                }
+                item.action = .pinned
+                item.fingerprint = pinned.fingerprint
+                item.cachedOutputs = pinned.outputs
+                item.cachedMetrics = pinned.metrics
+                item.cachedRun = pin.run
+                item.upstream = []
+                item.reasons = [PlanReason(.pinned, "\(pin.source) run \(pin.run)")]
+                if let record, record.fingerprint != pinned.fingerprint {
+                    item.reasons.append(PlanReason(.pinChanged, old: record.fingerprint.short, new: pinned.fingerprint.short))
+                }
+                for (path, digest) in pinned.outputs.sorted(by: { $0.key < $1.key }) where !cache.contains(digest) {
+                    errors.append("pinned artifact \(path) (\(digest.short)) from \(pin.source) run \(pin.run) is not in the local cache; reconcile '\(pin.source)' at commit \(pin.commit.short) on this machine first, or copy its .plumb/cache")
+                }
+                knownOutputs[name] = pinned.outputs
+                planned.append(item)
+                continue
+            }
+
+            let changes = record.map { differences(record: $0, now: inputs) } ?? []
+            if input.forced.contains(name) {
+                item.action = .run
+                item.reasons = [PlanReason(.forced)] + changes
+            } else if let record {
+                if let fingerprint {
+                    if fingerprint == record.fingerprint && record.status == .succeeded {
+                        let missing = stage.allOutputs.filter { path in record.outputs[path].map { !cache.contains($0) } ?? true }
+                        if missing.isEmpty {
+                            item.action = .unchanged
+                            item.cachedOutputs = record.outputs
+                            item.cachedMetrics = record.metrics
+                            item.cachedRun = record.run
+                        } else {
+                            item.action = .run
+                            item.reasons = missing.map { PlanReason(.outputMissing, $0) }
+                        }
+                    } else if let outcome = cache.outcome(fingerprint), record.status == .succeeded || fingerprint != record.fingerprint {
+                        item.action = .restore
+                        item.reasons = changes + [PlanReason(.restore, outcome.run)]
+                        item.cachedOutputs = outcome.outputs
+                        item.cachedMetrics = outcome.metrics
+                        item.cachedRun = outcome.run
+                    } else {
+                        item.action = .run
+                        item.reasons = changes
+                        if record.status == .failed { item.reasons.append(PlanReason(.previousFailure, record.run)) }
+                    }
+                } else if record.status == .failed {
+                    item.action = .run
+                    item.reasons = changes + [PlanReason(.previousFailure, record.run)]
+                } else if !changes.isEmpty {
+                    item.action = .run
+                    item.reasons = changes
+                } else {
+                    item.action = .mayRun
+                    item.reasons = unknownUpstream.sorted().map { PlanReason(.upstream, $0) }
+                }
+            } else if let fingerprint, let outcome = cache.outcome(fingerprint) {
+                item.action = .restore
+                item.reasons = [PlanReason(.newStage), PlanReason(.restore, outcome.run)]
+                item.cachedOutputs = outcome.outputs
+                item.cachedMetrics = outcome.metrics
+                item.cachedRun = outcome.run
+            } else {
+                item.action = .create
+                item.reasons = [PlanReason(.newStage)]
+            }
+            if item.action == .run && item.reasons.isEmpty { item.reasons = [PlanReason(.forced)] }
+            if !item.cachedOutputs.isEmpty || item.action == .unchanged || item.action == .restore {
+                knownOutputs[name] = item.cachedOutputs
+            }
+            planned.append(item)
+        }
+
+        let declared = Set(pipeline.stages.map(\.name))
+        let dropped = (input.recorded?.stages.keys.filter { !declared.contains($0) } ?? []).sorted()
+        let pinReference = input.pin.map { PinReference(source: $0.source, commit: $0.commit, run: $0.run) }
+        return Plan(environment: input.environment.name, commit: input.commit, branch: input.branch, stages: planned,
+                    dropped: dropped, uncommittedEdits: input.uncommittedEdits, pin: pinReference, errors: errors)
+    }
+
+    /// Every difference between a recorded stage and its inputs now, old → new, sorted.
+    static func differences(record: StageRecord, now: FingerprintInputs) -> [PlanReason] {
+        var reasons: [PlanReason] = []
+        if record.command != now.command { reasons.append(PlanReason(.command, old: record.command, new: now.command)) }
+        for key in Set(record.env.keys).union(now.env.keys).sorted() where record.env[key] != now.env[key] {
+            reasons.append(PlanReason(.env, key, old: record.env[key], new: now.env[key]))
+        }
+        for key in Set(record.params.keys).union(now.params.keys).sorted() where record.params[key] != now.params[key] {
+            let old = record.params[key], new = now.params[key]
+            // For a subtree, name the leaves that changed: `train.max_depth: 4 → 6`, not the whole object.
+            let leaves = changedLeaves(old ?? .null, new ?? .null, prefix: key)
+            if leaves.isEmpty || leaves.count > 5 {
+                reasons.append(PlanReason(.param, key, old: old?.display, new: new?.display))
+            } else {
+                reasons += leaves
+            }
+        }
+        for path in Set(record.inputs.keys).union(now.inputs.keys).sorted() {
+            switch (record.inputs[path], now.inputs[path]) {
+            case let (old?, new?) where old != new:
+                reasons.append(PlanReason(.dep, path, old: ContentID.short(old), new: ContentID.short(new)))
+            case (nil, _?): reasons.append(PlanReason(.depAdded, path))
+            default: break
+            }
+        }
+        return reasons
+    }
+
+    static func changedLeaves(_ old: JSONValue, _ new: JSONValue, prefix: String) -> [PlanReason] {
+        if case let .object(a) = old, case let .object(b) = new {
+            return Set(a.keys).union(b.keys).sorted().flatMap { key -> [PlanReason] in
+                let x = a[key] ?? .null, y = b[key] ?? .null
+                return x == y ? [] : changedLeaves(x, y, prefix: "\(prefix).\(key)")
+            }
+        }
+        if old == new { return [] }
+        return [PlanReason(.param, prefix, old: old == .null ? nil : old.display, new: new == .null ? nil : new.display)]
+    }
+
+    /// `split.seed`, 42 → `{"split": {"seed": 42}}`.
+    static func nested(_ key: String, _ value: JSONValue) -> JSONValue {
+        key.split(separator: ".").reversed().reduce(value) { .object([String($1): $0]) }
+    }
+}
+
+/// The stage graph: who produces which path, who must run before whom, in what order.
+public struct StageGraph: Sendable {
+    /// Stage names in execution order: topological, ties broken by name for deterministic output.
+    public private(set) var order: [String] = []
+    /// Per stage, the stages it waits for (data deps and `after`).
+    public private(set) var upstream: [String: [String]] = [:]
+    /// A cycle, if the graph has one (the first stage repeated at the end).
+    public private(set) var cycle: [String]?
+    private var producers: [String: String] = [:]
+
+    public init(_ pipeline: Pipeline) {
+        for stage in pipeline.stages { for out in stage.allOutputs { producers[out] = stage.name } }
+        let names = Set(pipeline.stages.map(\.name))
+        for stage in pipeline.stages {
+            var up = Set(stage.after.filter { names.contains($0) })
+            for dep in stage.deps { if let p = producer(of: dep)?.stage, p != stage.name { up.insert(p) } }
+            upstream[stage.name] = up.sorted()
+        }
+        var remaining = upstream.mapValues { Set($0) }
+        while !remaining.isEmpty {
+            let ready = remaining.filter { $0.value.isEmpty }.keys.sorted()
+            guard let next = ready.first else {
+                cycle = Self.findCycle(in: remaining)
+                order += remaining.keys.sorted()
+                break
+            }
+            order.append(next)
+            remaining[next] = nil
+            for key in remaining.keys { remaining[key]?.remove(next) }
+        }
+    }
+
+    /// The stage producing `path` (an output itself, or a file inside an output folder) and that output.
+    public func producer(of path: String) -> (stage: String, output: String)? {
+        if let s = producers[path] { return (s, path) }
+        var candidate = path
+        while let slash = candidate.lastIndex(of: "/") {
+            candidate = String(candidate[..<slash])
+            if let s = producers[candidate] { return (s, candidate) }
+        }
+        return nil
+    }
+
+    /// Every stage downstream of `name`.
+    public func dependants(of name: String) -> Set<String> {
+        var out: Set<String> = []
+        var frontier = [name]
+        while let n = frontier.popLast() {
+            for (stage, ups) in upstream where ups.contains(n) && !out.contains(stage) {
+                out.insert(stage); frontier.append(stage)
+            }
+        }
+        return out
+    }
+
+    static func findCycle(in edges: [String: Set<String>]) -> [String] {
+        // Walk upstream edges from the smallest name until a stage repeats.
+        guard var current = edges.keys.sorted().first else { return [] }
+        var path: [String] = []
+        while !path.contains(current) {
+            path.append(current)
+            guard let next = edges[current]?.sorted().first else { return path }
+            current = next
+        }
+        let loop = Array(path[path.firstIndex(of: current)!...])
+        // Edges point upstream; show the cycle in the direction data flows.
+        return loop.reversed() + [loop.last!]
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// A Plumb repository on this machine: the git repository and its local `.plumb/` state
+/// (cache, stat cache, workspaces, locks, logs).
+public final class Project: @unchecked Sendable {
+    public let repository: Repository
+    /// The working tree's root (where untracked data and `.plumb/` live).
+    public let root: String
+    public let plumbDirectory: URL
+    public let statCache: StatCache
+    public let digester: ContentDigester
+    public let cache: Cache
+
+    /// Opens the repository around `path` and its local state (created on first use).
+    public init(path: String) throws {
+        repository = try Repository(discovering: path)
+        guard let workdir = repository.workingDirectory else {
+            throw PlumbError("\(repository.gitDirectory.path) is a bare repository", hint: "run plumb in a clone with a working tree")
+        }
+        root = workdir.path.hasSuffix("/") ? String(workdir.path.dropLast()) : workdir.path
+        plumbDirectory = URL(fileURLWithPath: root).appendingPathComponent(".plumb")
+        try FileManager.default.createDirectory(at: plumbDirectory, withIntermediateDirectories: true)
+        statCache = StatCache(file: plumbDirectory.appendingPathComponent("statcache"))
+        digester = ContentDigester(statCache: statCache)
+        cache = try Cache(root: plumbDirectory.appendingPathComponent("cache"), digester: digester)
+    }
+
+    /// `.plumb/work/<env>`: where an environment's stages run.
+    public func workspace(for environment: String) -> String { plumbDirectory.appendingPathComponent("work/\(environment)").path }
+    /// `.plumb/logs/<run>`: logs while a run is going; kept in the cache afterwards.
+    public func logDirectory(for run: String) -> String { plumbDirectory.appendingPathComponent("logs/\(run)").path }
+    public var locksDirectory: URL { plumbDirectory.appendingPathComponent("locks") }
+
+    /// The read-only view of the cache the planner may consult.
+    public var cacheView: CacheView {
+        let cache = self.cache
+        let index = FingerprintIndex(cache: cache)
+        return CacheView(contains: { cache.contains($0) }, outcome: { index.outcome(for: $0) })
+    }
+}
+
+/// Which outputs a fingerprint produced, remembered in the cache so an earlier result can be restored.
+public struct FingerprintIndex: Sendable {
+    let directory: URL
+    let cache: Cache
+
+    public init(cache: Cache) {
+        self.cache = cache
+        directory = cache.root.appendingPathComponent("fingerprints")
+    }
+
+    func url(_ fingerprint: Digest) -> URL {
+        directory.appendingPathComponent(String(fingerprint.hex.prefix(2))).appendingPathComponent(fingerprint.hex + ".json")
+    }
+
+    /// The outcome of an earlier run with this fingerprint, if all its outputs are still in the cache.
+    public func outcome(for fingerprint: Digest) -> CachedOutcome? {
+        guard let data = try? Data(contentsOf: url(fingerprint)),
+              let outcome = try? RecordJSON.decode(CachedOutcome.self, from: data),
+              outcome.outputs.values.allSatisfy({ cache.contains($0) }) else { return nil }
+        return outcome
+    }
+
+    public func remember(_ outcome: CachedOutcome, for fingerprint: Digest) throws {
+        let target = url(fingerprint)
+        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try AtomicFile.write(try RecordJSON.encode(outcome), to: target.path)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// The reconcile loop's one pass, as ordered steps: read → plan → apply → record.
+/// Each step returns early when there is nothing for it to do, so a second pass over
+/// an unchanged repository does nothing and commits nothing.
+public struct Reconciler {
+    public let project: Project
+    public let terminal: Terminal
+
+    public init(project: Project, terminal: Terminal) {
+        self.project = project
+        self.terminal = terminal
+    }
+
+    /// What one pass did.
+    public struct Outcome: Sendable {
+        public var snapshot: Snapshot
+        public var plan: Plan
+        /// Nil when there was nothing to do.
+        public var result: Executor.Result?
+        public var record: RunRecord?
+        /// The history commit, nil when nothing was recorded.
+        public var commit: ObjectID?
+    }
+
+    /// Reads the commit and plans; writes nothing.
+    public func plan(ref: String?, environment: String?, forced: Set<String> = []) throws -> (Snapshot, Plan) {
+        let snapshot = try Snapshot.read(project, ref: ref, environment: environment)
+        let unknown = forced.subtracting(snapshot.spec.pipeline.stages.map(\.name))
+        if let name = unknown.sorted().first {
+            throw PlumbError("no stage '\(name)' to force", hint: "stages: \(snapshot.spec.pipeline.stages.map(\.name).joined(separator: ", "))",
+                             exitCode: PlumbCLI.ExitCode.usage)
+        }
+        let input = try snapshot.planningInput(project, forced: forced)
+        let plan = Planner.plan(input, cache: project.cacheView)
+        try? project.statCache.save()
+        return (snapshot, plan)
+    }
+
+    /// Plans, applies and records.
+    public func reconcile(ref: String?, environment: String?, forced: Set<String> = [], jobs: Int,
+                          onPlan: (Plan) -> Void = { _ in }) throws -> Outcome {
+        let (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced)
+        onPlan(plan)
+        guard plan.errors.isEmpty else {
+            throw PlumbError("the plan has errors; nothing was run", hint: plan.errors.first)
+        }
+        guard plan.hasChanges else { return Outcome(snapshot: snapshot, plan: plan) }
+        guard let branch = snapshot.branch else {
+            throw PlumbError("cannot record a run of \(plan.commit.short): it is not the tip of a branch",
+                             hint: "check out a branch, or pass --ref with a branch name")
+        }
+
+        let run = Self.newRunID()
+        let executor = Executor(project: project, plan: plan, options: .init(jobs: jobs, runID: run, streamLogs: terminal.isInteractive || terminal.verbose),
+                                terminal: terminal)
+        let result = try executor.apply()
+        try? project.statCache.save()
+
+        let state = Recorder.nextState(after: plan, result: result, previous: snapshot.recorded, run: run)
+        let record = RunRecord(
+            run: run, environment: plan.environment, commit: plan.commit, branch: plan.branch,
+            startedAt: result.startedAt, finishedAt: result.finishedAt, status: result.status, summary: plan.summary,
+            dropped: plan.dropped, stages: result.outcomes, metrics: state.metrics, pin: plan.pin)
+        let message = Recorder.message(plan: plan, result: result, run: run)
+        let commit = try PlumbError.wrap("cannot record run \(run)") {
+            try Recorder(repository: project.repository).record(state: state, record: record, message: message,
+                                                                 branch: branch, base: plan.commit)
+        }
+        // Keep history/ in the working tree current when the reconciled branch is checked out.
+        if try project.repository.head().reference == branch {
+            try PlumbError.wrap("recorded run \(run), but cannot update history/ in the working tree") {
+                try project.repository.syncWorkingTree(to: commit, paths: ["history/\(plan.environment)"])
+            }
+        }
+        try? FileManager.default.removeItem(atPath: project.logDirectory(for: run))
+        return Outcome(snapshot: snapshot, plan: plan, result: result, record: record, commit: commit)
+    }
+
+    /// `20261125-091502-3fa9c1`: sortable by time, unique across machines in practice.
+    public static func newRunID(now: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let random = String(format: "%06x", UInt32.random(in: 0..<0x100_0000))
+        return "\(formatter.string(from: now))-\(random)"
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+/// The desired and recorded state of one environment, read from one commit: the single read
+/// that planning starts from.
+public struct Snapshot: Sendable {
+    public var commit: ObjectID
+    /// The branch being reconciled (nil for a detached HEAD or a `--ref` that is no branch).
+    public var branch: String?
+    public var spec: Spec
+    public var environment: EnvironmentSpec
+    public var recorded: RecordedState?
+    public var pin: Pin?
+
+    /// Reads the spec, the environment, its pin and its recorded state at `ref` (default: HEAD).
+    public static func read(_ project: Project, ref: String?, environment requested: String?) throws -> Snapshot {
+        let repo = project.repository
+        let head = try repo.head()
+        let commit: ObjectID
+        var branch: String?
+        if let ref {
+            commit = try repo.resolveCommit(ref)
+            if (try? repo.referenceTarget("refs/heads/\(ref)")) != nil { branch = "refs/heads/\(ref)" }
+        } else {
+            guard let c = head.commit else {
+                throw PlumbError("the repository has no commits yet", hint: "commit spec/pipeline.yaml first")
+            }
+            commit = c
+            branch = head.reference
+        }
+        let loaded = SpecLoader.load(from: CommitSpecSource(repository: repo, commit: commit))
+        guard let spec = loaded.spec else {
+            throw DiagnosticsError(loaded.diagnostics.isEmpty
+                ? [Diagnostic(at: nil, "the spec at \(commit.short) is not valid")] : loaded.diagnostics)
+        }
+        let name = try chooseEnvironment(requested, in: spec)
+        let environment = spec.environments[name]!
+        var recorded: RecordedState?
+        let statePath = RecordedState.path(for: name)
+        if let data = try repo.file(at: statePath, in: commit) {
+            recorded = try RecordedState.decode(data, path: statePath)
+        }
+        var pin: Pin?
+        if let data = try repo.file(at: SpecPaths.pin(name), in: commit) {
+            pin = try Pin.decode(data, path: SpecPaths.pin(name))
+        }
+        return Snapshot(commit: commit, branch: branch, spec: spec, environment: environment, recorded: recorded, pin: pin)
+    }
+
+    /// The environment to act on: the one asked for, else the only one, else `dev`.
+    public static func chooseEnvironment(_ requested: String?, in spec: Spec) throws -> String {
+        let names = spec.environments.keys.sorted()
+        if let requested {
+            guard spec.environments[requested] != nil else {
+                let hint = Suggest.closest(to: requested, in: names).map { "did you mean '\($0)'?" }
+                    ?? "environments: \(names.joined(separator: ", "))"
+                throw PlumbError("no environment '\(requested)'", hint: hint, exitCode: PlumbCLI.ExitCode.usage)
+            }
+            return requested
+        }
+        if names.count == 1 { return names[0] }
+        if spec.environments["dev"] != nil { return "dev" }
+        throw PlumbError("several environments and none chosen", hint: "pass --env with one of: \(names.joined(separator: ", "))",
+                         exitCode: PlumbCLI.ExitCode.usage)
+    }
+
+    /// The stages this environment runs itself (the others come from its pin).
+    public var stagesRunHere: [Stage] {
+        let runs = environment.runs.map(Set.init)
+        return spec.pipeline.stages.filter { runs?.contains($0.name) ?? true }
+    }
+
+    /// The identity of every dep no stage produces: git's id for tracked paths (no file read),
+    /// SHA-256 through the stat cache for untracked data. Missing deps are left out; the planner reports them.
+    public func sourceDigests(_ project: Project) throws -> [String: String] {
+        let graph = StageGraph(spec.pipeline)
+        var digests: [String: String] = [:]
+        var untracked: [String] = []
+        for stage in stagesRunHere {
+            for dep in stage.deps where graph.producer(of: dep) == nil && digests[dep] == nil {
+                if !dep.hasPrefix("/"), let entry = try project.repository.entry(at: dep, in: commit) {
+                    digests[dep] = ContentID.git(entry.id)
+                } else {
+                    untracked.append(dep)
+                }
+            }
+        }
+        let paths = Array(Set(untracked)).sorted()
+        let onDisk = paths.filter { FileManager.default.fileExists(atPath: $0.hasPrefix("/") ? $0 : project.root + "/" + $0) }
+        let hashed = try project.digester.digests(of: onDisk.map { $0.hasPrefix("/") ? $0 : project.root + "/" + $0 })
+        for dep in onDisk {
+            if let d = hashed[dep.hasPrefix("/") ? dep : project.root + "/" + dep] { digests[dep] = ContentID.sha256(d) }
+        }
+        return digests
+    }
+
+    /// Files the pipeline uses whose working-tree content differs from the commit being planned.
+    /// Only meaningful when that commit is what the working tree has checked out.
+    public func uncommittedEdits(_ project: Project) throws -> [String] {
+        let head = try project.repository.head()
+        guard head.commit == commit else { return [] }
+        var paths = ["spec", "environments"]
+        let graph = StageGraph(spec.pipeline)
+        for stage in stagesRunHere {
+            for dep in stage.deps where graph.producer(of: dep) == nil && !dep.hasPrefix("/") {
+                if (try? project.repository.entry(at: dep, in: commit)) != nil { paths.append(dep) }
+            }
+        }
+        return try project.repository.workingTreeChanges(against: commit, paths: Array(Set(paths)).sorted())
+    }
+
+    /// Everything the planner needs.
+    public func planningInput(_ project: Project, forced: Set<String> = []) throws -> PlanningInput {
+        PlanningInput(spec: spec, environment: environment, commit: commit, branch: branch?.replacingOccurrences(of: "refs/heads/", with: ""),
+                      recorded: recorded, pin: pin, sourceDigests: try sourceDigests(project),
+                      uncommittedEdits: try uncommittedEdits(project), forced: forced)
+    }
+}

@@ -1,0 +1,335 @@
+import Foundation
+
+/// Carries out a plan: runs the stages that must run, in dependency order and in parallel,
+/// in a workspace checked out from the planned commit. It reads only the plan (and the cache
+/// for early cutoff); the reasons in the plan are never consulted.
+public final class Executor: @unchecked Sendable {
+    /// Settings of one apply.
+    public struct Options: Sendable {
+        public var jobs: Int
+        public var runID: String
+        /// Streams stage output, prefixed, to the terminal.
+        public var streamLogs: Bool
+        public init(jobs: Int = ProcessInfo.processInfo.activeProcessorCount, runID: String, streamLogs: Bool = true) {
+            self.jobs = max(1, jobs); self.runID = runID; self.streamLogs = streamLogs
+        }
+    }
+
+    /// What an apply did.
+    public struct Result: Sendable {
+        public var outcomes: [String: StageOutcome]
+        public var status: RunRecord.Status
+        public var startedAt: Date
+        public var finishedAt: Date
+    }
+
+    let project: Project
+    let plan: Plan
+    let options: Options
+    let terminal: Terminal
+    let workspace: String
+    let index: FingerprintIndex
+
+    private let lock = NSCondition()
+    private var outcomes: [String: StageOutcome] = [:]
+    /// Output digests of finished stages, by stage and path.
+    private var outputs: [String: [String: Digest]] = [:]
+    private var running: [String: Date] = [:]
+    private var materialized: Set<String> = []
+
+    public init(project: Project, plan: Plan, options: Options, terminal: Terminal) {
+        self.project = project
+        self.plan = plan
+        self.options = options
+        self.terminal = terminal
+        workspace = project.workspace(for: plan.environment)
+        index = FingerprintIndex(cache: project.cache)
+    }
+
+    /// Applies the plan. Refuses a plan with errors.
+    public func apply() throws -> Result {
+        guard plan.errors.isEmpty else {
+            throw PlumbError("the plan has errors; nothing was run:\n  " + plan.errors.joined(separator: "\n  "))
+        }
+        let started = Date()
+        try prepareWorkspace()
+        let statusTicker = startStatusTicker()
+        defer { statusTicker?.cancel(); terminal.status("") }
+
+        var pending = plan.stages
+        lock.lock()
+        while true {
+            var progressed = false
+            var i = 0
+            while i < pending.count {
+                let stage = pending[i]
+                if Interruption.requested {
+                    outcomes[stage.name] = outcome(stage, .interrupted)
+                    pending.remove(at: i); progressed = true
+                    continue
+                }
+                let ups = stage.upstream.map { outcomes[$0]?.status }
+                if ups.contains(where: { $0 == nil }) { i += 1; continue }
+                if let bad = zip(stage.upstream, ups).first(where: { [.failed, .blocked, .interrupted].contains($0.1!) }) {
+                    outcomes[stage.name] = outcome(stage, .blocked, reasons: ["blocked: \(bad.0) \(bad.1!.rawValue)"])
+                    report(stage.name, "blocked by \(bad.0)", style: .red, glyph: "-")
+                    pending.remove(at: i); progressed = true
+                    continue
+                }
+                switch stage.action {
+                case .unchanged, .pinned:
+                    outputs[stage.name] = stage.cachedOutputs
+                    outcomes[stage.name] = outcome(stage, stage.action == .pinned ? .pinned : .unchanged,
+                                                   outputs: stage.cachedOutputs, metrics: stage.cachedMetrics)
+                case .restore:
+                    outputs[stage.name] = stage.cachedOutputs
+                    outcomes[stage.name] = outcome(stage, .restored, outputs: stage.cachedOutputs, metrics: stage.cachedMetrics)
+                    report(stage.name, "restored from cache (run \(stage.cachedRun ?? "?"))", style: .blue, glyph: "<")
+                case .run, .create, .mayRun:
+                    if running.count >= options.jobs { i += 1; continue }
+                    running[stage.name] = Date()
+                    let thread = Thread { [self] in
+                        let result = self.execute(stage)
+                        self.lock.lock()
+                        self.outcomes[stage.name] = result
+                        self.outputs[stage.name] = result.outputs
+                        self.running[stage.name] = nil
+                        self.lock.broadcast()
+                        self.lock.unlock()
+                    }
+                    thread.start()
+                }
+                pending.remove(at: i); progressed = true
+            }
+            if pending.isEmpty && running.isEmpty { break }
+            if running.isEmpty {
+                if progressed { continue }
+                // Unreachable for a valid plan (its order is topological); never hang if it happens.
+                for stage in pending { outcomes[stage.name] = outcome(stage, .blocked, reasons: ["upstream never finished"]) }
+                break
+            }
+            // One pass in topological order starts all that can start; only a finishing stage changes that.
+            lock.wait()
+        }
+        lock.unlock()
+        let failed = outcomes.values.contains { $0.status == .failed || $0.status == .blocked }
+        let status: RunRecord.Status = Interruption.requested ? .interrupted : failed ? .failed : .succeeded
+        return Result(outcomes: outcomes, status: status, startedAt: started, finishedAt: Date())
+    }
+
+    // MARK: - Workspace
+
+    /// A fresh checkout of the planned commit, with untracked data linked in from the repository's directory.
+    func prepareWorkspace() throws {
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: workspace)
+        try fm.createDirectory(atPath: workspace, withIntermediateDirectories: true)
+        try PlumbError.wrap("cannot check out \(plan.commit.short) into \(workspace)") {
+            try project.repository.checkout(plan.commit, into: workspace)
+        }
+        for stage in plan.stages where stage.action.isChange {
+            for dep in stage.externalDeps {
+                let link = workspace + "/" + dep
+                try fm.createDirectory(atPath: (link as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try? fm.removeItem(atPath: link)
+                try fm.createSymbolicLink(atPath: link, withDestinationPath: project.root + "/" + dep)
+            }
+        }
+        try fm.createDirectory(atPath: project.logDirectory(for: options.runID), withIntermediateDirectories: true)
+    }
+
+    /// Puts a finished stage's output into the workspace from the cache, once.
+    private func materialize(stage: String, path: String, digest: Digest) throws {
+        lock.lock()
+        let key = "\(stage)\u{0}\(path)"
+        let done = materialized.contains(key)
+        materialized.insert(key)
+        lock.unlock()
+        if done { return }
+        try project.cache.materialize(digest, at: workspace + "/" + path)
+    }
+
+    // MARK: - One stage
+
+    /// The stage whose outputs contain `path`, and that output.
+    private func producer(of path: String) -> (stage: String, output: String)? {
+        for stage in plan.stages {
+            for out in stage.outputs + stage.metricsFiles where path == out || path.hasPrefix(out + "/") { return (stage.name, out) }
+        }
+        return nil
+    }
+
+    private func execute(_ stage: PlannedStage) -> StageOutcome {
+        do {
+            // Resolve every dep another stage produces; outputs that stage did not write in this
+            // run (unchanged, restored, pinned) come into the workspace from the cache.
+            var inputs: [String: String] = [:]
+            for (dep, source) in stage.deps {
+                if case let .known(id) = source { inputs[dep] = id }
+                guard let (producer, output) = producer(of: dep) else { continue }
+                lock.lock()
+                let digest = outputs[producer]?[output]
+                let status = outcomes[producer]?.status
+                lock.unlock()
+                guard let digest else { throw PlumbError("'\(producer)' recorded no output \(output)") }
+                if case .output = source {
+                    inputs[dep] = output == dep ? ContentID.sha256(digest) : "\(ContentID.sha256(digest)):\(dep.dropFirst(output.count + 1))"
+                }
+                if status != .succeeded { try materialize(stage: producer, path: output, digest: digest) }
+            }
+
+            let fingerprint = stage.fingerprint
+                ?? FingerprintInputs(command: stage.command, env: stage.env, params: stage.params, inputs: inputs).fingerprint
+            // Early cutoff: upstream outputs came out as recorded, or as an earlier run had them.
+            if stage.fingerprint == nil, let earlier = index.outcome(for: fingerprint) {
+                let same = fingerprint == stage.recordedFingerprint
+                report(stage.name, same ? "unchanged (its inputs came out identical)" : "restored from cache (run \(earlier.run))",
+                       style: same ? .dim : .blue, glyph: same ? " " : "<")
+                var o = outcome(stage, same ? .unchanged : .restored, fingerprint: fingerprint,
+                                outputs: earlier.outputs, metrics: earlier.metrics)
+                o.inputs = inputs
+                return o
+            }
+            var o = try run(stage, fingerprint: fingerprint, inputs: inputs)
+            o.inputs = inputs
+            return o
+        } catch {
+            report(stage.name, "error: \(error)", style: .red, glyph: "✘")
+            return outcome(stage, .failed, logTail: "\(error)")
+        }
+    }
+
+    private func run(_ stage: PlannedStage, fingerprint: Digest, inputs: [String: String]) throws -> StageOutcome {
+        let fm = FileManager.default
+        // Stale outputs must not pass for new ones.
+        for out in stage.outputs + stage.metricsFiles { try? fm.removeItem(atPath: workspace + "/" + out) }
+        let paramsFile = project.logDirectory(for: options.runID) + "/\(stage.name).params.json"
+        try Data((stage.paramsDocument.canonical + "\n").utf8).write(to: URL(fileURLWithPath: paramsFile))
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in stage.env { environment[k] = v }
+        environment["PLUMB_ENV"] = plan.environment
+        environment["PLUMB_STAGE"] = stage.name
+        environment["PLUMB_RUN_ID"] = options.runID
+        environment["PLUMB_PARAMS"] = paramsFile
+        environment["PLUMB_REPO"] = project.root
+        environment["PLUMB_WORKSPACE"] = workspace
+        let secretValues = stage.secrets.compactMap { ProcessInfo.processInfo.environment[$0] }.filter { !$0.isEmpty }
+        let logFile = project.logDirectory(for: options.runID) + "/\(stage.name).log"
+        let prefix = terminal.styled(stage.name, .cyan) + " │ "
+        let stream = options.streamLogs && !terminal.quiet
+        let terminal = self.terminal
+
+        report(stage.name, "started", style: nil, glyph: "▶")
+        var attempt = 0
+        var result: ProcessOutcome
+        let started = Date()
+        repeat {
+            attempt += 1
+            if attempt > 1 {
+                let delay = min(30.0, pow(2.0, Double(attempt - 2)))
+                report(stage.name, "retrying in \(formatDuration(delay)) (attempt \(attempt) of \(stage.retries + 1))", style: .yellow, glyph: "↻")
+                Thread.sleep(forTimeInterval: delay)
+            }
+            let request = ProcessRequest(
+                command: stage.command, workingDirectory: workspace, environment: environment, timeout: stage.timeout,
+                logFile: logFile, redactions: secretValues,
+                onLine: stream ? { @Sendable line in terminal.print(prefix + line) } : nil)
+            result = try StageProcess.run(request)
+        } while !result.succeeded && attempt <= stage.retries && !Interruption.requested
+        let duration = Date().timeIntervalSince(started)
+
+        let logData = (try? Data(contentsOf: URL(fileURLWithPath: logFile))) ?? Data()
+        let logDigest = try? project.cache.storeData(logData)
+        guard result.succeeded else {
+            let why = result.timedOut ? "timed out after \(formatDuration(stage.timeout ?? 0))"
+                : result.signal.map { "killed by signal \($0)" } ?? "exit \(result.exitCode ?? -1)"
+            let status: StageOutcome.Status = Interruption.requested ? .interrupted : .failed
+            report(stage.name, "\(status == .interrupted ? "interrupted" : "failed"): \(why) after \(formatDuration(duration))", style: .red, glyph: "✘")
+            var o = outcome(stage, status, fingerprint: fingerprint, logTail: Self.tail(logData))
+            o.exitCode = result.exitCode
+            o.duration = duration
+            o.attempts = attempt
+            o.log = logDigest
+            return o
+        }
+
+        var produced: [String: Digest] = [:]
+        var metrics: [String: Double] = [:]
+        for out in stage.outputs + stage.metricsFiles {
+            let path = workspace + "/" + out
+            guard fm.fileExists(atPath: path) || (try? fm.destinationOfSymbolicLink(atPath: path)) != nil else {
+                throw PlumbError("stage '\(stage.name)' succeeded but did not write its declared output \(out)")
+            }
+            try Self.checkInsideWorkspace(path, workspace: workspace, output: out, stage: stage.name)
+            produced[out] = try project.cache.store(path)
+        }
+        for file in stage.metricsFiles {
+            let data = try Data(contentsOf: URL(fileURLWithPath: workspace + "/" + file))
+            guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+                throw PlumbError("stage '\(stage.name)' wrote \(file), which is not JSON", hint: "a metrics file holds a JSON object of numbers")
+            }
+            metrics.merge(value.flattenedNumbers(prefix: stage.name)) { a, _ in a }
+        }
+        try index.remember(CachedOutcome(outputs: produced, metrics: metrics, run: options.runID), for: fingerprint)
+        report(stage.name, "done in \(formatDuration(duration))", style: .green, glyph: "✔")
+        var o = outcome(stage, .succeeded, fingerprint: fingerprint, outputs: produced, metrics: metrics)
+        o.exitCode = 0
+        o.duration = duration
+        o.attempts = attempt
+        o.log = logDigest
+        return o
+    }
+
+    /// Rejects an output that is a symlink leading out of the workspace: its content would not be the stage's.
+    static func checkInsideWorkspace(_ path: String, workspace: String, output: String, stage: String) throws {
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let base = URL(fileURLWithPath: workspace).resolvingSymlinksInPath().path
+        guard resolved == base || resolved.hasPrefix(base + "/") else {
+            throw PlumbError("stage '\(stage)' declares output \(output), which leads out of the workspace (to \(resolved))",
+                             hint: "write outputs inside the workspace; symlinks to elsewhere are not outputs")
+        }
+    }
+
+    static func tail(_ log: Data, lines: Int = 20) -> String {
+        let text = String(decoding: log, as: UTF8.self)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines + 1).joined(separator: "\n")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func outcome(_ stage: PlannedStage, _ status: StageOutcome.Status, reasons: [String]? = nil, fingerprint: Digest? = nil,
+                         outputs: [String: Digest] = [:], metrics: [String: Double] = [:], logTail: String? = nil) -> StageOutcome {
+        StageOutcome(action: stage.action, reasons: reasons ?? stage.reasons.map(\.description), status: status,
+                     logTail: logTail, fingerprint: fingerprint ?? stage.fingerprint, outputs: outputs, metrics: metrics)
+    }
+
+    // MARK: - Progress
+
+    private func report(_ stage: String, _ text: String, style: Terminal.Style?, glyph: String) {
+        guard !terminal.quiet else { return }
+        terminal.print(terminal.styled("\(glyph) \(stage)", style) + " " + text)
+    }
+
+    /// On a terminal, a live line of what is running and for how long.
+    private func startStatusTicker() -> DispatchSourceTimer? {
+        guard terminal.isInteractive, !terminal.quiet else { return nil }
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + 1, repeating: 1)
+        timer.setEventHandler { [self] in
+            lock.lock()
+            let now = Date()
+            let text = running.sorted { $0.key < $1.key }.map { "\($0.key) \(formatDuration(now.timeIntervalSince($0.value)))" }
+            lock.unlock()
+            terminal.status(text.isEmpty ? "" : "running: " + text.joined(separator: ", "))
+        }
+        timer.resume()
+        return timer
+    }
+}
+
+/// Set when plumb receives SIGINT or SIGTERM: no new stage starts, running ones are stopped,
+/// and the run is recorded as interrupted.
+public enum Interruption {
+    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+    public static var requested: Bool { flag != 0 }
+    public static func request() { flag = 1 }
+}
