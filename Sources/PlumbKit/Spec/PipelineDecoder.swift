@@ -1,0 +1,164 @@
+import Foundation
+
+/// A stage as decoded, with where each of its values is written, for the cross-file checks.
+struct DecodedStage {
+    var stage: Stage
+    var name: LocatedString
+    var deps: [LocatedString]
+    var outs: [LocatedString]
+    var metrics: [LocatedString]
+    var params: [LocatedString]
+    var after: [LocatedString]
+}
+
+/// `spec/pipeline.yaml` as decoded: the model plus locations.
+struct DecodedPipeline {
+    var pipeline: Pipeline
+    var stages: [DecodedStage]
+}
+
+/// Decodes `spec/pipeline.yaml` against `SpecSchema.pipeline`, checking what one stage can
+/// check alone (paths, variable names); relations between stages are `SpecValidator`'s.
+enum PipelineDecoder {
+    static func decode(_ root: YAMLNode?, file: String, diagnostics: inout [Diagnostic]) -> DecodedPipeline? {
+        guard let root else {
+            diagnostics.append(Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), "\(file) is empty",
+                                          hint: "start with 'version: 1' and a 'stages:' mapping"))
+            return nil
+        }
+        var decoder = SchemaDecoder()
+        guard let object = decoder.decodeObject(root, SpecSchema.pipeline, context: file) else {
+            diagnostics += decoder.diagnostics
+            return nil
+        }
+        var stages: [DecodedStage] = []
+        for (name, stageObject) in object.namedObjects("stages") {
+            if let stage = decodeStage(name, stageObject, diagnostics: &decoder.diagnostics) { stages.append(stage) }
+        }
+        if case let .namedObjects(list)? = object.values["stages"], list.isEmpty, decoder.diagnostics.isEmpty {
+            decoder.diagnostics.append(Diagnostic(.warning, at: object.location(of: "stages"), "the pipeline declares no stages"))
+        }
+        diagnostics += decoder.diagnostics
+        guard object.values["version"] != nil, object.values["stages"] != nil else { return nil }
+        return DecodedPipeline(pipeline: Pipeline(version: object.integer("version") ?? 1, stages: stages.map(\.stage)), stages: stages)
+    }
+
+    static func decodeStage(_ name: LocatedString, _ object: DecodedObject, diagnostics: inout [Diagnostic]) -> DecodedStage? {
+        let context = "stage '\(name.value)'"
+        guard let cmd = object.string("cmd") else { return nil }
+        let deps = PathRule.check(object.strings("deps"), key: "deps", context: context, allowAbsolute: true, diagnostics: &diagnostics)
+        let outs = PathRule.check(object.strings("outs"), key: "outs", context: context, allowAbsolute: false, diagnostics: &diagnostics)
+        let metrics = PathRule.check(object.strings("metrics"), key: "metrics", context: context, allowAbsolute: false, diagnostics: &diagnostics)
+        let secrets = object.strings("secrets")
+        let env = object.variables("env")
+        VariableRule.check(env: env, secrets: secrets, context: context, diagnostics: &diagnostics)
+        for param in object.strings("params") where param.value.isEmpty || param.value.split(separator: ".", omittingEmptySubsequences: false).contains("") {
+            diagnostics.append(Diagnostic(at: param.location, "\(context) names the param '\(param.value)', which is not a key path",
+                                          hint: "write keys of spec/params.yaml joined by '.', e.g. 'train.max_depth'"))
+        }
+        let stage = Stage(
+            name: name.value, cmd: cmd, deps: deps.map(\.value), outs: outs.map(\.value), metrics: metrics.map(\.value),
+            params: object.strings("params").map(\.value),
+            env: Dictionary(env.map { ($0.key.value, $0.value) }, uniquingKeysWith: { a, _ in a }),
+            secrets: secrets.map(\.value), after: object.strings("after").map(\.value),
+            timeout: object.number("timeout"), retries: object.integer("retries") ?? 0, check: object.string("check"),
+            location: name.location)
+        return DecodedStage(stage: stage, name: name, deps: deps, outs: outs, metrics: metrics,
+                            params: object.strings("params"), after: object.strings("after"))
+    }
+}
+
+/// Paths in a spec: relative to the repository root, normalised so that `./build/x` and
+/// `build//x` name the same file as `build/x` when stages are matched by path.
+enum PathRule {
+    /// Top-level folders Plumb owns; a stage writing there would corrupt history or the cache.
+    static let reserved = [".git", ".plumb", SpecPaths.history]
+
+    enum Normalised: Equatable { case path(String), empty, escapes }
+
+    /// Lexical normalisation: no `.`, no empty parts, `..` resolved; never touches the disk.
+    static func normalise(_ path: String) -> Normalised {
+        let absolute = path.hasPrefix("/")
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." {
+                if parts.isEmpty { if absolute { continue } else { return .escapes } }
+                parts.removeLast()
+                continue
+            }
+            parts.append(part)
+        }
+        if parts.isEmpty { return absolute ? .path("/") : .empty }
+        return .path((absolute ? "/" : "") + parts.joined(separator: "/"))
+    }
+
+    /// The normalised paths of one list; bad ones are reported and dropped.
+    static func check(_ paths: [LocatedString], key: String, context: String, allowAbsolute: Bool,
+                      diagnostics: inout [Diagnostic]) -> [LocatedString] {
+        var out: [LocatedString] = []
+        var seen: [String: SourceLocation] = [:]
+        for item in paths {
+            let raw = item.value
+            if raw.hasPrefix("/"), !allowAbsolute {
+                diagnostics.append(Diagnostic(at: item.location, "\(context) writes '\(raw)', an absolute path; \(key) must lie inside the repository",
+                                              hint: "write to a path such as 'build/…'; a deploy stage can reach outside through $PLUMB_REPO"))
+                continue
+            }
+            switch normalise(raw) {
+            case .empty:
+                diagnostics.append(Diagnostic(at: item.location, "'\(key)' of \(context) names the repository root ('\(raw)')",
+                                              hint: "name a file or folder inside it"))
+            case .escapes:
+                diagnostics.append(Diagnostic(at: item.location, "'\(raw)' in '\(key)' of \(context) leaves the repository through '..'",
+                                              hint: allowAbsolute ? "use an absolute path for data outside the repository" : "outputs must lie inside the repository"))
+            case let .path(path):
+                if !allowAbsolute, let top = path.split(separator: "/").first, reserved.contains(String(top)) {
+                    diagnostics.append(Diagnostic(at: item.location, "\(context) writes '\(path)', inside '\(top)/', which Plumb owns",
+                                                  hint: "write outputs elsewhere, e.g. under 'build/'"))
+                    continue
+                }
+                if let first = seen[path] {
+                    diagnostics.append(Diagnostic(.warning, at: item.location, "'\(path)' is listed twice in '\(key)' of \(context)",
+                                                  hint: "the first is at line \(first.line)"))
+                    continue
+                }
+                seen[path] = item.location
+                out.append(LocatedString(value: path, location: item.location))
+            }
+        }
+        return out
+    }
+
+    /// Whether `inner` is `outer` or lies inside the folder `outer`.
+    static func contains(_ outer: String, _ inner: String) -> Bool {
+        inner == outer || (inner.hasPrefix(outer) && inner.dropFirst(outer.count).first == "/")
+    }
+}
+
+/// Variable names in `env` and `secrets`.
+enum VariableRule {
+    static func check(env: [LocatedString: String], secrets: [LocatedString], context: String, diagnostics: inout [Diagnostic]) {
+        for name in env.keys.sorted(by: { $0.location < $1.location }) {
+            check(name, key: "env", context: context, diagnostics: &diagnostics)
+        }
+        let envNames = Set(env.keys.map(\.value))
+        for secret in secrets {
+            check(secret, key: "secrets", context: context, diagnostics: &diagnostics)
+            if envNames.contains(secret.value) {
+                diagnostics.append(Diagnostic(at: secret.location, "'\(secret.value)' is both a variable and a secret in \(context)",
+                                              hint: "a secret is passed through unrecorded; drop it from 'env'"))
+            }
+        }
+    }
+
+    private static func check(_ name: LocatedString, key: String, context: String, diagnostics: inout [Diagnostic]) {
+        if !NameRule.isVariable(name.value) {
+            diagnostics.append(Diagnostic(at: name.location, "'\(name.value)' in '\(key)' of \(context) is not a variable name",
+                                          hint: "variable names use letters, digits and '_', and do not start with a digit"))
+        } else if name.value.hasPrefix("PLUMB_") {
+            diagnostics.append(Diagnostic(at: name.location, "'\(name.value)' in '\(key)' of \(context) is set by Plumb itself",
+                                          hint: "PLUMB_ variables (PLUMB_ENV, PLUMB_STAGE, PLUMB_RUN_ID, PLUMB_PARAMS, PLUMB_REPO) are reserved"))
+        }
+    }
+}

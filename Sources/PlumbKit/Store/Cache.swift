@@ -1,0 +1,345 @@
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the cache could not give back an object.
+public enum CacheError: Error, Sendable, CustomStringConvertible {
+    /// No object with this digest is in the cache.
+    case missing(Digest)
+    /// The object's bytes no longer hash to its name; it has been deleted so that it is rebuilt.
+    case corrupt(Digest)
+
+    public var description: String {
+        switch self {
+        case let .missing(d): return "object \(d.short) is not in the cache"
+        case let .corrupt(d): return "object \(d.short) in the cache is corrupt (removed; it will be rebuilt)"
+        }
+    }
+}
+
+/// The content-addressed cache of stage outputs, logs and records (`.plumb/cache`).
+///
+/// Layout (see docs/decisions.md):
+///
+///     objects/ab/cdef…     file contents, named by the SHA-256 of their bytes (read-only)
+///     manifests/ab/cdef…   directory manifests (`DirectoryManifest.canonicalEncoding`), named by their SHA-256
+///     tmp/                 objects being written; renamed into place once complete and fsync'ed
+///
+/// Every object is named by the SHA-256 of exactly the bytes it holds, so any object can be verified by
+/// re-hashing it. Manifests live in their own folder rather than carrying a marker, so `isDirectory`
+/// is one `access(2)` and a file whose bytes happen to form a manifest still has a file object.
+///
+/// Crash safety: an object appears under its final name only by `rename(2)` of a complete, fsync'ed
+/// temporary file, so a kill at any moment leaves at worst a stray file in tmp/, which the next
+/// `init` removes once it is an hour old (younger ones may belong to another running Plumb).
+public final class Cache: @unchecked Sendable {
+    /// The cache's folder.
+    public let root: URL
+    /// The digester whose stat cache learns the digest of every file stored.
+    public let digester: ContentDigester
+    private let objects: String
+    private let manifests: String
+    private let tmp: String
+
+    /// Opens (creating if needed) the cache at `root`, removing temporary files older than an hour.
+    public init(root: URL, digester: ContentDigester) throws {
+        self.root = root
+        self.digester = digester
+        objects = root.path + "/objects"
+        manifests = root.path + "/manifests"
+        tmp = root.path + "/tmp"
+        try PlumbError.wrap("cannot open the cache \(root.path)") {
+            for folder in [objects, manifests, tmp] {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
+        }
+        removeStaleTemporaryFiles(olderThan: 3600)
+    }
+
+    // MARK: - Storing
+
+    /// Stores a file or a directory (a manifest object plus one object per file) and returns its digest,
+    /// the same as `digester.digest(of:)`. Each file is read once: copied into tmp/ while being hashed,
+    /// and the digest recorded in the stat cache; a file the stat cache knows whose object exists is not
+    /// read at all. An existing object is never rewritten.
+    @discardableResult
+    public func store(_ path: String) throws -> Digest {
+        let absolute = StatCache.absolute(path)
+        var s = stat()
+        guard stat(absolute, &s) == 0 else { throw PlumbError("\(path) does not exist") }
+        return try PlumbError.wrap("cannot store \(path) in the cache") {
+            switch s.st_mode & S_IFMT {
+            case S_IFREG:
+                return try storeFile(absolute)
+            case S_IFDIR:
+                let scanned = try ContentDigester.scan(directory: absolute)
+                let files = scanned.compactMap(\.fileAbsolutePath)
+                let digests = try parallelMap(files.count) { try storeFile(files[$0]) }
+                let byFile = Dictionary(uniqueKeysWithValues: zip(files, digests))
+                let manifest = ContentDigester.manifest(of: scanned) { byFile[$0]! }
+                let encoding = manifest.canonicalEncoding
+                let digest = SHA256Hasher.digest(encoding)
+                if access(manifestPath(digest), F_OK) != 0 {
+                    try writeObject(encoding, to: manifestPath(digest))
+                }
+                return digest
+            default:
+                throw PlumbError("\(path) is neither a file nor a directory")
+            }
+        }
+    }
+
+    /// Stores bytes (a log, a record) as a file object.
+    @discardableResult
+    public func storeData(_ data: Data) throws -> Digest {
+        let digest = SHA256Hasher.digest(data)
+        if access(objectPath(digest), F_OK) != 0 {
+            try PlumbError.wrap("cannot store data in the cache") { try writeObject(data, to: objectPath(digest)) }
+        }
+        return digest
+    }
+
+    private func storeFile(_ absolute: String) throws -> Digest {
+        let statCache = digester.statCache
+        if let known = statCache.cachedDigest(forFileAt: absolute), access(objectPath(known), F_OK) == 0 {
+            return known
+        }
+        let source = open(absolute, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw PlumbError("cannot read \(absolute): \(errnoText())") }
+        defer { close(source) }
+        let started = StatCache.now()
+        guard let before = FileStamp.of(descriptor: source) else { throw PlumbError("cannot stat \(absolute): \(errnoText())") }
+        let (temporary, destination) = try createTemporary()
+        var keep = false
+        defer { if !keep { unlink(temporary) } }
+        let digest: Digest
+        do {
+            defer { close(destination) }
+            digest = try Self.copyHashing(from: source, to: destination, path: absolute)
+            guard fsync(destination) == 0 else { throw PlumbError("cannot fsync \(temporary): \(errnoText())") }
+        }
+        statCache.noteFileHashed()
+        // Record only if the file did not change while it was read; otherwise the digest is of the bytes
+        // we copied, which is still a correct object, but not a fact about the file as it is now.
+        if let after = FileStamp.of(descriptor: source), after == before {
+            statCache.record(digest, stamp: before, hashedAt: started, forFileAt: absolute)
+        }
+        let final = objectPath(digest)
+        if access(final, F_OK) == 0 { return digest }
+        try makeShard(final)
+        guard rename(temporary, final) == 0 else { throw PlumbError("cannot rename \(temporary) to \(final): \(errnoText())") }
+        keep = true
+        return digest
+    }
+
+    // MARK: - Reading
+
+    /// Whether the object is present, and for a directory every file object its manifest lists.
+    /// Reads no file content (a directory's manifest is read to know its files).
+    public func contains(_ digest: Digest) -> Bool {
+        if access(manifestPath(digest), F_OK) == 0 {
+            guard let data = FileManager.default.contents(atPath: manifestPath(digest)),
+                  let manifest = try? DirectoryManifest(canonicalEncoding: data) else { return false }
+            return manifest.entries.allSatisfy { e in e.digest.map { access(objectPath($0), F_OK) == 0 } ?? true }
+        }
+        return access(objectPath(digest), F_OK) == 0
+    }
+
+    /// Whether the digest names a directory (a manifest object).
+    public func isDirectory(_ digest: Digest) -> Bool {
+        access(manifestPath(digest), F_OK) == 0
+    }
+
+    /// The directory manifest named by `digest` (verified), or nil if `digest` is not a directory in the cache.
+    public func manifest(_ digest: Digest) throws -> DirectoryManifest? {
+        let path = manifestPath(digest)
+        guard access(path, F_OK) == 0 else { return nil }
+        let data = try readVerified(path: path, digest: digest)
+        do { return try DirectoryManifest(canonicalEncoding: data) } catch {
+            unlink(path)
+            throw CacheError.corrupt(digest)
+        }
+    }
+
+    /// The bytes of a file object, verified against its digest.
+    public func data(_ digest: Digest) throws -> Data {
+        try readVerified(path: objectPath(digest), digest: digest)
+    }
+
+    /// Re-hashes the object (for a directory, the manifest and every file) and says whether all match.
+    public func verify(_ digest: Digest) -> Bool {
+        if isDirectory(digest) {
+            guard let data = FileManager.default.contents(atPath: manifestPath(digest)),
+                  SHA256Hasher.digest(data) == digest,
+                  let manifest = try? DirectoryManifest(canonicalEncoding: data) else { return false }
+            let files = Array(Set(manifest.entries.compactMap(\.digest)))
+            let results = (try? parallelMap(files.count) { i in
+                (try? SHA256Hasher.digest(fileAt: self.objectPath(files[i]))) == files[i]
+            }) ?? []
+            return results.count == files.count && results.allSatisfy { $0 }
+        }
+        return (try? SHA256Hasher.digest(fileAt: objectPath(digest))) == digest
+    }
+
+    // MARK: - Materializing
+
+    /// Recreates the file or directory named by `digest` at `path`, replacing whatever is there.
+    ///
+    /// Contents are copied, never hard-linked: a stage that writes through a link would corrupt the cache.
+    /// Every byte is verified against its digest while copying; a corrupt object is deleted (so the stage
+    /// that made it is rebuilt) and `CacheError.corrupt` names it, and `path` is left as it was.
+    /// A directory is assembled in a sibling folder and renamed into place.
+    public func materialize(_ digest: Digest, at path: String) throws {
+        let target = StatCache.absolute(path)
+        let parent = (target as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let staging = parent + "/.plumb-materialize-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        var done = false
+        defer { if !done { try? FileManager.default.removeItem(atPath: staging) } }
+
+        if let manifest = try manifest(digest) {
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
+            var folders = Set<String>()
+            for e in manifest.entries {
+                var folder = (e.path as NSString).deletingLastPathComponent
+                while !folder.isEmpty, folders.insert(folder).inserted {
+                    folder = (folder as NSString).deletingLastPathComponent
+                }
+            }
+            // Shorter paths first, so parents exist before children.
+            for folder in folders.sorted(by: { $0.count < $1.count }) {
+                try FileManager.default.createDirectory(atPath: staging + "/" + folder, withIntermediateDirectories: true)
+            }
+            for e in manifest.entries where e.symlink != nil {
+                guard symlink(e.symlink!, staging + "/" + e.path) == 0 else {
+                    throw PlumbError("cannot create link \(path)/\(e.path): \(errnoText())")
+                }
+            }
+            let files = manifest.entries.filter { $0.symlink == nil }
+            _ = try parallelMap(files.count) { i in
+                let e = files[i]
+                try copyObject(e.digest!, to: staging + "/" + e.path, mode: e.executable ? 0o755 : 0o644)
+            }
+        } else if access(objectPath(digest), F_OK) == 0 {
+            try copyObject(digest, to: staging, mode: 0o644)
+        } else {
+            throw CacheError.missing(digest)
+        }
+
+        try removeItemIfPresent(target)
+        guard rename(staging, target) == 0 else { throw PlumbError("cannot move \(staging) to \(target): \(errnoText())") }
+        done = true
+    }
+
+    /// Copies a file object to `destination`, hashing as it goes; deletes the object if it does not match.
+    private func copyObject(_ digest: Digest, to destination: String, mode: mode_t) throws {
+        let objectPath = objectPath(digest)
+        let source = open(objectPath, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else {
+            if errno == ENOENT { throw CacheError.missing(digest) }
+            throw PlumbError("cannot read \(objectPath): \(errnoText())")
+        }
+        defer { close(source) }
+        let out = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard out >= 0 else { throw PlumbError("cannot create \(destination): \(errnoText())") }
+        defer { close(out) }
+        fchmod(out, mode) // the umask must not strip an executable bit the manifest recorded
+        let actual = try Self.copyHashing(from: source, to: out, path: objectPath)
+        if actual != digest {
+            unlink(objectPath)
+            throw CacheError.corrupt(digest)
+        }
+    }
+
+    // MARK: - Internals
+
+    func objectPath(_ d: Digest) -> String { "\(objects)/\(d.hex.prefix(2))/\(d.hex.dropFirst(2))" }
+    func manifestPath(_ d: Digest) -> String { "\(manifests)/\(d.hex.prefix(2))/\(d.hex.dropFirst(2))" }
+
+    private func readVerified(path: String, digest: Digest) throws -> Data {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if access(path, F_OK) != 0 { throw CacheError.missing(digest) }
+            throw PlumbError("cannot read \(path)")
+        }
+        guard SHA256Hasher.digest(data) == digest else {
+            unlink(path)
+            throw CacheError.corrupt(digest)
+        }
+        return data
+    }
+
+    /// Writes an object: temporary file in tmp/, fsync, rename to its final name.
+    private func writeObject(_ data: Data, to final: String) throws {
+        let (temporary, fd) = try createTemporary()
+        var keep = false
+        defer { if !keep { unlink(temporary) } }
+        do {
+            defer { close(fd) }
+            try AtomicFile.writeAll(fd, data, path: temporary)
+            guard fsync(fd) == 0 else { throw PlumbError("cannot fsync \(temporary): \(errnoText())") }
+        }
+        try makeShard(final)
+        guard rename(temporary, final) == 0 else { throw PlumbError("cannot rename \(temporary) to \(final): \(errnoText())") }
+        keep = true
+    }
+
+    /// A new file in tmp/, read-only once renamed (objects are immutable; 0444 catches accidental writes).
+    private func createTemporary() throws -> (String, Int32) {
+        let path = "\(tmp)/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
+        guard fd >= 0 else { throw PlumbError("cannot create \(path): \(errnoText())") }
+        return (path, fd)
+    }
+
+    private func makeShard(_ final: String) throws {
+        let shard = (final as NSString).deletingLastPathComponent
+        if mkdir(shard, 0o755) != 0 && errno != EEXIST {
+            throw PlumbError("cannot create \(shard): \(errnoText())")
+        }
+    }
+
+    private func removeStaleTemporaryFiles(olderThan seconds: Double) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: tmp) else { return }
+        let cutoff = StatCache.now() - Int64(seconds * 1e9)
+        for name in names {
+            let path = tmp + "/" + name
+            guard let stamp = FileStamp.of(path: path), stamp.mtimeNanoseconds < cutoff else { continue }
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    private func removeItemIfPresent(_ path: String) throws {
+        var s = stat()
+        guard lstat(path, &s) == 0 else { return }
+        if (s.st_mode & S_IFMT) == S_IFDIR {
+            try FileManager.default.removeItem(atPath: path)
+        } else if unlink(path) != 0 {
+            throw PlumbError("cannot remove \(path): \(errnoText())")
+        }
+    }
+
+    /// Copies `source` to `destination` with read/write in 1 MiB chunks, returning the SHA-256 of the bytes.
+    /// (copy_file_range would be faster but bypasses us, and every copy here must be hashed.)
+    static func copyHashing(from source: Int32, to destination: Int32, path: String) throws -> Digest {
+        posix_fadvise(source, 0, 0, POSIX_FADV_SEQUENTIAL)
+        let hasher = SHA256Hasher()
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(source, buffer, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PlumbError("cannot read \(path): \(errnoText())")
+            }
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(start: buffer, count: n))
+            try AtomicFile.writeAll(destination, Data(bytesNoCopy: buffer, count: n, deallocator: .none), path: path)
+        }
+        return hasher.finish()
+    }
+}
+
+func errnoText() -> String { String(cString: strerror(errno)) }

@@ -1,0 +1,261 @@
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a directory holds, in a canonical form whose SHA-256 is the directory's digest.
+///
+/// Only regular files and symbolic links are entries: empty folders carry no data a stage could read
+/// and would make digests depend on leftovers, so they are ignored. A symbolic link is recorded by the
+/// text of its target and never followed (a link out of an output folder must not pull the world in).
+/// Other kinds of file (sockets, fifos, devices) are skipped.
+public struct DirectoryManifest: Codable, Sendable, Hashable {
+    /// The entries, sorted by path (byte order of UTF-8, the same on every machine).
+    public var entries: [Entry]
+
+    /// One file or symbolic link, by its path relative to the directory.
+    public struct Entry: Codable, Sendable, Hashable {
+        /// Relative path with `/` separators, no leading `./`.
+        public var path: String
+        /// The SHA-256 of a regular file's content; nil for a symbolic link.
+        public var digest: Digest?
+        /// Whether the owner may execute the file (the only mode bit that changes what a stage can do).
+        public var executable: Bool
+        /// The target text of a symbolic link; nil for a regular file.
+        public var symlink: String?
+
+        public init(path: String, digest: Digest?, executable: Bool, symlink: String?) {
+            self.path = path
+            self.digest = digest
+            self.executable = executable
+            self.symlink = symlink
+        }
+    }
+
+    /// A manifest of `entries`, sorted here so every manifest is canonical.
+    public init(entries: [Entry]) {
+        self.entries = entries.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+    }
+
+    /// The directory's digest: SHA-256 of `canonicalEncoding`.
+    public var digest: Digest { SHA256Hasher.digest(canonicalEncoding) }
+
+    static let header = Array("plumb-manifest 1\n".utf8)
+
+    /// The canonical bytes: a header line, then per entry a kind byte (`f` file, `x` executable file,
+    /// `l` symbolic link), the path, NUL, the hex digest or link target, NUL. NUL cannot occur in a path
+    /// or a link target, so the encoding is unambiguous; it is also what the cache stores as the
+    /// manifest object, so a manifest object is verified like any other object.
+    public var canonicalEncoding: Data {
+        var out = Self.header
+        for e in entries {
+            if let target = e.symlink {
+                out.append(UInt8(ascii: "l"))
+                out += e.path.utf8; out.append(0)
+                out += target.utf8; out.append(0)
+            } else {
+                out.append(UInt8(ascii: e.executable ? "x" : "f"))
+                out += e.path.utf8; out.append(0)
+                out += (e.digest?.hex ?? "").utf8; out.append(0)
+            }
+        }
+        return Data(out)
+    }
+
+    /// Parses `canonicalEncoding`; throws on anything else.
+    public init(canonicalEncoding data: Data) throws {
+        let bytes = [UInt8](data)
+        guard bytes.count >= Self.header.count, Array(bytes[0..<Self.header.count]) == Self.header else {
+            throw PlumbError("not a Plumb directory manifest")
+        }
+        var entries: [Entry] = []
+        var at = Self.header.count
+        func field() throws -> String {
+            guard let end = bytes[at...].firstIndex(of: 0) else { throw PlumbError("truncated directory manifest") }
+            defer { at = end + 1 }
+            return String(decoding: bytes[at..<end], as: UTF8.self)
+        }
+        while at < bytes.count {
+            let kind = bytes[at]
+            at += 1
+            let path = try field()
+            let value = try field()
+            switch kind {
+            case UInt8(ascii: "l"):
+                entries.append(Entry(path: path, digest: nil, executable: false, symlink: value))
+            case UInt8(ascii: "f"), UInt8(ascii: "x"):
+                guard Digest.isValid(value) else { throw PlumbError("bad digest in directory manifest: \(value)") }
+                entries.append(Entry(path: path, digest: Digest(hex: value), executable: kind == UInt8(ascii: "x"), symlink: nil))
+            default:
+                throw PlumbError("bad entry kind in directory manifest")
+            }
+        }
+        self.entries = entries
+    }
+}
+
+/// Computes content digests of files and directories: a file's is the SHA-256 of its bytes (through the
+/// stat cache), a directory's is the SHA-256 of its `DirectoryManifest`. Files are hashed on all cores.
+public final class ContentDigester: @unchecked Sendable {
+    /// The stat cache that spares re-reading unchanged files.
+    public let statCache: StatCache
+
+    public init(statCache: StatCache) {
+        self.statCache = statCache
+    }
+
+    /// The digest of a file or a directory. A symbolic link given directly is followed (a dep linked into a
+    /// workspace stands for its target); links inside a directory are recorded, not followed.
+    public func digest(of path: String) throws -> Digest {
+        try digests(of: [path])[path]!
+    }
+
+    /// The digests of many paths at once, keyed by the paths as given. All their files are hashed in one
+    /// parallel sweep, so a batch of small deps costs about as much as one folder of the same files.
+    public func digests(of paths: [String]) throws -> [String: Digest] {
+        let targets = try paths.map { try Target(path: $0, statCache: statCache) }
+        var files: [String] = []
+        for t in targets {
+            switch t.kind {
+            case .file: files.append(t.absolute)
+            case let .directory(scanned): files += scanned.compactMap(\.fileAbsolutePath)
+            }
+        }
+        let fileDigests = try parallelMap(files.count) { try statCache.digest(ofFileAt: files[$0]) }
+        var byFile: [String: Digest] = [:]
+        byFile.reserveCapacity(files.count)
+        for (f, d) in zip(files, fileDigests) { byFile[f] = d }
+        var result: [String: Digest] = [:]
+        for (path, t) in zip(paths, targets) {
+            switch t.kind {
+            case .file: result[path] = byFile[t.absolute]!
+            case let .directory(scanned):
+                result[path] = Self.manifest(of: scanned) { byFile[$0]! }.digest
+            }
+        }
+        return result
+    }
+
+    /// The manifest of a directory (its files hashed through the stat cache).
+    public func manifest(ofDirectory path: String) throws -> DirectoryManifest {
+        let absolute = StatCache.absolute(path)
+        var s = stat()
+        guard stat(absolute, &s) == 0 else { throw PlumbError("\(path) does not exist") }
+        guard (s.st_mode & S_IFMT) == S_IFDIR else { throw PlumbError("\(path) is not a directory") }
+        let scanned = try Self.scan(directory: absolute)
+        let files = scanned.compactMap(\.fileAbsolutePath)
+        let digests = try parallelMap(files.count) { try statCache.digest(ofFileAt: files[$0]) }
+        let byFile = Dictionary(uniqueKeysWithValues: zip(files, digests))
+        return Self.manifest(of: scanned) { byFile[$0]! }
+    }
+
+    // MARK: - Scanning (shared with Cache, so a stored directory gets the very digest computed here)
+
+    /// One file or link found in a directory.
+    struct ScannedEntry: Sendable {
+        var relativePath: String
+        var absolutePath: String
+        var executable: Bool
+        /// Set for a symbolic link.
+        var symlinkTarget: String?
+        var fileAbsolutePath: String? { symlinkTarget == nil ? absolutePath : nil }
+    }
+
+    private struct Target {
+        enum Kind { case file, directory([ScannedEntry]) }
+        var absolute: String
+        var kind: Kind
+        init(path: String, statCache: StatCache) throws {
+            absolute = StatCache.absolute(path)
+            var s = stat()
+            guard stat(absolute, &s) == 0 else { throw PlumbError("\(path) does not exist") }
+            switch s.st_mode & S_IFMT {
+            case S_IFREG: kind = .file
+            case S_IFDIR: kind = .directory(try ContentDigester.scan(directory: absolute))
+            default: throw PlumbError("\(path) is neither a file nor a directory")
+            }
+        }
+    }
+
+    /// Every regular file and symbolic link under `directory`, via opendir/readdir and lstat: several times
+    /// faster than FileManager's enumerator, which builds URLs and resource dictionaries per entry.
+    static func scan(directory: String) throws -> [ScannedEntry] {
+        var out: [ScannedEntry] = []
+        try scan(absolute: directory, relative: "", into: &out)
+        return out
+    }
+
+    private static func scan(absolute: String, relative: String, into out: inout [ScannedEntry]) throws {
+        guard let dir = opendir(absolute) else {
+            throw PlumbError("cannot read directory \(absolute): \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(dir) }
+        var subdirectories: [(String, String)] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { raw -> String in
+                let p = raw.bindMemory(to: CChar.self)
+                return String(cString: p.baseAddress!)
+            }
+            if name == "." || name == ".." { continue }
+            let childAbsolute = absolute + "/" + name
+            let childRelative = relative.isEmpty ? name : relative + "/" + name
+            var s = stat()
+            guard lstat(childAbsolute, &s) == 0 else { continue } // vanished while scanning
+            switch s.st_mode & S_IFMT {
+            case S_IFDIR:
+                subdirectories.append((childAbsolute, childRelative))
+            case S_IFREG:
+                out.append(ScannedEntry(relativePath: childRelative, absolutePath: childAbsolute,
+                                        executable: s.st_mode & S_IXUSR != 0, symlinkTarget: nil))
+            case S_IFLNK:
+                out.append(ScannedEntry(relativePath: childRelative, absolutePath: childAbsolute,
+                                        executable: false, symlinkTarget: try readLink(childAbsolute)))
+            default:
+                continue
+            }
+        }
+        for (a, r) in subdirectories { try scan(absolute: a, relative: r, into: &out) }
+    }
+
+    static func readLink(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { throw PlumbError("cannot read link \(path): \(String(cString: strerror(errno)))") }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func manifest(of scanned: [ScannedEntry], fileDigest: (String) -> Digest) -> DirectoryManifest {
+        DirectoryManifest(entries: scanned.map { e in
+            if let target = e.symlinkTarget {
+                return .init(path: e.relativePath, digest: nil, executable: false, symlink: target)
+            }
+            return .init(path: e.relativePath, digest: fileDigest(e.absolutePath), executable: e.executable, symlink: nil)
+        })
+    }
+}
+
+/// Results of `body(0..<count)` computed on all cores, in order. The first error (by index) is rethrown
+/// after every task finished, so no task outlives the call.
+func parallelMap<T>(_ count: Int, _ body: (Int) throws -> T) throws -> [T] {
+    if count == 0 { return [] }
+    if count == 1 { return [try body(0)] }
+    let buffer = UnsafeMutableBufferPointer<Result<T, Error>?>.allocate(capacity: count)
+    buffer.initialize(repeating: nil)
+    defer { buffer.deinitialize(); buffer.deallocate() }
+    // Striding a few chunks per core keeps per-iteration overhead low for thousands of small files
+    // while still balancing a few large ones.
+    let chunks = min(count, ProcessInfo.processInfo.activeProcessorCount * 4)
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        nonisolated(unsafe) let buffer = buffer
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            var i = chunk
+            while i < count {
+                buffer[i] = Result { try body(i) }
+                i += chunks
+            }
+        }
+    }
+    return try buffer.map { try $0!.get() }
+}

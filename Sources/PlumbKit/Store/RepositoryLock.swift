@@ -1,0 +1,167 @@
+import Foundation
+
+/// One writer per repository and environment: an exclusive `flock` on `.plumb/locks/<env>.lock`.
+///
+/// The kernel releases the lock when the holding process dies, however it dies, so a crash never
+/// leaves a stale lock behind. The lock file is never deleted: removing it while another process
+/// waits on it would let two processes lock two different files of the same name.
+public final class RepositoryLock {
+    /// Who holds a lock, written into the lock file so that a second writer can say who is in its way.
+    public struct Holder: Codable, Sendable, Equatable {
+        public var pid: Int32
+        public var host: String
+        public var since: Date
+        /// The command line that took the lock (`plumb reconcile --env dev`).
+        public var command: String
+
+        public init(pid: Int32, host: String, since: Date, command: String) {
+            self.pid = pid
+            self.host = host
+            self.since = since
+            self.command = command
+        }
+    }
+
+    /// What this lock wrote into its file.
+    public let holder: Holder
+    /// The lock file.
+    public let path: String
+    private var fd: Int32
+
+    private init(fd: Int32, path: String, holder: Holder) {
+        self.fd = fd
+        self.path = path
+        self.holder = holder
+    }
+
+    deinit { release() }
+
+    /// Takes the lock for `name` (an environment) in `directory` (`.plumb/locks`).
+    ///
+    /// With `wait` nil, fails at once when someone else holds it; otherwise retries with backoff
+    /// for up to `wait` seconds. The error names the holder: pid, host, since when, and command.
+    public static func acquire(directory: URL, name: String, command: String, wait: Double?) throws -> RepositoryLock {
+        let path = try lockPath(directory: directory, name: name)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw PlumbError("cannot open lock file \(path): \(String(cString: strerror(errno)))")
+        }
+        let deadline = wait.map { Date().addingTimeInterval(max(0, $0)) }
+        var delay = 0.05
+        while true {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { break }
+            let reason = errno
+            if reason == EINTR { continue }
+            guard reason == EWOULDBLOCK else {
+                close(fd)
+                throw PlumbError("cannot lock \(path): \(String(cString: strerror(reason)))")
+            }
+            let remaining = deadline.map { $0.timeIntervalSinceNow } ?? 0
+            guard remaining > 0 else {
+                // Read through our own descriptor: the holder rewrites the file in place, never replaces it.
+                let holder = readHolder(fd: fd)
+                close(fd)
+                throw lockedError(name: name, holder: holder, waited: wait)
+            }
+            // Backoff keeps many waiters from spinning; the cap keeps the handover prompt.
+            Thread.sleep(forTimeInterval: min(delay, remaining))
+            delay = min(delay * 2, 1.0)
+        }
+        // Whole seconds, so that what is read back from the file equals what was written.
+        let since = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        let holder = Holder(pid: getpid(), host: hostName(), since: since, command: command)
+        let lock = RepositoryLock(fd: fd, path: path, holder: holder)
+        lock.writeHolder()
+        return lock
+    }
+
+    /// Releases the lock (idempotent). Also done in deinit and, if the process dies, by the kernel.
+    public func release() {
+        guard fd >= 0 else { return }
+        // Clear the holder first, so that no one reads our details after we let go.
+        _ = ftruncate(fd, 0)
+        _ = flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    /// Who holds the lock for `name`, or nil when no one does (as far as the file tells: a holder
+    /// on this host whose process is gone counts as no one).
+    public static func holder(directory: URL, name: String) -> Holder? {
+        guard let path = try? lockPath(directory: directory, name: name, create: false),
+              let data = FileManager.default.contents(atPath: path),
+              let holder = decode(data) else { return nil }
+        // Probing with flock could make a concurrent acquire fail for nothing, so the file's word
+        // is checked against the process table instead (only possible for this host).
+        if holder.host == hostName(), kill(holder.pid, 0) != 0, errno == ESRCH { return nil }
+        return holder
+    }
+
+    // MARK: - Internals
+
+    private static func lockPath(directory: URL, name: String, create: Bool = true) throws -> String {
+        // The name becomes a file name: keep it inside the locks folder.
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else {
+            throw PlumbError("invalid lock name '\(name)'", hint: "environment names may not contain '/' or start with '.'")
+        }
+        if create {
+            do {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            } catch {
+                throw PlumbError("cannot create \(directory.path): \(error.localizedDescription)")
+            }
+        }
+        return directory.appendingPathComponent("\(name).lock").path
+    }
+
+    private func writeHolder() {
+        guard let data = try? Self.encoder.encode(holder) else { return }
+        // In place rather than through AtomicFile: the lock lives on this inode, so it must not be
+        // replaced. A torn write only costs the details in someone else's error message.
+        _ = ftruncate(fd, 0)
+        data.withUnsafeBytes { bytes in _ = pwrite(fd, bytes.baseAddress, bytes.count, 0) }
+    }
+
+    private static func readHolder(fd: Int32) -> Holder? {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        let n = pread(fd, &buffer, buffer.count, 0)
+        guard n > 0 else { return nil }
+        return decode(Data(buffer[0..<n]))
+    }
+
+    private static func decode(_ data: Data) -> Holder? {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try? decoder.decode(Holder.self, from: data)
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    private static func lockedError(name: String, holder: Holder?, waited: Double?) -> PlumbError {
+        var message = "environment '\(name)' is locked"
+        if let holder {
+            let since = ISO8601DateFormatter().string(from: holder.since)
+            message += " by pid \(holder.pid) on host \(holder.host) since \(since) (\(holder.command))"
+        } else {
+            // The holder has the lock but has not written its details yet (or could not).
+            message += " by another process"
+        }
+        if let waited { message += "; still locked after waiting \(formatSeconds(waited))" }
+        return PlumbError(message, hint: "wait for it to finish, or pass --wait-for-lock[=DURATION]")
+    }
+
+    private static func formatSeconds(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.1fs", seconds)
+    }
+
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
+        return String(cString: buffer)
+    }
+}

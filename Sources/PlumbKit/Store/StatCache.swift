@@ -1,0 +1,341 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `stat(2)` says about a file, reduced to the fields that tell whether its content may have changed.
+///
+/// Two equal stamps mean "same file, not written since" as far as the kernel reports; the inode and the
+/// device catch a file replaced by rename (editors, `git checkout`), ctime catches a write whose mtime
+/// was set back (`touch -r`, `rsync -t`).
+public struct FileStamp: Sendable, Hashable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var size: Int64
+    public var mtimeNanoseconds: Int64
+    public var ctimeNanoseconds: Int64
+
+    init(_ s: stat) {
+        device = UInt64(s.st_dev)
+        inode = UInt64(s.st_ino)
+        size = Int64(s.st_size)
+        mtimeNanoseconds = Int64(s.st_mtim.tv_sec) * 1_000_000_000 + Int64(s.st_mtim.tv_nsec)
+        ctimeNanoseconds = Int64(s.st_ctim.tv_sec) * 1_000_000_000 + Int64(s.st_ctim.tv_nsec)
+    }
+
+    public init(device: UInt64, inode: UInt64, size: Int64, mtimeNanoseconds: Int64, ctimeNanoseconds: Int64) {
+        self.device = device
+        self.inode = inode
+        self.size = size
+        self.mtimeNanoseconds = mtimeNanoseconds
+        self.ctimeNanoseconds = ctimeNanoseconds
+    }
+
+    /// The stamp of the file at `path` (symbolic links followed, as `open` would), or nil if it cannot be stat'ed.
+    public static func of(path: String) -> FileStamp? {
+        var s = stat()
+        guard stat(path, &s) == 0 else { return nil }
+        return FileStamp(s)
+    }
+
+    /// The stamp of an open file.
+    public static func of(descriptor fd: Int32) -> FileStamp? {
+        var s = stat()
+        guard fstat(fd, &s) == 0 else { return nil }
+        return FileStamp(s)
+    }
+
+    /// The later of mtime and ctime: the last moment the content (or its metadata) was touched.
+    var lastChangeNanoseconds: Int64 { max(mtimeNanoseconds, ctimeNanoseconds) }
+}
+
+/// Remembers the SHA-256 of files by path and stat stamp, so that an unchanged file is never read twice
+/// (DESIGN: "a stat cache (inode, size, mtime) so that an unchanged file is never read twice").
+///
+/// An entry is used only if the file's device, inode, size, mtime and ctime (nanoseconds) are all as
+/// recorded, and the file had not changed within `racyWindow` (2 s) before it was hashed. The second
+/// rule answers git's "racy clean" problem: a file written in the same timestamp tick as it was hashed
+/// could be written again without its stamp changing, so such an entry is re-hashed next time (which
+/// refreshes the hash time, after which it is trusted). 2 s covers coarse file systems (FAT, some NFS).
+///
+/// Thread-safe: lookups and records take a lock; hashing happens outside it, so many threads hash at once.
+/// Persisted by `save()` to one binary file, replaced atomically; an unreadable or corrupt file is ignored.
+public final class StatCache: @unchecked Sendable {
+    struct Entry: Hashable {
+        var stamp: FileStamp
+        /// Wall-clock time at which reading began, in nanoseconds since 1970.
+        var hashedAt: Int64
+        var digest: Digest
+    }
+
+    /// Where the cache is persisted.
+    public let file: URL
+    let racyWindowNanoseconds: Int64
+    private let lock = NSLock()
+    private var entries: [String: Entry] = [:]
+    private var dirty = false
+    /// How many files this cache has read to hash them; tests use it to prove a hit reads nothing.
+    private(set) var filesHashed = 0
+
+    /// Opens the cache persisted at `file` (or an empty one if it does not exist or cannot be read).
+    public convenience init(file: URL) {
+        self.init(file: file, racyWindow: 2)
+    }
+
+    /// `racyWindow` in seconds; tests shrink it to prove hits without waiting for files to age.
+    init(file: URL, racyWindow: Double) {
+        self.file = file
+        racyWindowNanoseconds = Int64(racyWindow * 1e9)
+        if let data = try? Data(contentsOf: file), let loaded = Self.decode(data) {
+            entries = loaded
+        }
+    }
+
+    /// How many entries the cache holds.
+    public var count: Int { lock.withLock { entries.count } }
+
+    /// The SHA-256 of the file's content: from the cache when the file is unchanged, else read and recorded.
+    public func digest(ofFileAt path: String) throws -> Digest {
+        let key = Self.absolute(path)
+        if let hit = cachedDigest(forFileAt: key) { return hit }
+        let fd = open(key, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PlumbError("cannot read \(key): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let started = Self.now()
+        guard let before = FileStamp.of(descriptor: fd) else {
+            throw PlumbError("cannot stat \(key): \(String(cString: strerror(errno)))")
+        }
+        let digest = try SHA256Hasher.digest(descriptor: fd, path: key)
+        // A file written while it was read has a digest of neither version: keep it out of the cache.
+        if let after = FileStamp.of(descriptor: fd), after == before {
+            record(digest, stamp: before, hashedAt: started, forFileAt: key)
+        }
+        lock.withLock { filesHashed += 1 }
+        return digest
+    }
+
+    /// The cached digest if the file at `path` is unchanged since it was hashed (and not racily so), else nil.
+    /// Reads no content.
+    public func cachedDigest(forFileAt path: String) -> Digest? {
+        let key = Self.absolute(path)
+        guard let stamp = FileStamp.of(path: key) else { return nil }
+        return lock.withLock {
+            guard let entry = entries[key], entry.stamp == stamp,
+                  entry.stamp.lastChangeNanoseconds < entry.hashedAt - racyWindowNanoseconds
+            else { return nil }
+            return entry.digest
+        }
+    }
+
+    /// Records a digest the caller computed for the file as it is now (say, while copying it into the cache),
+    /// so that it is not hashed again. The caller vouches that the file has not changed since it was read.
+    public func record(_ digest: Digest, forFileAt path: String) {
+        let key = Self.absolute(path)
+        guard let stamp = FileStamp.of(path: key) else { return }
+        record(digest, stamp: stamp, hashedAt: Self.now(), forFileAt: key)
+    }
+
+    /// Records a digest with the stamp taken before reading and the time reading began: the exact form,
+    /// for callers that hashed the file themselves (the cache's copy-while-hashing).
+    public func record(_ digest: Digest, stamp: FileStamp, hashedAt: Int64, forFileAt path: String) {
+        let key = Self.absolute(path)
+        lock.withLock {
+            let entry = Entry(stamp: stamp, hashedAt: hashedAt, digest: digest)
+            if entries[key] != entry {
+                entries[key] = entry
+                dirty = true
+            }
+        }
+    }
+
+    /// Counts a file read by a caller that hashed it on its own (copy-while-hashing), for the test counter.
+    func noteFileHashed() { lock.withLock { filesHashed += 1 } }
+
+    /// Writes the cache to `file` atomically (temporary file, fsync, rename), dropping entries of files
+    /// that no longer exist. Does nothing if nothing changed.
+    public func save() throws {
+        let snapshot: [String: Entry]? = lock.withLock {
+            guard dirty else { return nil }
+            return entries
+        }
+        guard var snapshot else { return }
+        // Workspaces come and go; their entries would otherwise accumulate forever.
+        for key in snapshot.keys where access(key, F_OK) != 0 { snapshot[key] = nil }
+        try PlumbError.wrap("cannot save the stat cache \(file.path)") {
+            try AtomicFile.write(Self.encode(snapshot), to: file.path)
+        }
+        lock.withLock { dirty = false }
+    }
+
+    // MARK: - Binary format
+    //
+    // "PLUMBSC1", UInt32 entry count, then per entry: UInt32 path length, path bytes, device, inode,
+    // size, mtime, ctime, hashedAt (8 bytes each, little endian), 32 digest bytes; then the SHA-256 of
+    // everything before it (32 bytes), so a torn or corrupted file is recognised and ignored.
+
+    static let magic = Array("PLUMBSC1".utf8)
+
+    static func encode(_ entries: [String: Entry]) -> Data {
+        var out = [UInt8]()
+        out.reserveCapacity(entries.count * 128 + 64)
+        out += magic
+        append(UInt32(entries.count), to: &out)
+        for key in entries.keys.sorted() {
+            let e = entries[key]!
+            let path = Array(key.utf8)
+            append(UInt32(path.count), to: &out)
+            out += path
+            append(e.stamp.device, to: &out)
+            append(e.stamp.inode, to: &out)
+            append(UInt64(bitPattern: e.stamp.size), to: &out)
+            append(UInt64(bitPattern: e.stamp.mtimeNanoseconds), to: &out)
+            append(UInt64(bitPattern: e.stamp.ctimeNanoseconds), to: &out)
+            append(UInt64(bitPattern: e.hashedAt), to: &out)
+            out += e.digest.bytes
+        }
+        out += SHA256Hasher.digest(Data(out)).bytes
+        return Data(out)
+    }
+
+    static func decode(_ data: Data) -> [String: Entry]? {
+        let bytes = [UInt8](data)
+        guard bytes.count >= magic.count + 4 + 32, Array(bytes[0..<magic.count]) == magic else { return nil }
+        let body = bytes[0..<(bytes.count - 32)]
+        guard SHA256Hasher.digest(Data(body)).bytes == Array(bytes[(bytes.count - 32)...]) else { return nil }
+        var at = magic.count
+        func u32() -> UInt32? {
+            guard at + 4 <= body.count else { return nil }
+            var v: UInt32 = 0
+            for i in 0..<4 { v |= UInt32(body[at + i]) << (8 * UInt32(i)) }
+            at += 4
+            return v
+        }
+        func u64() -> UInt64? {
+            guard at + 8 <= body.count else { return nil }
+            var v: UInt64 = 0
+            for i in 0..<8 { v |= UInt64(body[at + i]) << (8 * UInt64(i)) }
+            at += 8
+            return v
+        }
+        guard let count = u32() else { return nil }
+        var result: [String: Entry] = [:]
+        result.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let length = u32().map(Int.init), at + length <= body.count else { return nil }
+            let path = String(decoding: body[at..<(at + length)], as: UTF8.self)
+            at += length
+            guard let dev = u64(), let ino = u64(), let size = u64(), let mtime = u64(), let ctime = u64(),
+                  let hashedAt = u64(), at + 32 <= body.count else { return nil }
+            let digest = Digest(hex: SHA256Hasher.hex(Array(body[at..<(at + 32)])))
+            at += 32
+            let stamp = FileStamp(device: dev, inode: ino, size: Int64(bitPattern: size),
+                                  mtimeNanoseconds: Int64(bitPattern: mtime), ctimeNanoseconds: Int64(bitPattern: ctime))
+            result[path] = Entry(stamp: stamp, hashedAt: Int64(bitPattern: hashedAt), digest: digest)
+        }
+        return at == body.count ? result : nil
+    }
+
+    private static func append<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out += $0 }
+    }
+
+    // MARK: - Helpers
+
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    /// Wall-clock nanoseconds: comparable with file timestamps, which the kernel takes from the same clock.
+    static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}
+
+extension Digest {
+    /// The 32 raw bytes (for compact binary files); empty if the hex is malformed.
+    var bytes: [UInt8] {
+        var out = [UInt8](); out.reserveCapacity(32)
+        var high: UInt8? = nil
+        for c in hex.utf8 {
+            let v: UInt8
+            switch c {
+            case 48...57: v = c - 48
+            case 97...102: v = c - 87
+            case 65...70: v = c - 55
+            default: return []
+            }
+            if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
+        }
+        return out
+    }
+}
+
+extension SHA256Hasher {
+    /// The digest of what remains to be read from an open file descriptor.
+    static func digest(descriptor fd: Int32, path: String) throws -> Digest {
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        let h = SHA256Hasher()
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer, size)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PlumbError("cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            h.update(UnsafeRawBufferPointer(start: buffer, count: n))
+        }
+        return h.finish()
+    }
+}
+
+/// Writing a file so that a crash at any moment leaves either the old file or the new one under its name,
+/// never a partial one: temporary file in the same folder, fsync, rename, fsync of the folder.
+enum AtomicFile {
+    static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let temporary = "\(path).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw PlumbError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            if !ok { unlink(temporary) }
+        }
+        do {
+            defer { close(fd) }
+            try writeAll(fd, data, path: temporary)
+            guard fsync(fd) == 0 else { throw PlumbError("cannot fsync \(temporary): \(String(cString: strerror(errno)))") }
+        }
+        guard rename(temporary, path) == 0 else {
+            throw PlumbError("cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
+        }
+        ok = true
+        syncFolder(folder)
+    }
+
+    static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
+        try data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw PlumbError("cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+        }
+    }
+
+    /// Makes a rename durable: the new directory entry is on disk once the folder is fsync'ed.
+    static func syncFolder(_ folder: String) {
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+    }
+}
