@@ -2,5 +2,8 @@
 public enum PlumbCommands {
     /// Every command, in the order `plumb --help` lists them.
     public static let all: [CommandEntry] = [
+        CommandEntry(PlanCommand.self),
+        CommandEntry(ReconcileCommand.self),
+        CommandEntry(CheckoutCommand.self),
     ]
 }
