@@ -77,6 +77,23 @@ public enum DepSource: Sendable, Hashable, Codable {
     case known(String)
     /// An output of another stage, known once that stage has finished.
     case output(stage: String, path: String)
+
+    // JSON: `{"id": "git:…"}` or `{"stage": "train", "path": "build/model.pkl"}`.
+    private enum Keys: String, CodingKey { case id, stage, path }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        if let id = try c.decodeIfPresent(String.self, forKey: .id) { self = .known(id); return }
+        self = .output(stage: try c.decode(String.self, forKey: .stage), path: try c.decode(String.self, forKey: .path))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        switch self {
+        case let .known(id): try c.encode(id, forKey: .id)
+        case let .output(stage, path): try c.encode(stage, forKey: .stage); try c.encode(path, forKey: .path)
+        }
+    }
 }
 
 /// One stage in a plan: the decision, and everything the executor needs to carry it out.

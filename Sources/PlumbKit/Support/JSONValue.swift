@@ -117,6 +117,36 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return out + "\""
     }
 
+    /// Pretty JSON as people expect it: two-space indent, `"key": value`, sorted keys, `{}` and `[]` when empty.
+    public var pretty: String {
+        var out = ""
+        writePretty(to: &out, indent: "")
+        return out
+    }
+
+    private func writePretty(to out: inout String, indent: String) {
+        let inner = indent + "  "
+        switch self {
+        case let .array(a) where !a.isEmpty:
+            out += "[\n"
+            for (i, v) in a.enumerated() {
+                out += inner; v.writePretty(to: &out, indent: inner)
+                out += i + 1 < a.count ? ",\n" : "\n"
+            }
+            out += indent + "]"
+        case let .object(o) where !o.isEmpty:
+            out += "{\n"
+            let keys = o.keys.sorted()
+            for (i, k) in keys.enumerated() {
+                out += inner + JSONValue.quote(k) + ": "; o[k]!.writePretty(to: &out, indent: inner)
+                out += i + 1 < keys.count ? ",\n" : "\n"
+            }
+            out += indent + "}"
+        default:
+            write(to: &out)
+        }
+    }
+
     /// A short rendering for plans and tables: strings unquoted, the rest as canonical JSON.
     public var display: String {
         if case let .string(s) = self { return s }
@@ -129,11 +159,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
 public enum RecordJSON {
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        var data = try encoder.encode(value)
-        data.append(0x0A)
-        return data
+        // Through JSONValue for one layout everywhere (Foundation's pretty printer writes `"key" : value`).
+        let tree = try JSONDecoder().decode(JSONValue.self, from: try encoder.encode(value))
+        return Data((tree.pretty + "\n").utf8)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
