@@ -2,5 +2,7 @@
 public enum PlumbCommands {
     /// Every command, in the order `plumb --help` lists them.
     public static let all: [CommandEntry] = [
+        CommandEntry(ValidateCommand.self),
+        CommandEntry(SchemaCommand.self),
     ]
 }
