@@ -15,6 +15,6 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "PlumbKit", dependencies: ["CGit2", "CYAML", "CCrypto"]),
         .executableTarget(name: "plumb", dependencies: ["PlumbKit"]),
-        .testTarget(name: "PlumbKitTests", dependencies: ["PlumbKit", "plumb"]),
+        .testTarget(name: "PlumbKitTests", dependencies: ["PlumbKit", "plumb"], exclude: ["Fixtures"]),
     ]
 )

@@ -2,8 +2,10 @@
 public enum PlumbCommands {
     /// Every command, in the order `plumb --help` lists them.
     public static let all: [CommandEntry] = [
+        CommandEntry(ValidateCommand.self),
         CommandEntry(PlanCommand.self),
         CommandEntry(ReconcileCommand.self),
         CommandEntry(CheckoutCommand.self),
+        CommandEntry(SchemaCommand.self),
     ]
 }

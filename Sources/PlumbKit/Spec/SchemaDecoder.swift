@@ -152,7 +152,8 @@ struct SchemaDecoder {
                 }
             }
             guard let seconds else { mismatch(node, type, key: key, context: context); return nil }
-            guard seconds.isFinite, seconds > 0 else {
+            guard seconds.isFinite else { error(node.location, "'\(key)' in \(context) must be a finite duration"); return nil }
+            guard seconds > 0 else {
                 error(node.location, "'\(key)' in \(context) must be longer than zero"); return nil
             }
             return .number(seconds)
@@ -260,7 +261,6 @@ enum NameRule {
         var fixed = String(name.lowercased().unicodeScalars.map { c -> Character in
             (c.properties.isAlphabetic && c.isASCII) || ("0"..."9").contains(c) || c == "-" || c == "_" ? Character(c) : "_"
         })
-        while let f = fixed.first, !f.isLetter { fixed.removeFirst() }
         if isValid(fixed), fixed != name { return "\(rule), e.g. '\(fixed)'" }
         return rule
     }

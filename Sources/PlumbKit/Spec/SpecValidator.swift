@@ -105,9 +105,12 @@ struct SpecValidator {
             return
         }
         if source.isTracked(path) || source.existsOnDisk(path) { return }
+        let folder = path.split(separator: "/").dropLast().joined(separator: "/")
+        let neighbours = outputs.filter { $0.path.split(separator: "/").dropLast().joined(separator: "/") == folder && !folder.isEmpty }
         let hint = Suggest.closest(to: path, in: outputs.map(\.path)).map { best in
             "did you mean '\(best)' (an output of '\(outputs.first { $0.path == best }?.stage ?? "?")')?"
-        } ?? "add it to a stage's outs, commit it, or put the data at that path"
+        } ?? (neighbours.isEmpty ? nil : "outputs in \(folder)/: " + neighbours.prefix(5).map { "'\($0.path)' (of '\($0.stage)')" }.joined(separator: ", "))
+            ?? "add it to a stage's outs, commit it, or put the data at that path"
         error(dep.location, "stage '\(stage)' depends on '\(path)', which no stage produces and git does not track", hint: hint)
     }
 
@@ -167,7 +170,9 @@ struct SpecValidator {
     private mutating func checkParams(_ stages: [DecodedStage], _ params: JSONValue) {
         let known = ParamsDecoder.keyPaths(params)
         for stage in stages {
-            for key in stage.params where !key.value.isEmpty && params.value(at: key.value) == nil {
+            // Entries that are not key paths at all were reported by the decoder.
+            for key in stage.params where !key.value.split(separator: ".", omittingEmptySubsequences: false).contains("")
+                && params.value(at: key.value) == nil {
                 let hint = Suggest.closest(to: key.value, in: known).map { "did you mean '\($0)'?" }
                     ?? (known.isEmpty ? "spec/params.yaml declares no params" : "add it to spec/params.yaml")
                 error(key.location, "stage '\(stage.name.value)' reads param '\(key.value)', which spec/params.yaml does not declare", hint: hint)
