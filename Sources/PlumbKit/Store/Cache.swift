@@ -284,7 +284,7 @@ public final class Cache: @unchecked Sendable {
         defer { if !keep { unlink(temporary) } }
         do {
             defer { close(fd) }
-            try AtomicFile.writeAll(fd, data, path: temporary)
+            try DurableWrite.writeAll(fd, data, path: temporary)
             guard fsync(fd) == 0 else { throw PlumbError("cannot fsync \(temporary): \(errnoText())") }
         }
         try makeShard(final)
@@ -343,7 +343,7 @@ public final class Cache: @unchecked Sendable {
             }
             if n == 0 { break }
             hasher.update(UnsafeRawBufferPointer(start: buffer, count: n))
-            try AtomicFile.writeAll(destination, Data(bytesNoCopy: buffer, count: n, deallocator: .none), path: path)
+            try DurableWrite.writeAll(destination, Data(bytesNoCopy: buffer, count: n, deallocator: .none), path: path)
         }
         return hasher.finish()
     }

@@ -162,7 +162,7 @@ public final class StatCache: @unchecked Sendable {
         // Workspaces come and go; their entries would otherwise accumulate forever.
         for key in snapshot.keys where access(key, F_OK) != 0 { snapshot[key] = nil }
         try PlumbError.wrap("cannot save the stat cache \(file.path)") {
-            try AtomicFile.write(Self.encode(snapshot), to: file.path)
+            try DurableWrite.write(Self.encode(snapshot), to: file.path)
         }
         lock.withLock { dirty = false }
     }
@@ -296,7 +296,7 @@ extension SHA256Hasher {
 
 /// Writing a file so that a crash at any moment leaves either the old file or the new one under its name,
 /// never a partial one: temporary file in the same folder, fsync, rename, fsync of the folder.
-enum AtomicFile {
+enum DurableWrite {
     static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
