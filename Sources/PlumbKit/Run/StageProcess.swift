@@ -335,6 +335,14 @@ public enum RunningProcessGroups {
         }
     }
 
+    /// Sends `signal` to those of `pgids` that are running stages (never to a group that has finished,
+    /// whose id may have been reused). Tests use it to stop their own stages without touching others'.
+    static func terminate(_ pgids: Set<pid_t>, signal: Int32) {
+        lock.withLock {
+            for g in groups.intersection(pgids) { kill(-g, signal) }
+        }
+    }
+
     /// The process group ids of the stages running now.
     public static var running: Set<pid_t> { lock.withLock { groups } }
 

@@ -218,10 +218,17 @@ public final class Cache: @unchecked Sendable {
                 }
             }
             let files = manifest.entries.filter { $0.symlink == nil }
-            _ = try parallelMap(files.count) { i in
+            let results = try parallelMap(files.count) { i in
                 let e = files[i]
-                try copyObject(e.digest!, to: staging + "/" + e.path, mode: e.executable ? 0o755 : 0o644)
+                return Result { try copyObject(e.digest!, to: staging + "/" + e.path, mode: e.executable ? 0o755 : 0o644) }
             }
+            // Two entries may share an object: when one copy finds it corrupt and deletes it, the other
+            // sees it missing. Report the corruption, the cause.
+            let errors = results.compactMap { r -> Error? in if case let .failure(e) = r { return e }; return nil }
+            if let corrupt = errors.first(where: { if case CacheError.corrupt = $0 { return true }; return false }) {
+                throw corrupt
+            }
+            if let first = errors.first { throw first }
         } else if access(objectPath(digest), F_OK) == 0 {
             try copyObject(digest, to: staging, mode: 0o644)
         } else {
