@@ -75,7 +75,7 @@ class Deployment:
         return float(bundle["model"].predict_proba([row])[0][1])
 
 
-def make_handler(deployment: Deployment):
+def make_handler(deployment: Deployment, log: bool = True):
     class Handler(BaseHTTPRequestHandler):
         server_version = "plumb-example-serve"
         protocol_version = "HTTP/1.1"
@@ -187,13 +187,16 @@ def make_handler(deployment: Deployment):
             self._route("PATCH")
 
         def log_message(self, fmt, *args):
-            sys.stderr.write(f"serve: {self.address_string()} {fmt % args}\n")
+            if log:
+                sys.stderr.write(f"serve: {self.address_string()} {fmt % args}\n")
 
     return Handler
 
 
-def make_server(deployment: Deployment, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), make_handler(deployment))
+def make_server(deployment: Deployment, host: str = "127.0.0.1", port: int = 0,
+                log: bool = True) -> ThreadingHTTPServer:
+    """A server for `deployment`; port 0 picks a free one (see server.server_address)."""
+    server = ThreadingHTTPServer((host, port), make_handler(deployment, log))
     server.daemon_threads = True
     return server
 
