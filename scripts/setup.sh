@@ -22,16 +22,19 @@ say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # --- Debian packages -------------------------------------------------------
+# `dpkg -s` succeeds for a removed package whose configuration files remain: read its Status.
+installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+
 missing=()
 for pkg in libgit2-dev libyaml-dev libssl-dev pkg-config; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  installed "$pkg" || missing+=("$pkg")
 done
 
 command -v "$python" >/dev/null 2>&1 || die "no '$python' on PATH (set PYTHON to a Python 3.9+ interpreter)"
 # `python3 -m venv` needs the venv and ensurepip modules; Debian's own python3 ships them in
 # python3-venv. A pyenv or other non-Debian python has them built in.
 if ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-  dpkg -s python3-venv >/dev/null 2>&1 || missing+=(python3-venv)
+  installed python3-venv || missing+=(python3-venv)
 fi
 
 if ((${#missing[@]})); then
