@@ -122,6 +122,9 @@ public final class ContentDigester: @unchecked Sendable {
             case let .directory(scanned): files += scanned.compactMap(\.fileAbsolutePath)
             }
         }
+        // Overlapping paths (a folder and a file in it) must not hash a file twice.
+        var seen = Set<String>()
+        files = files.filter { seen.insert($0).inserted }
         let fileDigests = try parallelMap(files.count) { try statCache.digest(ofFileAt: files[$0]) }
         var byFile: [String: Digest] = [:]
         byFile.reserveCapacity(files.count)

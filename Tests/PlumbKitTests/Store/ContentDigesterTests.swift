@@ -51,9 +51,14 @@ import Testing
         try put(folder, "a/x.txt", "x"); try put(folder, "a/y/z.txt", "z")
         try put(folder, "b/x.txt", "x"); try put(folder, "b/y/z.txt", "z")
         let digester = ContentDigester(statCache: eagerStatCache(folder))
-        let digests = try digester.digests(of: [folder + "/a", folder + "/b", folder + "/a/x.txt"])
+        symlink(folder + "/a/x.txt", folder + "/linked.txt")
+        let digests = try digester.digests(of: [folder + "/a", folder + "/b", folder + "/a/x.txt", folder + "/linked.txt"])
         #expect(digests[folder + "/a"] == digests[folder + "/b"])
         #expect(digests[folder + "/a/x.txt"] == SHA256Hasher.digest("x"))
+        // A path given directly is followed: a dep linked into a workspace stands for its target.
+        #expect(digests[folder + "/linked.txt"] == SHA256Hasher.digest("x"))
+        // a/x.txt, asked for twice, is read once; the link is a path of its own in the stat cache.
+        #expect(digester.statCache.filesHashed == 5)
     }
 
     @Test func aMissingPathThrowsDoesNotExist() throws {
