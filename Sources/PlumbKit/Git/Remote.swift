@@ -175,7 +175,7 @@ extension Repository {
 
     /// Brings the checked-out working tree and index from `old` to `new`, refusing to overwrite
     /// local changes (git's own `merge --ff-only` behaviour).
-    private func checkoutSafely(_ new: ObjectID, from old: ObjectID?) throws {
+    func checkoutSafely(_ new: ObjectID, from old: ObjectID?) throws {
         var oid = new.raw
         var object: OpaquePointer?
         try Git.check(git_object_lookup(&object, handle, &oid, GIT_OBJECT_COMMIT), "git_object_lookup")

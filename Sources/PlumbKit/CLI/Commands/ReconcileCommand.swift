@@ -17,6 +17,9 @@ public struct ReconcileCommand: PlumbCommand {
         .option("--jobs", "-j", value: "N", help: "Run up to N stages at once (default: the number of cores)."),
         .option("--force", value: "STAGE", help: "Run STAGE whatever its state (repeatable)."),
         .flag("--detailed-exitcode", help: "With --dry-run: exit 0 when nothing to do, 2 when changes are pending."),
+        .flag("--pull", help: "Fetch the branch from the remote and fast-forward before planning."),
+        .flag("--push", help: "Push the branch after recording (re-made on the remote's tip if it moved)."),
+        .option("--remote", value: "NAME", help: "The remote for --pull and --push (default: origin)."),
     ]
 
     var global: GlobalOptions
@@ -25,11 +28,18 @@ public struct ReconcileCommand: PlumbCommand {
     var jobs: Int
     var forced: Set<String>
     var detailedExitCode: Bool
+    var pull: Bool
+    var push: Bool
+    var remote: String
 
     public init(_ parsed: ParsedArguments) throws {
         global = GlobalOptions(parsed)
         ref = parsed.option("--ref")
         dryRun = parsed.flag("--dry-run")
+        pull = parsed.flag("--pull")
+        push = parsed.flag("--push")
+        remote = parsed.option("--remote") ?? "origin"
+        if dryRun && push { throw UsageError("--push makes no sense with --dry-run, which writes nothing", command: Self.name) }
         jobs = try parsed.option("--jobs", as: "a positive number") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
             ?? ProcessInfo.processInfo.activeProcessorCount
         forced = Set(parsed.options("--force"))
@@ -40,6 +50,20 @@ public struct ReconcileCommand: PlumbCommand {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
         let reconciler = Reconciler(project: project, terminal: terminal)
+        let sync = RemoteSync(repository: project.repository, remote: remote)
+        let branch = try ref ?? project.repository.head().branchName
+        if pull {
+            guard let branch else { throw PlumbError("--pull needs a branch; HEAD is detached", hint: "check out a branch or pass --ref") }
+            let result = try sync.pull(branch: branch, ownedPaths: ["history"])
+            if !global.quiet && !global.json {
+                switch result {
+                case .upToDate: terminal.print("Pulled \(remote)/\(branch): up to date.")
+                case let .fastForwarded(to): terminal.print("Pulled \(remote)/\(branch): fast-forwarded to \(to.short).")
+                case let .replayed(onto, made): terminal.print("Pulled \(remote)/\(branch): re-made local records on \(onto.short) as \(made.short).")
+                case .noRemoteBranch: terminal.print("Pulled \(remote): it has no branch \(branch) yet.")
+                }
+            }
+        }
         if dryRun {
             let (_, plan) = try reconciler.plan(ref: ref, environment: global.env, forced: forced)
             try PlanCommand.print(plan, json: global.json, terminal: terminal)
@@ -57,6 +81,10 @@ public struct ReconcileCommand: PlumbCommand {
             terminal.print(String(decoding: try RecordJSON.encode(report), as: UTF8.self).trimmingCharacters(in: .newlines))
         } else if let record = outcome.record, let commit = outcome.commit {
             Self.printSummary(record, commit: commit, project: project, terminal: terminal)
+        }
+        if push, let branch {
+            try sync.push(branch: branch, ownedPaths: ["history/\(outcome.plan.environment)"])
+            if !global.quiet && !global.json { terminal.print("Pushed \(branch) to \(remote).") }
         }
         guard let record = outcome.record else { return PlumbCLI.ExitCode.ok }
         return record.status == .succeeded ? PlumbCLI.ExitCode.ok : PlumbCLI.ExitCode.failure
