@@ -42,7 +42,11 @@ public struct PlanRenderer {
             lines.append(terminal.styled("note:", .yellow) + " uncommitted edits to \(files) are not part of this plan; commit them to include them.")
         }
         for error in plan.errors { lines.append(terminal.styled("error:", .red) + " \(error)") }
-        lines.append(terminal.styled(plan.hasChanges ? plan.summary : plan.summary + " Nothing to do.", .bold))
+        if !plan.errors.isEmpty {
+            lines.append(terminal.styled("Plan has \(plan.errors.count) error\(plan.errors.count == 1 ? "" : "s"); nothing can run until \(plan.errors.count == 1 ? "it is" : "they are") fixed.", .bold))
+        } else {
+            lines.append(terminal.styled(plan.hasChanges ? plan.summary : plan.summary + " Nothing to do.", .bold))
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -169,6 +169,11 @@ public enum Planner {
                         item.reasons = changes
                         if record.status == .failed { item.reasons.append(PlanReason(.previousFailure, record.run)) }
                     }
+                } else if case let missing = stage.allOutputs.filter({ p in record.outputs[p].map { !cache.contains($0) } ?? true }),
+                          !missing.isEmpty, record.status == .succeeded {
+                    // Whatever upstream produces, this stage's own outputs must be rebuilt.
+                    item.action = .run
+                    item.reasons = changes + missing.map { PlanReason(.outputMissing, $0) }
                 } else if record.status == .failed {
                     item.action = .run
                     item.reasons = changes + [PlanReason(.previousFailure, record.run)]
