@@ -2,6 +2,7 @@
 public enum PlumbCommands {
     /// Every command, in the order `plumb --help` lists them.
     public static let all: [CommandEntry] = [
+        CommandEntry(InitCommand.self),
         CommandEntry(ValidateCommand.self),
         CommandEntry(PlanCommand.self),
         CommandEntry(ReconcileCommand.self),

@@ -76,8 +76,9 @@ public enum Planner {
                 params[key] = value
                 document = document.merging(nested(key, value))
             }
-            var env = input.environment.env
-            env.merge(stage.env) { _, stageValue in stageValue }
+            // An environment's variables are laid over the stage's, as its params are over params.yaml.
+            var env = stage.env
+            env.merge(input.environment.env) { _, environmentValue in environmentValue }
 
             // Each dep's source, and its identity where known now.
             var deps: [String: DepSource] = [:]
