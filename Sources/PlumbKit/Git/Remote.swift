@@ -246,6 +246,8 @@ final class RemoteSession {
     var pushStatuses: [(reference: String, status: String)] = []
 
     init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        // libgit2 allocates credentials with its own allocator, which only works once initialised.
+        Git.ensureInitialised()
         self.url = url
         self.environment = environment
     }

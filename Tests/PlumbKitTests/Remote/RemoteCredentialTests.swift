@@ -57,14 +57,14 @@ import Testing
                     self.send_response(401); self.send_header('WWW-Authenticate', 'Basic realm="plumb"')
                     self.send_header('Content-Length', '0'); self.end_headers()
                 def log_message(self, *a): pass
-            s = http.server.HTTPServer(('127.0.0.1', 0), H)
+            s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
             print(s.server_address[1], flush=True)
             s.serve_forever()
             """]
         let output = Pipe()
         server.standardOutput = output
         do { try server.run() } catch { return }  // no python3: nothing to test against
-        defer { server.terminate(); server.waitUntilExit() }
+        defer { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
         let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         let port = try #require(Int(line.trimmingCharacters(in: .whitespacesAndNewlines)))
 
