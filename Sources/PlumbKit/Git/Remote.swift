@@ -319,7 +319,7 @@ final class RemoteSession {
             }
             guard !triedToken else {
                 return fail("\(self.url) refused the token in PLUMB_GIT_TOKEN/GIT_TOKEN",
-                            hint: "check that the token is valid and may read and write this repository")
+                            hint: "check that the token in PLUMB_GIT_TOKEN (or GIT_TOKEN) is valid and may read and write this repository")
             }
             triedToken = true
             let user = environment["PLUMB_GIT_USER"] ?? username ?? "x-access-token"
