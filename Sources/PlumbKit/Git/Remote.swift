@@ -232,16 +232,25 @@ final class RemoteSession {
     static let maximumAttempts = 5
 
     let url: String
+    /// Where credentials come from: the process environment, or a given one in tests.
+    let environment: [String: String]
     var attempts = 0
     var triedAgent = false
     var triedKeyFile = false
     var triedToken = false
+    /// What was offered so far, for the message when everything has been refused.
+    var offered: [String] = []
     /// Why authentication stopped, set by the credentials callback before it fails the operation.
     var authenticationFailure: PlumbError?
     /// References the remote refused during a push, with its status message.
     var pushStatuses: [(reference: String, status: String)] = []
 
-    init(url: String) { self.url = url }
+    init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        // libgit2 allocates credentials with its own allocator, which only works once initialised.
+        Git.ensureInitialised()
+        self.url = url
+        self.environment = environment
+    }
 
     /// Callback settings pointing back at this session. Valid while the session is alive.
     func callbacks() -> git_remote_callbacks {
@@ -273,7 +282,6 @@ final class RemoteSession {
     /// it was refused.
     func credential(_ out: UnsafeMutablePointer<UnsafeMutablePointer<git_credential>?>, url: String?,
                     username: String?, allowed: UInt32) -> Int32 {
-        let environment = ProcessInfo.processInfo.environment
         attempts += 1
         guard attempts <= Self.maximumAttempts else {
             return fail("authentication to \(self.url) failed after \(Self.maximumAttempts) attempts",
@@ -285,19 +293,24 @@ final class RemoteSession {
             return git_credential_username_new(out, sshUser)
         }
         if allowed & GIT_CREDENTIAL_SSH_KEY.rawValue != 0 {
-            if !triedAgent, environment["SSH_AUTH_SOCK"].map({ !$0.isEmpty }) == true {
+            if !triedAgent, let socket = environment["SSH_AUTH_SOCK"], !socket.isEmpty {
                 triedAgent = true
+                offered.append("the keys in ssh-agent")
                 return git_credential_ssh_key_from_agent(out, sshUser)
             }
             triedAgent = true
             if !triedKeyFile, let key = environment["PLUMB_SSH_KEY"], !key.isEmpty {
                 triedKeyFile = true
+                offered.append("the key \(key) (PLUMB_SSH_KEY)")
+                // libssh2 can derive the public key from the private one; the .pub helps when it cannot.
                 let publicKey = FileManager.default.fileExists(atPath: key + ".pub") ? key + ".pub" : nil
                 return git_credential_ssh_key_new(out, sshUser, publicKey, key, environment["PLUMB_SSH_KEY_PASSPHRASE"])
             }
-            let tried = triedKeyFile ? "the ssh-agent and the key in PLUMB_SSH_KEY were" : "the ssh-agent was"
-            return fail("ssh authentication to \(self.url) failed (\(tried) \(triedKeyFile || environment["SSH_AUTH_SOCK"] != nil ? "refused" : "not available"))",
-                        hint: "load a key into ssh-agent (SSH_AUTH_SOCK), or set PLUMB_SSH_KEY to a private key file (and PLUMB_SSH_KEY_PASSPHRASE if it has one)")
+            let what = offered.isEmpty
+                ? "no ssh-agent is running (SSH_AUTH_SOCK) and PLUMB_SSH_KEY is not set"
+                : "the server refused " + offered.joined(separator: " and ") + " for user '\(sshUser)'"
+            return fail("ssh authentication to \(self.url) failed: \(what)",
+                        hint: "load a key into ssh-agent, or set PLUMB_SSH_KEY to a private key file (and PLUMB_SSH_KEY_PASSPHRASE if it has one)")
         }
         if allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 {
             guard let token = environment["PLUMB_GIT_TOKEN"] ?? environment["GIT_TOKEN"], !token.isEmpty else {
@@ -306,7 +319,7 @@ final class RemoteSession {
             }
             guard !triedToken else {
                 return fail("\(self.url) refused the token in PLUMB_GIT_TOKEN/GIT_TOKEN",
-                            hint: "check that the token is valid and may read and write this repository")
+                            hint: "check that the token in PLUMB_GIT_TOKEN (or GIT_TOKEN) is valid and may read and write this repository")
             }
             triedToken = true
             let user = environment["PLUMB_GIT_USER"] ?? username ?? "x-access-token"

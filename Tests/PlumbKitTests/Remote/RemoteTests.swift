@@ -97,6 +97,11 @@ final class ScratchClone {
         #expect(try origin.repository.referenceTarget("refs/heads/main") == fromA)
 
         #expect(try b.repository.fetch(branch: "main") == fromA)
+        // With the remote's commit now known locally, libgit2 can tell it is not an ancestor.
+        guard case .rejected(let known) = try b.pushMain() else {
+            Issue.record("push of a diverged branch was not rejected after fetching"); return
+        }
+        #expect(known.contains("fast"))
         #expect(try b.repository.fastForward(branch: "main", to: fromA) == .diverged)
         #expect(try b.head == fromB)
         #expect(try b.read("spec/b.txt") == "from b\n")

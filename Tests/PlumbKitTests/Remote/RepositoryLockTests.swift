@@ -109,6 +109,27 @@ import Testing
         short.waitUntilExit()
     }
 
+    @Test func detailsLeftBehindByADeadProcessNameNoHolder() throws {
+        let directory = URL(fileURLWithPath: try temporaryFolder())
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        // What a holder killed by SIGKILL leaves: its details, but no lock.
+        let lock = try RepositoryLock.acquire(directory: directory, name: "dev", command: "crashed", wait: nil)
+        var stale = lock.holder
+        stale.pid = gone.processIdentifier
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        lock.release()
+        try encoder.encode(stale).write(to: directory.appendingPathComponent("dev.lock"))
+        #expect(RepositoryLock.holder(directory: directory, name: "dev") == nil)
+        let next = try RepositoryLock.acquire(directory: directory, name: "dev", command: "next", wait: nil)
+        #expect(RepositoryLock.holder(directory: directory, name: "dev") == next.holder)
+        next.release()
+    }
+
     @Test func lockNamesStayInsideTheLocksFolder() throws {
         let directory = URL(fileURLWithPath: try temporaryFolder())
         defer { try? FileManager.default.removeItem(at: directory) }
