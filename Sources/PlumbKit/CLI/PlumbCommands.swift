@@ -6,6 +6,8 @@ public enum PlumbCommands {
         CommandEntry(PlanCommand.self),
         CommandEntry(ReconcileCommand.self),
         CommandEntry(CheckoutCommand.self),
+        CommandEntry(PromoteCommand.self),
+        CommandEntry(RollbackCommand.self),
         CommandEntry(SchemaCommand.self),
     ]
 }
