@@ -39,6 +39,18 @@ import Testing
         #expect(sha256(try world.deployed("staging")) == model.hex)
         #expect(try world.deployed("staging") == (try world.deployed("dev")))
 
+        // prod through a reviewed pull request: the commit goes to a new branch on origin; main stays.
+        let mainBefore = try world.originMain
+        let branch = "promote/prod-\(pin.run)"
+        let prod = try world.plumb("promote", "staging", "prod", "--branch", branch, "--push")
+        #expect(prod.status == 0, "\(prod.stderr)")
+        #expect(try world.originMain == mainBefore)
+        #expect(try world.ci.repository.head().reference == "refs/heads/main")
+        let prodTip = try world.origin.repository.referenceTarget("refs/heads/\(branch)")
+        let prodPin = try Pin.decode(try #require(try world.origin.repository.file(at: SpecPaths.pin("prod"), in: prodTip)), path: "prod.pin.json")
+        #expect(prodPin.source == "staging" && prodPin.stages["train"]?.outputs["build/model.txt"] == model)
+        #expect(try world.origin.repository.commit(prodTip).parents == [mainBefore])
+
         // Promoting the same run again writes nothing: CI runs this on every push.
         let before = try world.originMain
         let again = try world.plumb("promote", "dev", "staging", "--pull", "--push")

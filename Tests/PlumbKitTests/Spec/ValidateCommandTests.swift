@@ -42,7 +42,7 @@ import Testing
         #expect(first["severity"] == .string("error"))
 
         let valid = ValidateCommand.render(SpecLoader.load(from: SampleSpec.source), json: true, quiet: false)
-        #expect(valid.stdout.contains("\"valid\" : true"))
+        #expect(valid.stdout.contains("\"valid\": true"))
         #expect(valid.exitCode == 0)
     }
 
