@@ -7,6 +7,14 @@ public enum PlumbCommands {
         CommandEntry(PlanCommand.self),
         CommandEntry(ReconcileCommand.self),
         CommandEntry(CheckoutCommand.self),
+        CommandEntry(PromoteCommand.self),
+        CommandEntry(RollbackCommand.self),
+        CommandEntry(StatusCommand.self),
+        CommandEntry(HistoryCommand.self),
+        CommandEntry(ShowCommand.self),
+        CommandEntry(LogsCommand.self),
+        CommandEntry(MetricsCommand.self),
+        CommandEntry(ReportCommand.self),
         CommandEntry(SchemaCommand.self),
     ]
 }

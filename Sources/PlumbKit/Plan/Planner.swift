@@ -85,7 +85,9 @@ public enum Planner {
             var known: [String: String] = [:]
             var external: [String] = []
             var unknownUpstream: Set<String> = []
-            for dep in stage.deps {
+            // A stage this environment takes from its pin never runs here: its deps are not read.
+            let pinnedHere = runsHere.map { !$0.contains(name) } ?? false
+            for dep in stage.deps where !pinnedHere {
                 if let (producer, output) = graph.producer(of: dep) {
                     if let digest = knownOutputs[producer]?[output] {
                         let id = dep == output ? ContentID.sha256(digest) : "\(ContentID.sha256(digest)):\(dep.dropFirst(output.count + 1))"
@@ -143,6 +145,10 @@ public enum Planner {
             }
 
             let changes = record.map { differences(record: $0, now: inputs) } ?? []
+            // A stage with a drift `check` deploys: its effect lives outside the workspace, so
+            // outputs from the cache would not reproduce it. It runs again instead (a rollback
+            // or a promotion back to an earlier model must really redeploy it).
+            let restorable = stage.check == nil
             if input.forced.contains(name) {
                 item.action = .run
                 item.reasons = [PlanReason(.forced)] + changes
@@ -159,7 +165,7 @@ public enum Planner {
                             item.action = .run
                             item.reasons = missing.map { PlanReason(.outputMissing, $0) }
                         }
-                    } else if let outcome = cache.outcome(fingerprint), record.status == .succeeded || fingerprint != record.fingerprint {
+                    } else if restorable, let outcome = cache.outcome(fingerprint), record.status == .succeeded || fingerprint != record.fingerprint {
                         item.action = .restore
                         item.reasons = changes + [PlanReason(.restore, outcome.run)]
                         item.cachedOutputs = outcome.outputs
@@ -185,7 +191,7 @@ public enum Planner {
                     item.action = .mayRun
                     item.reasons = unknownUpstream.sorted().map { PlanReason(.upstream, $0) }
                 }
-            } else if let fingerprint, let outcome = cache.outcome(fingerprint) {
+            } else if restorable, let fingerprint, let outcome = cache.outcome(fingerprint) {
                 item.action = .restore
                 item.reasons = [PlanReason(.newStage), PlanReason(.restore, outcome.run)]
                 item.cachedOutputs = outcome.outputs

@@ -1,0 +1,62 @@
+import Foundation
+
+/// `plumb show <run>`: one run record.
+public struct ShowCommand: PlumbCommand {
+    public static let name = "show"
+    public static let abstract = "Show one run: its stages, their outcomes, outputs and metrics."
+    public static let arguments: [ArgumentSpec] = [
+        .positional("run", help: "A run id (see `plumb history`)."),
+    ] + GlobalOptions.arguments
+
+    var global: GlobalOptions
+    var runID: String
+
+    public init(_ parsed: ParsedArguments) throws {
+        global = GlobalOptions(parsed)
+        runID = parsed.positional("run") ?? ""
+    }
+
+    /// The record of `run` at HEAD, in whichever environment has it.
+    static func find(_ run: String, project: Project) throws -> RunRecord {
+        guard let commit = try project.repository.head().commit else { throw PlumbError("the repository has no commits yet") }
+        let loaded = SpecLoader.load(from: CommitSpecSource(repository: project.repository, commit: commit))
+        let names = loaded.spec.map { Array($0.environments.keys) } ?? []
+        guard let record = try HistoryReader(repository: project.repository, commit: commit).run(run, environments: names) else {
+            throw PlumbError("no run '\(run)' in history/ at \(commit.short)", hint: "list runs with `plumb history`")
+        }
+        return record
+    }
+
+    public func run() throws -> Int32 {
+        let terminal = global.terminal()
+        let project = try Project(path: global.repo)
+        let record = try Self.find(runID, project: project)
+        if global.json {
+            terminal.print(String(decoding: try RecordJSON.encode(record), as: UTF8.self).trimmingCharacters(in: .newlines))
+            return PlumbCLI.ExitCode.ok
+        }
+        let formatter = ISO8601DateFormatter()
+        let status = terminal.styled(record.status.rawValue, record.status == .succeeded ? .green : .red)
+        terminal.print("Run \(record.run) of \(record.environment): \(status)")
+        terminal.print("  spec      \(record.commit.hex)" + (record.branch.map { " on \($0)" } ?? ""))
+        terminal.print("  started   \(formatter.string(from: record.startedAt)), took \(formatDuration(record.finishedAt.timeIntervalSince(record.startedAt)))")
+        if let pin = record.pin { terminal.print("  pinned    \(pin.source) run \(pin.run) (spec \(pin.commit.short))") }
+        terminal.print("  plan      \(record.summary)")
+        terminal.print("")
+        let rows = record.stages.sorted { $0.key < $1.key }.map { name, s -> [String] in
+            [name, s.status.rawValue, s.action.rawValue, s.duration.map(formatDuration) ?? "—", s.exitCode.map(String.init) ?? "—",
+             s.outputs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.short)" }.joined(separator: ", ")]
+        }
+        terminal.print(TextTable.render(header: ["stage", "status", "action", "time", "exit", "outputs"], rows: rows))
+        if !record.metrics.isEmpty {
+            terminal.print("")
+            terminal.print(TextTable.render(header: ["metric", "value"], rows: record.metrics.sorted { $0.key < $1.key }.map { [$0.key, JSONValue.format($0.value)] }))
+        }
+        for (name, s) in record.stages.sorted(by: { $0.key < $1.key }) where s.status == .failed {
+            terminal.print("")
+            terminal.print(terminal.styled("✘ \(name)", .red) + "; last lines of its log (full log: plumb logs \(record.run) \(name)):")
+            for line in (s.logTail ?? "").split(separator: "\n", omittingEmptySubsequences: false) { terminal.print("    \(line)") }
+        }
+        return PlumbCLI.ExitCode.ok
+    }
+}

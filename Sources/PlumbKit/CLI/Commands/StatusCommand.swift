@@ -1,0 +1,55 @@
+import Foundation
+
+/// `plumb status`: every environment at a glance.
+public struct StatusCommand: PlumbCommand {
+    public static let name = "status"
+    public static let abstract = "Show every environment: its pin, last run, pending changes and drift."
+    public static let discussion = """
+    For each environment, in promotion order: what it is pinned to (source, run, and the digest of the
+    artifact its deploy stage installs), its last reconcile and the result, how many stages a reconcile
+    would run now, and drift: the deploy stage's `check`, run with PLUMB_REPO, PLUMB_ENV and
+    PLUMB_EXPECTED_MODEL (the artifact's digest) in the environment's workspace. Exit 0 always unless
+    an error stops it; --json for machines.
+    """
+    public static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
+        .flag("--no-check", help: "Do not run the drift probes."),
+    ]
+
+    var global: GlobalOptions
+    var check: Bool
+
+    public init(_ parsed: ParsedArguments) throws {
+        global = GlobalOptions(parsed)
+        check = !parsed.flag("--no-check")
+    }
+
+    public func run() throws -> Int32 {
+        let terminal = global.terminal()
+        let project = try Project(path: global.repo)
+        let statuses = try StatusReader(project: project).statuses(checkDrift: check)
+        if global.json {
+            terminal.print(String(decoding: try RecordJSON.encode(statuses), as: UTF8.self).trimmingCharacters(in: .newlines))
+            return PlumbCLI.ExitCode.ok
+        }
+        let rows = statuses.map { s -> [String] in
+            let pin = s.pin.map { "\($0.source) run \($0.run)" } ?? (s.from == nil ? "(builds its own)" : "not promoted yet")
+            let model = s.modelDigest.map { $0.short } ?? "—"
+            let last = s.lastRun.map { "\($0) \(s.lastResult?.rawValue ?? "?")" } ?? "never reconciled"
+            let pending = !s.planErrors.isEmpty ? "plan error" : s.pending == 0 ? "up to date" : "\(s.pending) to run"
+            return [s.environment, pin, model, last, pending, s.drift.rawValue]
+        }
+        terminal.print(TextTable.render(header: ["env", "pin", "model", "last run", "pending", "drift"], rows: rows) { row, column, text in
+            switch (column, row[column]) {
+            case (5, "in-sync"), (4, "up to date"): return terminal.styled(text, .green)
+            case (5, "drifted"), (4, "plan error"): return terminal.styled(text, .red)
+            case (4, _) where row[4].hasSuffix("to run"): return terminal.styled(text, .yellow)
+            default: return text
+            }
+        })
+        for s in statuses {
+            if let detail = s.driftDetail, s.drift != .skipped { terminal.print("  \(s.environment): \(detail)") }
+            if let error = s.planErrors.first, !global.quiet { terminal.print("  \(s.environment): \(error)") }
+        }
+        return PlumbCLI.ExitCode.ok
+    }
+}
