@@ -21,6 +21,9 @@ public final class Executor: @unchecked Sendable {
         public var status: RunRecord.Status
         public var startedAt: Date
         public var finishedAt: Date
+        /// Cache objects that failed verification (and were deleted) while this apply read them.
+        /// The stages that needed them failed; planning again schedules their producers.
+        public var corruptObjects: Set<Digest> = []
     }
 
     let project: Project
@@ -36,6 +39,7 @@ public final class Executor: @unchecked Sendable {
     private var outputs: [String: [String: Digest]] = [:]
     private var running: [String: Date] = [:]
     private var materialized: Set<String> = []
+    private var corrupt: Set<Digest> = []
 
     public init(project: Project, plan: Plan, options: Options, terminal: Terminal) {
         self.project = project
@@ -114,7 +118,7 @@ public final class Executor: @unchecked Sendable {
         lock.unlock()
         let failed = outcomes.values.contains { $0.status == .failed || $0.status == .blocked }
         let status: RunRecord.Status = Interruption.requested ? .interrupted : failed ? .failed : .succeeded
-        return Result(outcomes: outcomes, status: status, startedAt: started, finishedAt: Date())
+        return Result(outcomes: outcomes, status: status, startedAt: started, finishedAt: Date(), corruptObjects: corrupt)
     }
 
     // MARK: - Workspace
@@ -194,6 +198,9 @@ public final class Executor: @unchecked Sendable {
             o.inputs = inputs
             return o
         } catch {
+            if case let CacheError.corrupt(digest) = error {
+                lock.lock(); corrupt.insert(digest); lock.unlock()
+            }
             report(stage.name, "error: \(error)", style: .red, glyph: "✘")
             return outcome(stage, .failed, logTail: "\(error)")
         }
