@@ -100,9 +100,10 @@ public final class WatchLoop {
                 line += failures > 0 ? ", backoff after \(failures) failure\(failures == 1 ? "" : "s"))" : ")"
             }
             lines.print(line)
-            if stopping { break }
+            if stopping { return PlumbCLI.ExitCode.ok }
             sleep(delay)
         }
+        lines.print("\(Self.timestamp(Date())) stopped by signal while waiting; nothing was running")
         return PlumbCLI.ExitCode.ok
     }
 
