@@ -66,13 +66,15 @@ public struct RemoteSync {
             }
             if result == .pushed { return }
             guard attempt < maxAttempts else { break }
+            // Backoff with jitter before every retry, so writers racing for the same remote spread
+            // out. Also when the fetched tip is still ours: the refusal was then a concurrent push
+            // holding the remote's ref lock, and retrying at once would only hit it again.
+            let delay = min(8.0, 0.2 * pow(2.0, Double(attempt - 1))) * Double.random(in: 0.5...1.5)
+            Thread.sleep(forTimeInterval: delay)
             guard let tip = try repository.fetch(remote: remote, branch: branch) else { continue }
             let local = try repository.referenceTarget(reference)
             if try repository.isAncestor(tip, of: local) { continue }
             _ = try replay(branch: branch, local: local, onto: tip, ownedPaths: ownedPaths)
-            // Backoff with jitter, so writers racing for the same remote spread out.
-            let delay = min(8.0, 0.2 * pow(2.0, Double(attempt - 1))) * Double.random(in: 0.5...1.5)
-            Thread.sleep(forTimeInterval: delay)
         }
         throw PlumbError("cannot push \(branch) to \(remote): the remote kept moving (\(maxAttempts) attempts)",
                          hint: "the commit is kept locally; push again later with `plumb reconcile --push`")
