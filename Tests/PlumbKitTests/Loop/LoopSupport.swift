@@ -100,7 +100,8 @@ enum RepositoryInvariants {
                 let full = git + "/refs/" + path
                 var isDir: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
-                if path.hasSuffix(".lock") { problems.append("stale lock file refs/\(path)"); continue }
+                // A lock file left by a writer killed mid-update is no ref; the next writer clears it.
+                if path.hasSuffix(".lock") { continue }
                 refs.append(("refs/" + path, try String(contentsOfFile: full, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
             }
         }
