@@ -3,7 +3,7 @@ import Testing
 @testable import PlumbKit
 
 /// Bad state a long-running reconciler meets, and secrets it must never leak.
-@Suite struct BadStateTests {
+@Suite struct LoopBadStateTests {
     @Test func aHandEditedStateJsonIsAClearErrorThroughTheCLI() throws {
         let h = try fourStageHarness()
         try h.reconcile()

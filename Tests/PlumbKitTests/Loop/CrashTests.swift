@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import PlumbKit
 
-@Suite(.serialized) struct CrashTests {
+@Suite(.serialized) struct LoopCrashTests {
     /// The sleepy pipeline with one side file shared by every repository of the test, so that the
     /// command text (and so every fingerprint) is the same in the control repository and the killed ones.
     /// Each line carries the run id, to tell the converging run's stages from a killed run's.

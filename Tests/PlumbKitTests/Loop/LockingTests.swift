@@ -3,7 +3,7 @@ import Testing
 @testable import PlumbKit
 
 /// One writer per repository and environment, as `plumb reconcile` users see it.
-@Suite struct LockingTests {
+@Suite struct LoopLockingTests {
     @Test func aSecondReconcileNamesTheHolderAndExits1_aDryRunIgnoresTheLock() throws {
         let h = try fourStageHarness()
         let lock = try h.project().lock(environment: "default", command: "plumb reconcile --from-test", wait: nil)

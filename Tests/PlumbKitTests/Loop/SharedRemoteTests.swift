@@ -3,7 +3,7 @@ import Testing
 @testable import PlumbKit
 
 /// Several reconcilers sharing one bare `origin`, through the built binary.
-@Suite(.serialized) struct SharedRemoteTests {
+@Suite(.serialized) struct LoopSharedRemoteTests {
     func localRuns(_ clone: ScratchClone, _ env: String) throws -> Set<String> {
         Set(try clone.repository.blobs(under: "history/\(env)/runs", in: try clone.head).map(\.path))
     }

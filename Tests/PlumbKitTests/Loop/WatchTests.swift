@@ -26,7 +26,7 @@ final class SharedRemote {
     }
 }
 
-@Suite(.serialized) struct WatchTests {
+@Suite(.serialized) struct LoopWatchTests {
     @Test func desiredStateKeyIgnoresHistoryOnlyCommits() throws {
         let h = try sleepyHarness(environments: ["dev", "staging"])
         let first = try h.scratch.head
