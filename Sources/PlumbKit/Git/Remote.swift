@@ -353,7 +353,9 @@ final class RemoteSession {
     /// retry can fix, rather than a refusal no retry will change (a hook, a protected branch).
     static func isNonFastForward(_ status: String) -> Bool {
         let s = status.lowercased()
+        // "failed to create locked file …/main.lock: File exists" is libgit2's local transport
+        // meeting another push in progress: transient, like git's "cannot lock ref".
         return ["non-fast-forward", "fetch first", "stale info", "cannot lock ref", "failed to lock",
-                "failed to update ref"].contains { s.contains($0) }
+                "failed to update ref", "failed to create locked file"].contains { s.contains($0) }
     }
 }

@@ -151,16 +151,41 @@ extension Repository {
     @discardableResult
     public func updateReference(_ reference: String, to new: ObjectID, expected: ObjectID?, message: String) throws -> Bool {
         var newOid = new.raw
-        var out: OpaquePointer?
-        let code: Int32
-        if var old = expected?.raw {
-            code = git_reference_create_matching(&out, handle, reference, &newOid, 1, &old, message)
-        } else {
-            code = git_reference_create(&out, handle, reference, &newOid, 0, message)
+        var code: Int32 = 0
+        // A ref's lock file (`main.lock`) lives for microseconds while a writer renames it into place.
+        // One left by a writer killed in that window would block the branch for ever (git's own
+        // "Unable to create '….lock': File exists"), so an unattended reconciler clears it once it
+        // is clearly abandoned: no process has it open and it is over a second old.
+        for attempt in 0..<60 {
+            var out: OpaquePointer?
+            if var old = expected?.raw {
+                code = git_reference_create_matching(&out, handle, reference, &newOid, 1, &old, message)
+            } else {
+                code = git_reference_create(&out, handle, reference, &newOid, 0, message)
+            }
+            git_reference_free(out)
+            guard code == GIT_ELOCKED.rawValue, attempt < 59 else { break }
+            let lock = gitDirectory.appendingPathComponent(reference + ".lock").path
+            if Self.isAbandonedLock(lock) { unlink(lock) } else { Thread.sleep(forTimeInterval: 0.05) }
         }
-        git_reference_free(out)
         if code == GIT_EMODIFIED.rawValue || code == GIT_EEXISTS.rawValue || code == GIT_ENOTFOUND.rawValue { return false }
         try Git.check(code, "git_reference_create_matching")
+        return true
+    }
+
+    /// Whether a git lock file is left over from a dead writer: older than a second and open in no
+    /// process (checked through `/proc/*/fd`, Linux).
+    static func isAbandonedLock(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return false }
+        guard Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec) > 1 else { return false }
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let fm = FileManager.default
+        for pid in (try? fm.contentsOfDirectory(atPath: "/proc")) ?? [] where pid.allSatisfy(\.isNumber) {
+            for fd in (try? fm.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [] {
+                if let target = try? fm.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"), target == path || target == resolved { return false }
+            }
+        }
         return true
     }
 

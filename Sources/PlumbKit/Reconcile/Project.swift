@@ -30,6 +30,14 @@ public final class Project: @unchecked Sendable {
     /// `.plumb/logs/<run>`: logs while a run is going; kept in the cache afterwards.
     public func logDirectory(for run: String) -> String { plumbDirectory.appendingPathComponent("logs/\(run)").path }
     public var locksDirectory: URL { plumbDirectory.appendingPathComponent("locks") }
+    /// `.plumb/conflicts/`: run records another writer's record superseded, kept for inspection.
+    public var conflictsDirectory: URL { plumbDirectory.appendingPathComponent("conflicts") }
+
+    /// Takes the one-writer lock of `environment` (see `RepositoryLock`), for any command that
+    /// records into `history/<env>/` or pins into it. `wait` nil fails at once, naming the holder.
+    public func lock(environment: String, command: String, wait: Double?) throws -> RepositoryLock {
+        try RepositoryLock.acquire(directory: locksDirectory, name: environment, command: command, wait: wait)
+    }
 
     /// The read-only view of the cache the planner may consult.
     public var cacheView: CacheView {

@@ -6,10 +6,25 @@ import Foundation
 public struct Reconciler {
     public let project: Project
     public let terminal: Terminal
+    /// How apply and record are guarded against a second writer; nil takes no lock (tests of the engine alone).
+    public var locking: LockPolicy?
 
-    public init(project: Project, terminal: Terminal) {
+    public init(project: Project, terminal: Terminal, locking: LockPolicy? = LockPolicy()) {
         self.project = project
         self.terminal = terminal
+        self.locking = locking
+    }
+
+    /// The environment lock a reconcile takes around apply and record.
+    public struct LockPolicy: Sendable {
+        /// Shown to whoever finds the lock taken (`plumb reconcile --env dev`).
+        public var command: String
+        /// Seconds to wait for the lock; nil fails at once. `.infinity` waits as long as it takes.
+        public var wait: Double?
+        public init(command: String = "plumb reconcile", wait: Double? = nil) {
+            self.command = command
+            self.wait = wait
+        }
     }
 
     /// What one pass did.
@@ -40,7 +55,18 @@ public struct Reconciler {
     /// Plans, applies and records.
     public func reconcile(ref: String?, environment: String?, forced: Set<String> = [], jobs: Int,
                           onPlan: (Plan) -> Void = { _ in }) throws -> Outcome {
-        let (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced)
+        var (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced)
+        var lock: RepositoryLock?
+        defer { lock?.release() }
+        if let locking, plan.errors.isEmpty, plan.hasChanges {
+            // Planning takes no lock (a dry run never does); the lock guards apply and record.
+            lock = try project.lock(environment: plan.environment, command: locking.command, wait: locking.wait)
+            // While we waited, another writer may have recorded this environment: plan again from
+            // what the branch holds now, or we would redo (and then fail to record) its work.
+            if try Snapshot.read(project, ref: ref, environment: environment).commit != snapshot.commit {
+                (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced)
+            }
+        }
         onPlan(plan)
         guard plan.errors.isEmpty else {
             throw PlumbError("the plan has errors; nothing was run", hint: plan.errors.first)
@@ -52,10 +78,23 @@ public struct Reconciler {
         }
 
         let run = Self.newRunID()
-        let executor = Executor(project: project, plan: plan, options: .init(jobs: jobs, runID: run, streamLogs: terminal.isInteractive || terminal.verbose),
-                                terminal: terminal)
-        let result = try executor.apply()
-        try? project.statCache.save()
+        var result: Executor.Result
+        var attempt = 0
+        while true {
+            attempt += 1
+            let executor = Executor(project: project, plan: plan, options: .init(jobs: jobs, runID: run, streamLogs: terminal.isInteractive || terminal.verbose),
+                                    terminal: terminal)
+            result = try executor.apply()
+            try? project.statCache.save()
+            // A cache object that failed verification was deleted while materializing; planning again
+            // schedules the stage that produced it, and whatever already ran this time is restored from
+            // the fingerprint index. Bounded: a second corruption in a row is reported, not chased.
+            guard !result.corruptObjects.isEmpty, attempt < 3, !Interruption.requested else { break }
+            if !terminal.quiet {
+                terminal.error("plumb: cache object\(result.corruptObjects.count == 1 ? "" : "s") \(result.corruptObjects.map(\.short).sorted().joined(separator: ", ")) did not match \(result.corruptObjects.count == 1 ? "its" : "their") digest and \(result.corruptObjects.count == 1 ? "was" : "were") deleted; rebuilding")
+            }
+            (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced)
+        }
 
         let state = Recorder.nextState(after: plan, result: result, previous: snapshot.recorded, run: run)
         let record = RunRecord(

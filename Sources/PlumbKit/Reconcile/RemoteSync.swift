@@ -10,6 +10,9 @@ public struct RemoteSync {
     public let repository: Repository
     public let remote: String
     public var maxAttempts = 5
+    /// Where `pull` keeps local run records it drops because another writer recorded the same
+    /// environment first (`.plumb/conflicts/`). Nil: such a divergence stops with an error instead.
+    public var conflictsDirectory: URL?
 
     public init(repository: Repository, remote: String = "origin") {
         self.repository = repository
@@ -22,6 +25,10 @@ public struct RemoteSync {
         case fastForwarded(to: ObjectID)
         /// Local commits (Plumb's own, on owned paths) were re-made on the remote's tip.
         case replayed(onto: ObjectID, as: ObjectID)
+        /// Local records of environments the remote also recorded (a lost race) were dropped, kept
+        /// under `conflictsDirectory`, and the branch now sits on the remote's tip (or on the
+        /// remaining local records re-made there). `records` are the dropped files' paths.
+        case discarded(records: [String], to: ObjectID)
         case noRemoteBranch
     }
 
@@ -40,6 +47,10 @@ public struct RemoteSync {
         case .fastForwarded: return .fastForwarded(to: tip)
         case .diverged:
             let local = try repository.referenceTarget("refs/heads/\(branch)")
+            if let conflictsDirectory {
+                let dropped = try dropSuperseded(branch: branch, local: local, tip: tip, ownedPaths: ownedPaths, keepIn: conflictsDirectory)
+                if !dropped.records.isEmpty { return .discarded(records: dropped.records, to: dropped.now) }
+            }
             let replayed = try replay(branch: branch, local: local, onto: tip, ownedPaths: ownedPaths)
             return .replayed(onto: tip, as: replayed)
         }
@@ -55,20 +66,78 @@ public struct RemoteSync {
             }
             if result == .pushed { return }
             guard attempt < maxAttempts else { break }
+            // Backoff with jitter before every retry, so writers racing for the same remote spread
+            // out. Also when the fetched tip is still ours: the refusal was then a concurrent push
+            // holding the remote's ref lock, and retrying at once would only hit it again.
+            let delay = min(8.0, 0.2 * pow(2.0, Double(attempt - 1))) * Double.random(in: 0.5...1.5)
+            Thread.sleep(forTimeInterval: delay)
             guard let tip = try repository.fetch(remote: remote, branch: branch) else { continue }
             let local = try repository.referenceTarget(reference)
             if try repository.isAncestor(tip, of: local) { continue }
             _ = try replay(branch: branch, local: local, onto: tip, ownedPaths: ownedPaths)
-            // Backoff with jitter, so writers racing for the same remote spread out.
-            let delay = min(8.0, 0.2 * pow(2.0, Double(attempt - 1))) * Double.random(in: 0.5...1.5)
-            Thread.sleep(forTimeInterval: delay)
         }
         throw PlumbError("cannot push \(branch) to \(remote): the remote kept moving (\(maxAttempts) attempts)",
                          hint: "the commit is kept locally; push again later with `plumb reconcile --push`")
     }
 
+    /// The unit two writers can conflict on: `history/<env>` for records, else the path itself
+    /// (a pin file). Records of different environments never conflict.
+    static func conflictUnit(_ path: String) -> String {
+        let parts = path.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        return parts.count >= 2 && parts[0] == "history" ? "history/\(parts[1])" : path
+    }
+
+    /// After a lost race: the local commits recorded environments that the remote recorded too.
+    /// Their records cannot both be the environment's state, and the remote's is already shared, so
+    /// the local ones give way: their files are copied to `keepIn/<local commit>/`, and the branch is
+    /// moved to the remote's tip (the outputs of the dropped run stay in the cache, so the next
+    /// reconcile restores rather than reruns whatever still differs). Local records of other
+    /// environments are kept, re-made on the tip. Returns the dropped paths (empty: nothing to drop,
+    /// and nothing was changed).
+    func dropSuperseded(branch: String, local: ObjectID, tip: ObjectID, ownedPaths: [String], keepIn: URL) throws -> (records: [String], now: ObjectID) {
+        let base = try repository.mergeBase(local, tip)
+        let ours = try repository.changedPaths(from: base, to: local)
+        func owned(_ path: String) -> Bool { ownedPaths.contains { path == $0 || path.hasPrefix($0 + "/") } }
+        // Only Plumb's own records are ever dropped; anything else is the user's to merge.
+        guard !ours.isEmpty, ours.allSatisfy(owned) else { return ([], local) }
+        let theirUnits = Set(try repository.changedPaths(from: base, to: tip).map(Self.conflictUnit))
+        let superseded = ours.filter { theirUnits.contains(Self.conflictUnit($0)) }
+        guard !superseded.isEmpty else { return ([], local) }
+        // Keep the dropped files first: once the ref moves they are reachable only through the reflog.
+        let folder = keepIn.appendingPathComponent(local.hex)
+        for path in superseded {
+            guard let data = try repository.file(at: path, in: local) else { continue }
+            let target = folder.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try AtomicFile.write(data, to: target.path)
+        }
+        let kept = ours.filter { !superseded.contains($0) }
+        let now = try moveBranch(branch, from: local, to: tip, carrying: kept, message: try repository.commit(local).message)
+        return (superseded.sorted(), now)
+    }
+
+    /// Moves `branch` from `local` to `tip`, or to a commit on `tip` that adds `carrying` (paths
+    /// taken from `local`), by compare-and-swap; updates a checked-out working tree.
+    private func moveBranch(_ branch: String, from local: ObjectID, to tip: ObjectID, carrying paths: [String], message: String) throws -> ObjectID {
+        var target = tip
+        if !paths.isEmpty {
+            var changes: [Repository.TreeChange] = []
+            for path in paths { changes.append((path, try repository.file(at: path, in: local))) }
+            let tree = try repository.tree(updating: tip, with: changes)
+            target = try repository.createCommit(tree: tree, parents: [tip], message: message, author: repository.defaultSignature())
+        }
+        let reference = "refs/heads/\(branch)"
+        guard try repository.updateReference(reference, to: target, expected: local, message: "plumb: re-make on \(remote)/\(branch)") else {
+            throw PlumbError("cannot move \(branch): it moved meanwhile", hint: "another process is writing to this repository; try again")
+        }
+        if repository.workingDirectory != nil, try repository.head().reference == reference {
+            try repository.checkoutSafely(target, from: local)
+        }
+        return target
+    }
+
     /// Re-makes the local commits since the merge base as one commit on `tip`, if they touch
-    /// only `ownedPaths` and the remote did not touch those. Moves the local branch there.
+    /// only `ownedPaths` and the remote did not touch the same environments' records. Moves the local branch there.
     func replay(branch: String, local: ObjectID, onto tip: ObjectID, ownedPaths: [String]) throws -> ObjectID {
         let base = try repository.mergeBase(local, tip)
         let ours = try repository.changedPaths(from: base, to: local)
@@ -78,23 +147,13 @@ public struct RemoteSync {
             throw PlumbError("\(branch) has diverged from \(remote)/\(branch), and the local commits change \(foreign.prefix(3).joined(separator: ", "))",
                              hint: "merge or rebase by hand; plumb only re-makes its own commits")
         }
-        let theirs = try repository.changedPaths(from: base, to: tip).filter(owned)
+        // Conflicts are per environment: the remote recording staging does not stop a dev record.
+        let ourUnits = Set(ours.map(Self.conflictUnit))
+        let theirs = try repository.changedPaths(from: base, to: tip).filter(owned).filter { ourUnits.contains(Self.conflictUnit($0)) }
         guard theirs.isEmpty else {
             throw PlumbError("conflict: \(remote)/\(branch) changed \(theirs.prefix(3).joined(separator: ", ")) too (another writer recorded the same environment)",
                              hint: "your run's outputs are in the local cache; reconcile again to plan from their record and converge")
         }
-        var changes: [Repository.TreeChange] = []
-        for path in ours { changes.append((path, try repository.file(at: path, in: local))) }
-        let tree = try repository.tree(updating: tip, with: changes)
-        let message = try repository.commit(local).message
-        let commit = try repository.createCommit(tree: tree, parents: [tip], message: message, author: repository.defaultSignature())
-        let reference = "refs/heads/\(branch)"
-        guard try repository.updateReference(reference, to: commit, expected: local, message: "plumb: re-make on \(remote)/\(branch)") else {
-            throw PlumbError("cannot move \(branch): it moved meanwhile", hint: "another process is writing to this repository; try again")
-        }
-        if repository.workingDirectory != nil, try repository.head().reference == reference {
-            try repository.checkoutSafely(commit, from: local)
-        }
-        return commit
+        return try moveBranch(branch, from: local, to: tip, carrying: ours, message: try repository.commit(local).message)
     }
 }

@@ -21,6 +21,9 @@ public final class Executor: @unchecked Sendable {
         public var status: RunRecord.Status
         public var startedAt: Date
         public var finishedAt: Date
+        /// Cache objects that failed verification (and were deleted) while this apply read them.
+        /// The stages that needed them failed; planning again schedules their producers.
+        public var corruptObjects: Set<Digest> = []
     }
 
     let project: Project
@@ -36,6 +39,7 @@ public final class Executor: @unchecked Sendable {
     private var outputs: [String: [String: Digest]] = [:]
     private var running: [String: Date] = [:]
     private var materialized: Set<String> = []
+    private var corrupt: Set<Digest> = []
 
     public init(project: Project, plan: Plan, options: Options, terminal: Terminal) {
         self.project = project
@@ -114,7 +118,7 @@ public final class Executor: @unchecked Sendable {
         lock.unlock()
         let failed = outcomes.values.contains { $0.status == .failed || $0.status == .blocked }
         let status: RunRecord.Status = Interruption.requested ? .interrupted : failed ? .failed : .succeeded
-        return Result(outcomes: outcomes, status: status, startedAt: started, finishedAt: Date())
+        return Result(outcomes: outcomes, status: status, startedAt: started, finishedAt: Date(), corruptObjects: corrupt)
     }
 
     // MARK: - Workspace
@@ -122,6 +126,7 @@ public final class Executor: @unchecked Sendable {
     /// A fresh checkout of the planned commit, with untracked data linked in from the repository's directory.
     func prepareWorkspace() throws {
         let fm = FileManager.default
+        Self.stopLeftoverProcesses(in: workspace)
         try? fm.removeItem(atPath: workspace)
         try fm.createDirectory(atPath: workspace, withIntermediateDirectories: true)
         try PlumbError.wrap("cannot check out \(plan.commit.short) into \(workspace)") {
@@ -136,6 +141,35 @@ public final class Executor: @unchecked Sendable {
             }
         }
         try fm.createDirectory(atPath: project.logDirectory(for: options.runID), withIntermediateDirectories: true)
+    }
+
+    /// Kills the process groups of processes still working in `workspace`: stages of a Plumb that
+    /// died without stopping them (SIGKILL, power cut of the parent only, OOM killer). The caller
+    /// holds the environment's lock, so no live Plumb runs stages there; a leftover writing into the
+    /// fresh workspace would otherwise mix stale output into this run. Found through
+    /// `/proc/<pid>/cwd` (Linux), so nothing has to be written down before a crash for it to work.
+    static func stopLeftoverProcesses(in workspace: String) {
+        let base = URL(fileURLWithPath: workspace).resolvingSymlinksInPath().path
+        let ownGroup = getpgrp()
+        func leftovers() -> [pid_t] {
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+            return entries.compactMap { pid_t($0) }.filter { pid in
+                guard pid != getpid(), let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd") else { return false }
+                return cwd == base || cwd.hasPrefix(base + "/")
+            }
+        }
+        var found = leftovers()
+        guard !found.isEmpty else { return }
+        let deadline = Date().addingTimeInterval(2)
+        while !found.isEmpty && Date() < deadline {
+            for pid in found {
+                let group = getpgid(pid)
+                if group > 0 && group != ownGroup { kill(-group, SIGKILL) } else { kill(pid, SIGKILL) }
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+            // A killed child stays a zombie until its (new) parent reaps it; zombies have no cwd link.
+            found = leftovers()
+        }
     }
 
     /// Puts a finished stage's output into the workspace from the cache, once.
@@ -194,6 +228,9 @@ public final class Executor: @unchecked Sendable {
             o.inputs = inputs
             return o
         } catch {
+            if case let CacheError.corrupt(digest) = error {
+                lock.lock(); corrupt.insert(digest); lock.unlock()
+            }
             report(stage.name, "error: \(error)", style: .red, glyph: "✘")
             return outcome(stage, .failed, logTail: "\(error)")
         }

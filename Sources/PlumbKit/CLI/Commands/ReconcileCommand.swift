@@ -20,6 +20,10 @@ public struct ReconcileCommand: PlumbCommand {
         .flag("--pull", help: "Fetch the branch from the remote and fast-forward before planning."),
         .flag("--push", help: "Push the branch after recording (re-made on the remote's tip if it moved)."),
         .option("--remote", value: "NAME", help: "The remote for --pull and --push (default: origin)."),
+        .optionalValue("--wait-for-lock", value: "DURATION",
+                       help: "If another reconcile of the environment is running, wait for it (at most DURATION: 30s, 5m; bare: as long as it takes)."),
+        .flag("--watch", help: "Keep reconciling: fetch every --interval, reconcile when the desired state changed, push with --push. Stop with Ctrl-C / SIGTERM."),
+        .option("--interval", value: "DURATION", help: "With --watch: time between cycles (default: 60s; ±10% jitter; backoff up to 10m after failures)."),
     ]
 
     var global: GlobalOptions
@@ -31,6 +35,9 @@ public struct ReconcileCommand: PlumbCommand {
     var pull: Bool
     var push: Bool
     var remote: String
+    var lockWait: Double?
+    var watch: Bool
+    var interval: Double
 
     public init(_ parsed: ParsedArguments) throws {
         global = GlobalOptions(parsed)
@@ -44,14 +51,39 @@ public struct ReconcileCommand: PlumbCommand {
             ?? ProcessInfo.processInfo.activeProcessorCount
         forced = Set(parsed.options("--force"))
         detailedExitCode = parsed.flag("--detailed-exitcode")
+        lockWait = try parsed.option("--wait-for-lock", as: "a duration such as 30s or 5m") { raw in
+            // Bare flag: no deadline. A very large finite wait keeps the date arithmetic finite.
+            raw.isEmpty ? 1e9 : DurationParser.seconds(raw)
+        }
+        watch = parsed.flag("--watch")
+        interval = try parsed.option("--interval", as: "a duration such as 60s or 5m") { DurationParser.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 60
+        if parsed.option("--interval") != nil && !watch { throw UsageError("--interval only applies to --watch", command: Self.name) }
+        if watch && (dryRun || detailedExitCode) { throw UsageError("--watch records runs; it cannot be combined with --dry-run", command: Self.name) }
+        if watch && !forced.isEmpty { throw UsageError("--force would run the stage on every cycle; use it without --watch", command: Self.name) }
+        if watch && parsed.flag("--json") { throw UsageError("--watch prints one line per cycle; --json is not supported with it", command: Self.name) }
     }
+
+    /// The command line, for the lock holder's details.
+    static var commandLine: String { (["plumb"] + CommandLine.arguments.dropFirst()).joined(separator: " ") }
 
     public func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
-        let reconciler = Reconciler(project: project, terminal: terminal)
-        let sync = RemoteSync(repository: project.repository, remote: remote)
+        let locking = Reconciler.LockPolicy(command: Self.commandLine, wait: lockWait)
+        let reconciler = Reconciler(project: project, terminal: terminal, locking: locking)
+        var sync = RemoteSync(repository: project.repository, remote: remote)
+        sync.conflictsDirectory = project.conflictsDirectory
         let branch = try ref ?? project.repository.head().branchName
+        if watch {
+            guard let branch else { throw PlumbError("--watch needs a branch to track; HEAD is detached", hint: "check out a branch or pass --ref") }
+            SignalHandling.install()
+            let options = WatchLoop.Options(interval: interval, environment: global.env, branch: branch, remote: remote, push: push, jobs: jobs)
+            // Stage progress goes quiet unless --verbose: the loop's own line per cycle is the record.
+            let stageTerminal = global.verbose ? terminal : Terminal(noColour: global.noColour, quiet: true)
+            let loop = WatchLoop(project: project, terminal: stageTerminal, options: options, locking: locking)
+            terminal.print("Watching \(branch)\(project.repository.remoteURL(remote) != nil ? " on \(remote)" : " (no remote '\(remote)': local commits only)") every \(formatDuration(interval)); Ctrl-C to stop.")
+            return loop.run(lineTerminal: terminal)
+        }
         if pull {
             guard let branch else { throw PlumbError("--pull needs a branch; HEAD is detached", hint: "check out a branch or pass --ref") }
             let result = try sync.pull(branch: branch, ownedPaths: ["history"])
@@ -61,6 +93,8 @@ public struct ReconcileCommand: PlumbCommand {
                 case let .fastForwarded(to): terminal.print("Pulled \(remote)/\(branch): fast-forwarded to \(to.short).")
                 case let .replayed(onto, made): terminal.print("Pulled \(remote)/\(branch): re-made local records on \(onto.short) as \(made.short).")
                 case .noRemoteBranch: terminal.print("Pulled \(remote): it has no branch \(branch) yet.")
+                case let .discarded(records, to):
+                    terminal.print("Pulled \(remote)/\(branch): another writer recorded the same environment first; dropped the local record (kept in .plumb/conflicts/: \(records.joined(separator: ", "))) and moved to \(to.short).")
                 }
             }
         }

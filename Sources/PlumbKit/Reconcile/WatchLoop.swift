@@ -1,0 +1,192 @@
+import Foundation
+
+/// `plumb reconcile --watch`: the unattended loop. Each cycle fetches the tracked branch, reconciles
+/// when the desired state changed, pushes what it recorded, prints one line and sleeps until the next.
+///
+/// Only the desired state counts as a change: the commit's tree without `history/`. A commit that
+/// only records a run (this environment's or another's) therefore never triggers a reconcile.
+/// Failures of the loop itself (fetch, lock, push, git) are retried with exponential backoff, capped;
+/// a stage that fails is recorded like any other run and is not retried until the desired state
+/// changes again, because running the same inputs again would fail the same way (stages declare
+/// `retries` for transient failures).
+public final class WatchLoop {
+    /// Settings of the loop.
+    public struct Options: Sendable {
+        /// Seconds between cycles when all is well.
+        public var interval: Double
+        /// Upper bound of the wait after failures.
+        public var maxBackoff: Double
+        /// Fraction of the interval added or removed at random, so that many watchers of one
+        /// remote do not fetch in lockstep.
+        public var jitter: Double
+        public var environment: String?
+        /// The branch to track.
+        public var branch: String
+        public var remote: String
+        /// Push what each cycle recorded.
+        public var push: Bool
+        public var jobs: Int
+        /// Stop after this many cycles (nil: until a signal). For tests and one-shot use.
+        public var maxCycles: Int?
+
+        public init(interval: Double = 60, maxBackoff: Double = 600, jitter: Double = 0.1, environment: String? = nil,
+                    branch: String, remote: String = "origin", push: Bool = false,
+                    jobs: Int = ProcessInfo.processInfo.activeProcessorCount, maxCycles: Int? = nil) {
+            self.interval = interval
+            self.maxBackoff = maxBackoff
+            self.jitter = jitter
+            self.environment = environment
+            self.branch = branch
+            self.remote = remote
+            self.push = push
+            self.jobs = jobs
+            self.maxCycles = maxCycles
+        }
+    }
+
+    /// What one cycle did, for its line and for the loop's next decision.
+    public struct CycleReport: Sendable {
+        public var did: String
+        public var failed: Bool
+        public var interrupted: Bool
+    }
+
+    let project: Project
+    let terminal: Terminal
+    let options: Options
+    let reconciler: Reconciler
+    let sync: RemoteSync
+
+    /// The desired-state key of the last cycle that reconciled to the end (nil: none yet).
+    private var reconciledKey: ObjectID?
+    /// A recorded or re-made commit that has not reached the remote yet.
+    private var unpushed = false
+    private var failures = 0
+
+    public init(project: Project, terminal: Terminal, options: Options, locking: Reconciler.LockPolicy? = .init()) {
+        self.project = project
+        self.terminal = terminal
+        self.options = options
+        reconciler = Reconciler(project: project, terminal: terminal, locking: locking)
+        var sync = RemoteSync(repository: project.repository, remote: options.remote)
+        sync.conflictsDirectory = project.conflictsDirectory
+        self.sync = sync
+    }
+
+    /// Runs cycles until SIGINT/SIGTERM (or `maxCycles`). Returns the exit code: 0 after a
+    /// requested stop, which is how a service manager expects a daemon to end.
+    public func run(lineTerminal: Terminal? = nil) -> Int32 {
+        let lines = lineTerminal ?? terminal
+        var cycles = 0
+        while !Interruption.requested {
+            let started = Date()
+            let report: CycleReport
+            do {
+                report = try cycle()
+            } catch {
+                report = CycleReport(did: "failed: \(Self.oneLine(error))", failed: true, interrupted: Interruption.requested)
+            }
+            failures = report.failed ? failures + 1 : 0
+            cycles += 1
+            let stopping = report.interrupted || Interruption.requested || options.maxCycles.map { cycles >= $0 } ?? false
+            let delay = Self.delay(interval: options.interval, failures: failures, maxBackoff: options.maxBackoff,
+                                   jitter: options.jitter, random: Double.random(in: -1...1))
+            var line = "\(Self.timestamp(started)) \(report.did)"
+            if stopping {
+                line += "; stopping"
+            } else {
+                let next = Date().addingTimeInterval(delay)
+                line += "; next cycle at \(Self.clock(next)) (in \(formatDuration(delay))"
+                line += failures > 0 ? ", backoff after \(failures) failure\(failures == 1 ? "" : "s"))" : ")"
+            }
+            lines.print(line)
+            if stopping { return PlumbCLI.ExitCode.ok }
+            sleep(delay)
+        }
+        lines.print("\(Self.timestamp(Date())) stopped by signal while waiting; nothing was running")
+        return PlumbCLI.ExitCode.ok
+    }
+
+    /// One cycle: pull, reconcile if the desired state changed, push.
+    public func cycle() throws -> CycleReport {
+        var parts: [String] = []
+        let reference = "refs/heads/\(options.branch)"
+        if project.repository.remoteURL(options.remote) != nil {
+            switch try sync.pull(branch: options.branch, ownedPaths: ["history"]) {
+            case .upToDate, .noRemoteBranch: break
+            case let .fastForwarded(to): parts.append("pulled \(to.short)")
+            case let .replayed(onto, made):
+                parts.append("re-made local records on \(onto.short) as \(made.short)")
+                unpushed = true
+            case let .discarded(records, to):
+                parts.append("conflict resolved: dropped local record\(records.count == 1 ? "" : "s") \(records.joined(separator: ", ")) superseded on \(options.remote) (kept in .plumb/conflicts/), now at \(to.short)")
+            }
+        }
+        let tip = try project.repository.referenceTarget(reference)
+        let key = try Self.desiredStateKey(project.repository, commit: tip)
+        var interrupted = false
+        if key == reconciledKey {
+            parts.append("no change at \(tip.short)")
+        } else {
+            let outcome = try reconciler.reconcile(ref: options.branch, environment: options.environment, jobs: options.jobs)
+            if let record = outcome.record, let commit = outcome.commit {
+                let counts = Dictionary(grouping: record.stages.values, by: \.status).mapValues(\.count)
+                let summary = counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+                parts.append("reconciled \(record.environment) at \(outcome.plan.commit.short): \(record.status.rawValue) (\(summary)), recorded \(record.run) in \(commit.short)")
+                unpushed = true
+                interrupted = record.status == .interrupted
+            } else {
+                parts.append("reconciled \(outcome.plan.environment) at \(outcome.plan.commit.short): nothing to do")
+            }
+            // An interrupted run left work undone: the next cycle (of a new process) must plan again.
+            if !interrupted { reconciledKey = key }
+        }
+        if options.push && unpushed && project.repository.remoteURL(options.remote) != nil {
+            let environment = try Snapshot.chooseEnvironment(options.environment, in: try Snapshot.read(project, ref: options.branch, environment: options.environment).spec)
+            try sync.push(branch: options.branch, ownedPaths: ["history/\(environment)"])
+            unpushed = false
+            parts.append("pushed")
+        }
+        return CycleReport(did: parts.joined(separator: "; "), failed: false, interrupted: interrupted)
+    }
+
+    /// The identity of a commit's desired state: its tree without `history/`. Equal keys mean no
+    /// input a reconcile reads from git changed (only records were added).
+    public static func desiredStateKey(_ repository: Repository, commit: ObjectID) throws -> ObjectID {
+        // Removing an absent path is a no-op, and the resulting tree object is content-addressed, so
+        // equal desired states give equal ids however the history around them differs.
+        try repository.tree(updating: commit, with: [("history", nil)])
+    }
+
+    /// Seconds until the next cycle: the interval, doubled per consecutive failure up to
+    /// `maxBackoff`, then moved by up to ±`jitter` of itself. `random` is in -1...1.
+    public static func delay(interval: Double, failures: Int, maxBackoff: Double, jitter: Double, random: Double) -> Double {
+        let base = failures == 0 ? interval : min(maxBackoff, interval * pow(2, Double(min(failures, 30))))
+        return max(0.05, base * (1 + jitter * max(-1, min(1, random))))
+    }
+
+    /// Sleeps in short steps so a signal ends the wait at once.
+    private func sleep(_ seconds: Double) {
+        let end = Date().addingTimeInterval(seconds)
+        while !Interruption.requested, Date() < end {
+            Thread.sleep(forTimeInterval: min(0.1, max(0, end.timeIntervalSinceNow)))
+        }
+    }
+
+    static func oneLine(_ error: Error) -> String {
+        "\(error)".split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " — ")
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
+    }
+
+    static func clock(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "HH:mm:ss"
+        return f.string(from: date)
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+@testable import PlumbKit
+
+/// A bare origin seeded from a harness, and clones of it.
+final class SharedRemote {
+    let origin: ScratchRepository
+    let seed: PipelineHarness
+
+    init(_ seed: PipelineHarness) throws {
+        self.seed = seed
+        origin = try ScratchRepository(bare: true)
+        try seed.repository.addRemote(name: "origin", url: origin.root)
+        #expect(try seed.repository.push(refspecs: ["refs/heads/main:refs/heads/main"]) == .pushed)
+    }
+
+    var tip: ObjectID { get throws { try origin.repository.referenceTarget("refs/heads/main") } }
+
+    /// Run records of `env` on the remote's main.
+    func runs(_ env: String) throws -> [String] {
+        try origin.repository.blobs(under: "history/\(env)/runs", in: try tip).map(\.path).sorted()
+    }
+
+    func state(_ env: String) throws -> RecordedState? {
+        try origin.repository.file(at: RecordedState.path(for: env), in: try tip).map { try RecordedState.decode($0, path: "state.json") }
+    }
+}
+
+@Suite(.serialized) struct LoopWatchTests {
+    @Test func desiredStateKeyIgnoresHistoryOnlyCommits() throws {
+        let h = try sleepyHarness(environments: ["dev", "staging"])
+        let first = try h.scratch.head
+        try h.scratch.write("history/staging/runs/x.json", "{}")
+        let historyOnly = try h.scratch.commit("plumb(staging): record")
+        try h.scratch.write("spec/data.txt", "changed\n")
+        let specChange = try h.scratch.commit("spec")
+        let key = { try WatchLoop.desiredStateKey(h.repository, commit: $0) }
+        #expect(try key(first) == key(historyOnly))
+        #expect(try key(first) != key(specChange))
+    }
+
+    @Test(arguments: [
+        // (failures, random) → seconds, interval 60, cap 600, jitter 10%
+        (0, 0.0, 60.0), (0, 1.0, 66.0), (0, -1.0, 54.0), (1, 0.0, 120.0), (3, 0.0, 480.0), (4, 0.0, 600.0), (40, 1.0, 660.0),
+    ])
+    func backoffDoublesPerFailureUpToTheCapWithJitter(failures: Int, random: Double, want: Double) {
+        let got = WatchLoop.delay(interval: 60, failures: failures, maxBackoff: 600, jitter: 0.1, random: random)
+        #expect(abs(got - want) < 1e-9)
+    }
+
+    @Test func aCommitPushedToTheRemoteIsReconciledAndPushedBackWithinTwoIntervals() throws {
+        let remote = try SharedRemote(try sleepyHarness())
+        let watcher = try ScratchClone(of: remote.origin.root)
+        let author = try ScratchClone(of: remote.origin.root)
+        let watch = try PlumbProcess(["reconcile", "--watch", "--interval", "1s", "--push"], in: watcher.root)
+        defer { watch.signal(SIGTERM); watch.wait() }
+
+        // The first cycle reconciles what is there and pushes the record.
+        #expect(eventually(timeout: 20) { (try? remote.state("default"))??.stages.count == 4 }, "\(watch.text)")
+        let recordsBefore = try remote.runs("default").count
+
+        try RemoteSync(repository: author.repository).pull(branch: "main")
+        try author.write("spec/data.txt", "changed\n")
+        let change = try author.commit("change data")
+        #expect(try author.pushMain() == .pushed)
+        let pushed = Date()
+        var runDuration = 0.0
+        let reconciled = eventually(timeout: 20) {
+            guard let state = try? remote.state("default"), state.lastCommit == change else { return false }
+            return true
+        }
+        let elapsed = Date().timeIntervalSince(pushed)
+        #expect(reconciled, "\(watch.text)")
+        let runs = try remote.runs("default")
+        #expect(runs.count == recordsBefore + 1)
+        if let last = runs.last, let data = try remote.origin.repository.file(at: last, in: try remote.tip) {
+            let record = try RunRecord.decode(data, path: last)
+            runDuration = record.finishedAt.timeIntervalSince(record.startedAt)
+            #expect(record.status == .succeeded)
+            #expect(record.commit == change)
+        }
+        // Two intervals (1 s, +10% jitter each) plus the run itself and a process start's worth of slack.
+        #expect(elapsed < 2 * 1.1 + runDuration + 1.0, "took \(elapsed)s (run \(runDuration)s)")
+        print("watch: pushed commit reconciled and pushed back after \(String(format: "%.2f", elapsed))s (run \(String(format: "%.2f", runDuration))s)")
+
+        // Its own history commit is not a change of desired state: later cycles do nothing.
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(try remote.runs("default").count == recordsBefore + 1)
+        #expect(watch.text.contains("no change at"))
+        #expect(watch.text.contains("next cycle at"))
+        watch.signal(SIGTERM)
+        #expect(watch.wait(timeout: 10) == 0)
+        #expect(watch.text.contains("stopped by signal while waiting") || watch.text.contains("; stopping"))
+    }
+
+    @Test func sigtermDuringAStageRecordsAnInterruptedRunAndLeavesNoProcess() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          slow:
+            cmd: echo $$ > $SIDE.pid && sleep 30 && echo never > out.txt
+            outs: [out.txt]
+        """)
+        let watch = try PlumbProcess(["reconcile", "--watch", "--interval", "1s"], in: h.root)
+        let pidFile = h.sideFile + ".pid"
+        #expect(eventually(timeout: 20) {
+            ((try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) != nil
+        }, "\(watch.text)")
+        let stagePid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))!
+        let signalled = Date()
+        watch.signal(SIGTERM)
+        let status = watch.wait(timeout: 15)
+        #expect(status == 0, "\(watch.text)")
+        #expect(Date().timeIntervalSince(signalled) < 5)
+
+        // The stage's whole group is gone: the shell and its `sleep 30`.
+        // (A killed member may linger a moment as a zombie until init reaps it; zombies run nothing.)
+        #expect(eventually(timeout: 1) { liveProcesses(inGroup: stagePid).isEmpty }, "\(liveProcesses(inGroup: stagePid))")
+        let head = try h.scratch.head
+        let runs = try h.repository.blobs(under: "history/default/runs", in: head)
+        #expect(runs.count == 1)
+        let record = try RunRecord.decode(try h.repository.blob(runs[0].id), path: runs[0].path)
+        #expect(record.status == .interrupted)
+        #expect(record.stages["slow"]?.status == .interrupted)
+        #expect(watch.text.contains("interrupted"))
+    }
+}
