@@ -41,7 +41,11 @@ public struct DirectoryManifest: Codable, Sendable, Hashable {
     }
 
     /// The directory's digest: SHA-256 of `canonicalEncoding`.
-    public var digest: Digest { SHA256Hasher.digest(canonicalEncoding) }
+    public var digest: Digest {
+        let h = SHA256Hasher()
+        canonicalBytes.withUnsafeBytes { h.update($0) }
+        return h.finish()
+    }
 
     static let header = Array("plumb-manifest 1\n".utf8)
 
@@ -49,8 +53,11 @@ public struct DirectoryManifest: Codable, Sendable, Hashable {
     /// `l` symbolic link), the path, NUL, the hex digest or link target, NUL. NUL cannot occur in a path
     /// or a link target, so the encoding is unambiguous; it is also what the cache stores as the
     /// manifest object, so a manifest object is verified like any other object.
-    public var canonicalEncoding: Data {
+    public var canonicalEncoding: Data { Data(canonicalBytes) }
+
+    var canonicalBytes: [UInt8] {
         var out = Self.header
+        out.reserveCapacity(entries.reduce(Self.header.count) { $0 + $1.path.utf8.count + 67 + ($1.symlink?.utf8.count ?? 0) })
         for e in entries {
             if let target = e.symlink {
                 out.append(UInt8(ascii: "l"))
@@ -62,7 +69,7 @@ public struct DirectoryManifest: Codable, Sendable, Hashable {
                 out += (e.digest?.hex ?? "").utf8; out.append(0)
             }
         }
-        return Data(out)
+        return out
     }
 
     /// Parses `canonicalEncoding`; throws on anything else.
@@ -126,16 +133,21 @@ public final class ContentDigester: @unchecked Sendable {
                 for e in scanned where e.symlinkTarget == nil { files.append((e.absolutePath, e.stamp)) }
             }
         }
-        let fileDigests = try parallelMap(files.count) { try statCache.digest(ofFileAt: files[$0].path, stamp: files[$0].stamp) }
+        // Hits are answered in one pass under one lock (thousands of per-file locks contended across threads);
+        // only the misses are read, on all cores.
+        var fileDigests = statCache.cachedDigests(files)
+        let misses = fileDigests.indices.filter { fileDigests[$0] == nil }
+        let hashed = try parallelMap(misses.count) { try statCache.digest(ofFileAt: files[misses[$0]].path) }
+        for (i, d) in zip(misses, hashed) { fileDigests[i] = d }
         var result: [String: Digest] = [:]
         var next = 0
         for (path, t) in zip(paths, targets) {
             switch t.kind {
             case .file:
-                result[path] = fileDigests[next]; next += 1
+                result[path] = fileDigests[next]!; next += 1
             case let .directory(scanned):
                 let count = scanned.lazy.filter { $0.symlinkTarget == nil }.count
-                result[path] = Self.manifest(of: scanned, fileDigests: fileDigests[next..<(next + count)]).digest
+                result[path] = Self.manifest(of: scanned, fileDigests: fileDigests[next..<(next + count)].map { $0! }).digest
                 next += count
             }
         }

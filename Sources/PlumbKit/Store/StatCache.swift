@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -72,6 +73,7 @@ public final class StatCache: @unchecked Sendable {
     public let file: URL
     let racyWindowNanoseconds: Int64
     private let lock = NSLock()
+    private let loaded = DispatchGroup()
     private var entries: [String: Entry] = [:]
     private var dirty = false
     /// How many files this cache has read to hash them; tests use it to prove a hit reads nothing.
@@ -86,13 +88,23 @@ public final class StatCache: @unchecked Sendable {
     init(file: URL, racyWindow: Double) {
         self.file = file
         racyWindowNanoseconds = Int64(racyWindow * 1e9)
-        if let data = try? Data(contentsOf: file), let loaded = Self.decode(data) {
-            entries = loaded
+        // Loaded on another core while the caller reads the commit and the spec (10,000 entries take a few
+        // milliseconds); every use of the entries waits for it.
+        DispatchQueue.global().async(group: loaded) { [self] in
+            if let data = try? Data(contentsOf: file), let decoded = Self.decode(data) {
+                lock.withLock { entries = decoded }
+            }
         }
     }
 
+    /// Runs `body` under the lock, once the persisted entries are loaded.
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        loaded.wait()
+        return try lock.withLock(body)
+    }
+
     /// How many entries the cache holds.
-    public var count: Int { lock.withLock { entries.count } }
+    public var count: Int { locked { entries.count } }
 
     /// The SHA-256 of the file's content: from the cache when the file is unchanged, else read and recorded.
     /// `stamp` is the file's stamp if the caller just took it (a directory scan), sparing a second stat.
@@ -111,7 +123,7 @@ public final class StatCache: @unchecked Sendable {
         if let after = FileStamp.of(descriptor: fd), after == before {
             record(digest, stamp: before, hashedAt: started, forFileAt: key)
         }
-        lock.withLock { filesHashed += 1 }
+        locked { filesHashed += 1 }
         return digest
     }
 
@@ -120,11 +132,27 @@ public final class StatCache: @unchecked Sendable {
     public func cachedDigest(forFileAt path: String, stamp known: FileStamp? = nil) -> Digest? {
         let key = Self.absolute(path)
         guard let stamp = known ?? FileStamp.of(path: key) else { return nil }
-        return lock.withLock {
+        return locked {
             guard let entry = entries[key], entry.stamp == stamp,
                   entry.stamp.lastChangeNanoseconds < entry.hashedAt - racyWindowNanoseconds
             else { return nil }
             return entry.digest
+        }
+    }
+
+    /// `cachedDigest(forFileAt:stamp:)` for many files under one lock; stamps not given are taken first.
+    public func cachedDigests(_ files: [(path: String, stamp: FileStamp?)]) -> [Digest?] {
+        let keyed = files.map { f -> (String, FileStamp?) in
+            let key = Self.absolute(f.path)
+            return (key, f.stamp ?? FileStamp.of(path: key))
+        }
+        return locked {
+            keyed.map { key, stamp in
+                guard let stamp, let entry = entries[key], entry.stamp == stamp,
+                      entry.stamp.lastChangeNanoseconds < entry.hashedAt - racyWindowNanoseconds
+                else { return nil }
+                return entry.digest
+            }
         }
     }
 
@@ -140,7 +168,7 @@ public final class StatCache: @unchecked Sendable {
     /// for callers that hashed the file themselves (the cache's copy-while-hashing).
     public func record(_ digest: Digest, stamp: FileStamp, hashedAt: Int64, forFileAt path: String) {
         let key = Self.absolute(path)
-        lock.withLock {
+        locked {
             let entry = Entry(stamp: stamp, hashedAt: hashedAt, digest: digest)
             if entries[key] != entry {
                 entries[key] = entry
@@ -150,12 +178,12 @@ public final class StatCache: @unchecked Sendable {
     }
 
     /// Counts a file read by a caller that hashed it on its own (copy-while-hashing), for the test counter.
-    func noteFileHashed() { lock.withLock { filesHashed += 1 } }
+    func noteFileHashed() { locked { filesHashed += 1 } }
 
     /// Writes the cache to `file` atomically (temporary file, fsync, rename), dropping entries of files
     /// that no longer exist. Does nothing if nothing changed.
     public func save() throws {
-        let snapshot: [String: Entry]? = lock.withLock {
+        let snapshot: [String: Entry]? = locked {
             guard dirty else { return nil }
             return entries
         }
@@ -165,7 +193,7 @@ public final class StatCache: @unchecked Sendable {
         try PlumbError.wrap("cannot save the stat cache \(file.path)") {
             try DurableWrite.write(Self.encode(snapshot), to: file.path)
         }
-        lock.withLock { dirty = false }
+        locked { dirty = false }
     }
 
     // MARK: - Binary format

@@ -39,6 +39,7 @@ public struct ReconcileCommand: PlumbCommand {
     public func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
+        Project.keepUntilExit(project)
         let reconciler = Reconciler(project: project, terminal: terminal)
         if dryRun {
             let (_, plan) = try reconciler.plan(ref: ref, environment: global.env, forced: forced)
