@@ -530,7 +530,7 @@ def report(cases, extra, scaling, runs, path):
     print()
     print(text)
     machine = machine_info(runs)
-    write(path + ".table", text)
+    write(os.path.join(WORK, "results-table.md"), text)
     # RESULTS.md = machine block + table + the hand-written notes kept in RESULTS.notes.md.
     notes_path = os.path.join(HERE, "RESULTS.notes.md")
     notes = open(notes_path).read() if os.path.exists(notes_path) else ""
