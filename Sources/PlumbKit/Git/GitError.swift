@@ -16,7 +16,15 @@ public struct GitError: Error, Sendable, CustomStringConvertible {
 /// The one place where libgit2 return codes become Swift errors.
 enum Git {
     /// libgit2 must be initialised once per process before any call.
-    private static let initialised: Bool = { git_libgit2_init() > 0 }()
+    private static let initialised: Bool = {
+        let ok = git_libgit2_init() > 0
+        // Trees and commits of any size stay cached: each path lookup reads the commit and the trees on the
+        // way, and past libgit2's 4 KiB default (a folder of 1,000 files, a commit naming 1,000 stages) they
+        // were re-read and re-inflated every time. Blobs stay uncached.
+        _ = plumb_git_set_cache_object_limit(GIT_OBJECT_TREE, 64 << 20)
+        _ = plumb_git_set_cache_object_limit(GIT_OBJECT_COMMIT, 64 << 20)
+        return ok
+    }()
 
     static func ensureInitialised() { _ = initialised }
 

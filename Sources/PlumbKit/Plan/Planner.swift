@@ -62,8 +62,9 @@ public enum Planner {
         var knownOutputs: [String: [String: Digest]] = [:]
         var planned: [PlannedStage] = []
 
+        let byName = pipeline.stagesByName
         for name in graph.order {
-            guard let stage = pipeline.stage(name) else { continue }
+            guard let stage = byName[name] else { continue }
             let record = input.recorded?.stages[name]
 
             var params: [String: JSONValue] = [:]
@@ -278,17 +279,26 @@ public struct StageGraph: Sendable {
             for dep in stage.deps { if let p = producer(of: dep)?.stage, p != stage.name { up.insert(p) } }
             upstream[stage.name] = up.sorted()
         }
-        var remaining = upstream.mapValues { Set($0) }
-        while !remaining.isEmpty {
-            let ready = remaining.filter { $0.value.isEmpty }.keys.sorted()
-            guard let next = ready.first else {
-                cycle = Self.findCycle(in: remaining)
-                order += remaining.keys.sorted()
-                break
-            }
+        // Kahn's algorithm with the ready stages in a min-heap of names: O((stages + edges) log stages).
+        var waitingFor = upstream.mapValues(\.count)
+        var downstream: [String: [String]] = [:]
+        for (stage, ups) in upstream { for up in ups { downstream[up, default: []].append(stage) } }
+        var ready = NameHeap(waitingFor.filter { $0.value == 0 }.keys)
+        while let next = ready.pop() {
             order.append(next)
-            remaining[next] = nil
-            for key in remaining.keys { remaining[key]?.remove(next) }
+            waitingFor[next] = nil
+            for stage in downstream[next] ?? [] {
+                guard let n = waitingFor[stage] else { continue }
+                waitingFor[stage] = n - 1
+                if n == 1 { ready.push(stage) }
+            }
+        }
+        if !waitingFor.isEmpty {
+            let remaining = Dictionary(uniqueKeysWithValues: waitingFor.keys.map { name in
+                (name, Set(upstream[name]!.filter { waitingFor[$0] != nil }))
+            })
+            cycle = Self.findCycle(in: remaining)
+            order += remaining.keys.sorted()
         }
     }
 
@@ -327,5 +337,42 @@ public struct StageGraph: Sendable {
         let loop = Array(path[path.firstIndex(of: current)!...])
         // Edges point upstream; show the cycle in the direction data flows.
         return loop.reversed() + [loop.last!]
+    }
+}
+
+/// A binary min-heap of stage names: the graph's ready set, smallest name first.
+struct NameHeap {
+    private var items: [String] = []
+
+    init<S: Sequence>(_ names: S) where S.Element == String {
+        for n in names { push(n) }
+    }
+
+    mutating func push(_ name: String) {
+        items.append(name)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard items[i] < items[parent] else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> String? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count && items[l] < items[m] { m = l }
+            if r < items.count && items[r] < items[m] { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return top
     }
 }

@@ -25,6 +25,14 @@ public final class Project: @unchecked Sendable {
         cache = try Cache(root: plumbDirectory.appendingPathComponent("cache"), digester: digester)
     }
 
+    /// Keeps `project` alive until the process exits: a command about to exit need not free its stat cache
+    /// entry by entry (10,000 files' worth is a few milliseconds of a 40 ms plan).
+    public static func keepUntilExit(_ project: Project) {
+        keptLock.withLock { kept.append(project) }
+    }
+    nonisolated(unsafe) private static var kept: [Project] = []
+    private static let keptLock = NSLock()
+
     /// `.plumb/work/<env>`: where an environment's stages run.
     public func workspace(for environment: String) -> String { plumbDirectory.appendingPathComponent("work/\(environment)").path }
     /// `.plumb/logs/<run>`: logs while a run is going; kept in the cache afterwards.

@@ -12,8 +12,13 @@ public struct Pipeline: Sendable, Hashable {
         self.stages = stages
     }
 
-    /// The stage called `name`, if any.
+    /// The stage called `name`, if any. A linear search: for many lookups, use `stagesByName`.
     public func stage(_ name: String) -> Stage? { stages.first { $0.name == name } }
+
+    /// Stages by name (the first, should a name repeat).
+    public var stagesByName: [String: Stage] {
+        Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
 }
 
 /// One step of the pipeline: a command with declared inputs and outputs.

@@ -34,9 +34,13 @@ struct SpecValidator {
     /// which stage's bytes a path holds would depend on the order stages ran in.
     private mutating func checkOutputs(_ stages: [DecodedStage]) {
         var earlier: [(path: LocatedString, stage: String)] = []
+        var index = OutputIndex()
         for stage in stages {
             for out in stage.outs + stage.metrics {
-                for (other, owner) in earlier {
+                // Only the first earlier output in conflict is reported; the index finds the candidates
+                // without comparing every pair (1,000 stages would mean a million comparisons).
+                let first = index.related(to: out.value).first
+                for (other, owner) in first.map({ [earlier[$0]] }) ?? [] {
                     let who = owner == stage.name.value ? "the same stage" : "stage '\(owner)'"
                     if other.value == out.value {
                         error(out.location, "stage '\(stage.name.value)' writes '\(out.value)', which \(owner == stage.name.value ? "it already writes" : "stage '\(owner)' also writes")",
@@ -52,6 +56,7 @@ struct SpecValidator {
                     }
                     break
                 }
+                index.insert(out.value, earlier.count)
                 earlier.append((out, stage.name.value))
             }
         }
@@ -64,11 +69,13 @@ struct SpecValidator {
         let outputs: [(path: String, stage: String)] = stages.flatMap { s in (s.outs + s.metrics).map { ($0.value, s.name.value) } }
         // upstream[i]: the stages stage i needs first, in declaration order.
         var upstream = [[Int]](repeating: [], count: stages.count)
+        var outputIndex = OutputIndex()
+        for (i, o) in outputs.enumerated() { outputIndex.insert(o.path, i) }
 
         for (i, stage) in stages.enumerated() {
             let name = stage.name.value
             for dep in stage.deps {
-                let producers = outputs.filter { PathRule.contains($0.path, dep.value) || PathRule.contains(dep.value, $0.path) }
+                let producers = outputIndex.related(to: dep.value).map { outputs[$0] }
                 if producers.contains(where: { $0.stage == name }) {
                     error(dep.location, "stage '\(name)' depends on '\(dep.value)', which it writes itself",
                           hint: "a stage cannot read its own output; name what it reads more precisely")
@@ -243,5 +250,37 @@ struct SpecValidator {
             chain.append(next); current = next
         }
         return nil
+    }
+}
+
+/// Output paths by position, indexed by path and by every folder above them, so that "which outputs are this
+/// path, contain it or lie inside it" (`PathRule.contains` either way) is a few lookups, not a scan.
+struct OutputIndex {
+    private var exact: [String: [Int]] = [:]
+    /// Folder → outputs strictly inside it.
+    private var inside: [String: [Int]] = [:]
+
+    mutating func insert(_ path: String, _ position: Int) {
+        exact[path, default: []].append(position)
+        for folder in Self.folders(above: path) { inside[folder, default: []].append(position) }
+    }
+
+    /// Positions of the outputs equal to `path`, containing it, or inside it, ascending.
+    func related(to path: String) -> [Int] {
+        var found = exact[path] ?? []
+        for folder in Self.folders(above: path) { found += exact[folder] ?? [] }
+        found += inside[path] ?? []
+        return found.sorted()
+    }
+
+    /// `a/b/c` → `a/b`, `a`.
+    static func folders(above path: String) -> [String] {
+        var result: [String] = []
+        var rest = path[...]
+        while let slash = rest.lastIndex(of: "/") {
+            rest = rest[..<slash]
+            if !rest.isEmpty { result.append(String(rest)) }
+        }
+        return result
     }
 }

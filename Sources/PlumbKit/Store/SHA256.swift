@@ -47,16 +47,35 @@ public final class SHA256Hasher {
         return Digest(hex: Self.hex(out))
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var chars = [UInt8](); chars.reserveCapacity(bytes.count * 2)
-        for b in bytes { chars.append(digits[Int(b >> 4)]); chars.append(digits[Int(b & 15)]) }
-        return String(decoding: chars, as: UTF8.self)
+    static func hex<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        // Written in place: thousands of digests are formatted when the stat cache loads.
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var i = 0
+            for b in bytes {
+                out[i] = hexDigit(b >> 4); out[i + 1] = hexDigit(b & 15)
+                i += 2
+            }
+            return i
+        }
     }
+
+    @inline(__always) private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
 
     /// The digest of bytes in memory.
     public static func digest(_ data: Data) -> Digest {
         let h = SHA256Hasher(); h.update(data); return h.finish()
+    }
+
+    /// The 32 raw digest bytes of bytes in memory.
+    static func digest(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        let context = EVP_MD_CTX_new()
+        defer { EVP_MD_CTX_free(context) }
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+        if let base = bytes.baseAddress, bytes.count > 0 { EVP_DigestUpdate(context, base, bytes.count) }
+        EVP_DigestFinal_ex(context, &out, &length)
+        return out
     }
     public static func digest(_ text: String) -> Digest { digest(Data(text.utf8)) }
 

@@ -34,6 +34,7 @@ public struct PlanCommand: PlumbCommand {
     public func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
+        Project.keepUntilExit(project)
         let (_, plan) = try Reconciler(project: project, terminal: terminal).plan(ref: ref, environment: global.env, forced: forced)
         try Self.print(plan, json: global.json, terminal: terminal)
         return Self.exitCode(for: plan, detailed: detailedExitCode)

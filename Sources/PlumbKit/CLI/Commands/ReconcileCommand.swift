@@ -69,6 +69,7 @@ public struct ReconcileCommand: PlumbCommand {
     public func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
+        Project.keepUntilExit(project)
         let locking = Reconciler.LockPolicy(command: Self.commandLine, wait: lockWait)
         let reconciler = Reconciler(project: project, terminal: terminal, locking: locking)
         var sync = RemoteSync(repository: project.repository, remote: remote)
