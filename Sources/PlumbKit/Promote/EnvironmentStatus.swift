@@ -79,7 +79,10 @@ public struct StatusReader {
             status.modelDigest = digest
         }
         if checkDrift {
-            if let deploy, let check = deploy.check {
+            if snapshot.recorded?.stages[deploy?.name ?? ""] == nil {
+                // Nothing was ever deployed here: there is no recorded state to drift from.
+                status.driftDetail = "never deployed"
+            } else if let deploy, let check = deploy.check {
                 (status.drift, status.driftDetail) = probe(check, stage: deploy, snapshot: snapshot, expected: status.modelDigest)
             } else {
                 status.driftDetail = "no stage declares a `check`"
@@ -109,8 +112,9 @@ public struct StatusReader {
     /// Runs the check with the variables the deploy stage had, plus PLUMB_EXPECTED_MODEL.
     func probe(_ check: String, stage: Stage, snapshot: Snapshot, expected: Digest?) -> (EnvironmentStatus.Drift, String?) {
         var environment = ProcessInfo.processInfo.environment
-        environment.merge(snapshot.environment.env) { _, new in new }
+        // As the planner does: the environment's variables are laid over the stage's.
         environment.merge(stage.env) { _, new in new }
+        environment.merge(snapshot.environment.env) { _, new in new }
         environment["PLUMB_REPO"] = project.root
         environment["PLUMB_ENV"] = snapshot.environment.name
         environment["PLUMB_STAGE"] = stage.name

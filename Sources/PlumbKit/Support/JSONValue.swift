@@ -3,6 +3,34 @@ import Foundation
 /// A JSON value: params, metrics and other free-form data, with a canonical encoding
 /// (sorted keys, shortest round-trip numbers) so the same value always hashes the same.
 public enum JSONValue: Sendable, Hashable, Codable {
+    // Numbers compare by value: 1 and 1.0 are the same param (JSON has one number type, and a
+    // record written as 1.0 reads back as 1). Hashing agrees, through the canonical form.
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        case let (.int(x), .int(y)): return x == y
+        case let (.int(x), .double(y)), let (.double(y), .int(x)): return Double(x) == y
+        case let (.double(x), .double(y)): return x == y
+        case let (.array(x), .array(y)): return x == y
+        case let (.object(x), .object(y)): return x == y
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case let .int(i): hasher.combine(Double(i))
+        case let .double(d): hasher.combine(d)
+        case let .array(a): hasher.combine(a)
+        case let .object(o): hasher.combine(o)
+        case let .string(s): hasher.combine(s)
+        case let .bool(b): hasher.combine(b)
+        case .null: hasher.combine(0 as UInt8)
+        }
+    }
+
     case null
     case bool(Bool)
     case int(Int)

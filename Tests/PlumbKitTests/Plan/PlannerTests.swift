@@ -94,6 +94,16 @@ import Testing
         }
     }
 
+    @Test func aWholeNumberWrittenAsAFloatIsTheSameParam() {
+        // A record stores 1.0 as 1; reading it back must not look like a change.
+        let asFloat: JSONValue = .object(["train": .object(["depth": .double(4.0), "rate": .double(0.1)]), "other": .int(1)])
+        let (state, present) = Self.recordedAfterFirstRun()
+        let plan = Self.plan(params: asFloat, recorded: state, present: present)
+        #expect(plan.stage("train")?.action == .unchanged)
+        #expect(Planner.differences(record: state.stages["train"]!, now: FingerprintInputs(
+            command: "train", env: [:], params: ["train": asFloat.value(at: "train")!], inputs: state.stages["train"]!.inputs)).isEmpty)
+    }
+
     @Test func aChangedDepNamesOldAndNewIdentity() {
         let (state, present) = Self.recordedAfterFirstRun()
         let plan = Self.plan(sources: ["data.csv": "git:99998888", "train.py": "git:2222"], recorded: state, present: present)
