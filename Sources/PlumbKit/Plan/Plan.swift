@@ -49,6 +49,26 @@ public struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible {
         self.kind = kind; self.subject = subject; self.old = old; self.new = new
     }
 
+    // JSON carries the sentence too, so a CI comment can print it without knowing every kind.
+    private enum Keys: String, CodingKey { case kind, subject, old, new, message }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        kind = try c.decode(Kind.self, forKey: .kind)
+        subject = try c.decodeIfPresent(String.self, forKey: .subject)
+        old = try c.decodeIfPresent(String.self, forKey: .old)
+        new = try c.decodeIfPresent(String.self, forKey: .new)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(subject, forKey: .subject)
+        try c.encodeIfPresent(old, forKey: .old)
+        try c.encodeIfPresent(new, forKey: .new)
+        try c.encode(description, forKey: .message)
+    }
+
     public var description: String {
         let change = (old != nil || new != nil) ? ": \(old ?? "(none)") → \(new ?? "(none)")" : ""
         let s = subject ?? ""
