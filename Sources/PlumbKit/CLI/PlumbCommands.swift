@@ -7,6 +7,7 @@ public enum PlumbCommands {
         CommandEntry(PlanCommand.self),
         CommandEntry(ReconcileCommand.self),
         CommandEntry(CheckoutCommand.self),
+        CommandEntry(GraphCommand.self),
         CommandEntry(PromoteCommand.self),
         CommandEntry(RollbackCommand.self),
         CommandEntry(StatusCommand.self),

@@ -1,0 +1,83 @@
+import Foundation
+
+/// `plumb graph`: the stage graph as the planner sees it.
+public struct GraphCommand: PlumbCommand {
+    public static let name = "graph"
+    public static let abstract = "Show the stage graph: execution order and what each stage waits for."
+    public static let discussion = """
+    Stages in the order reconcile runs them (topological, ties by name), each with the stages it
+    waits for and the files that pass between them. An environment with `runs:` marks the stages
+    it takes from its pin. --dot prints Graphviz (plumb graph --dot | dot -Tsvg > graph.svg);
+    --json prints {stages: [{name, upstream, outputs, pinned}]}.
+    """
+    public static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
+        GlobalOptions.envArgument,
+        .option("--ref", value: "REV", help: "Read the spec at this commit instead of HEAD."),
+        .flag("--dot", help: "Print the graph in Graphviz's dot language."),
+    ]
+
+    var global: GlobalOptions
+    var ref: String?
+    var dot: Bool
+
+    public init(_ parsed: ParsedArguments) throws {
+        global = GlobalOptions(parsed)
+        ref = parsed.option("--ref")
+        dot = parsed.flag("--dot")
+        if dot && global.json { throw UsageError("--dot and --json are two different outputs; pick one", command: Self.name) }
+    }
+
+    /// One stage of the graph, for `--json`.
+    struct Node: Codable {
+        var name: String
+        var upstream: [String]
+        var outputs: [String]
+        var pinned: Bool
+    }
+
+    public func run() throws -> Int32 {
+        let terminal = global.terminal()
+        let project = try Project(path: global.repo)
+        let snapshot = try Snapshot.read(project, ref: ref, environment: global.env)
+        let pipeline = snapshot.spec.pipeline
+        let graph = StageGraph(pipeline)
+        let runs = snapshot.environment.runs.map(Set.init)
+        let nodes = graph.order.compactMap { name -> Node? in
+            guard let stage = pipeline.stage(name) else { return nil }
+            return Node(name: name, upstream: graph.upstream[name] ?? [], outputs: stage.allOutputs,
+                        pinned: runs.map { !$0.contains(name) } ?? false)
+        }
+        if global.json {
+            terminal.print(String(decoding: try RecordJSON.encode(["stages": nodes]), as: UTF8.self).trimmingCharacters(in: .newlines))
+        } else if dot {
+            terminal.print(Self.dot(nodes, pipeline: pipeline, graph: graph))
+        } else {
+            let width = (nodes.map(\.name.count).max() ?? 0) + 2
+            for node in nodes {
+                let name = node.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                let waits = node.upstream.isEmpty ? "" : "← " + node.upstream.joined(separator: ", ")
+                let pinned = node.pinned ? terminal.styled("  (pinned in \(snapshot.environment.name))", .magenta) : ""
+                terminal.print(terminal.styled(name, node.upstream.isEmpty ? .bold : nil) + waits + pinned)
+            }
+        }
+        return PlumbCLI.ExitCode.ok
+    }
+
+    /// Edges labelled with the files that pass between stages; `after` edges dashed.
+    static func dot(_ nodes: [Node], pipeline: Pipeline, graph: StageGraph) -> String {
+        var lines = ["digraph plumb {", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
+        for node in nodes {
+            lines.append("  \"\(node.name)\"\(node.pinned ? " [style=\"rounded,dashed\"]" : "");")
+        }
+        for node in nodes {
+            guard let stage = pipeline.stage(node.name) else { continue }
+            for up in node.upstream {
+                let files = stage.deps.filter { graph.producer(of: $0)?.stage == up }
+                let label = files.isEmpty ? " [style=dashed]" : " [label=\"\(files.joined(separator: "\\n"))\"]"
+                lines.append("  \"\(up)\" -> \"\(node.name)\"\(label);")
+            }
+        }
+        lines.append("}")
+        return lines.joined(separator: "\n")
+    }
+}
