@@ -49,6 +49,9 @@ public struct PromoteCommand: PlumbCommand {
     public func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
+        // One writer per environment: the pin is the target's desired state. A dry run takes no lock.
+        let lock = request.dryRun ? nil : try project.lock(environment: request.to, command: ReconcileCommand.commandLine, wait: nil)
+        defer { lock?.release() }
         let outcome = try Promoter(project: project).promote(request)
         if global.json {
             terminal.print(String(decoding: try RecordJSON.encode(outcome), as: UTF8.self).trimmingCharacters(in: .newlines))

@@ -45,6 +45,8 @@ public struct RollbackCommand: PlumbCommand {
     public func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
+        let lock = dryRun ? nil : try project.lock(environment: environment, command: ReconcileCommand.commandLine, wait: nil)
+        defer { lock?.release() }
         let outcome = try Rollback(project: project).rollback(environment: environment, to: to, dryRun: dryRun, branch: branch,
                                                               pull: pull, push: push, remote: remote)
         if global.json {
