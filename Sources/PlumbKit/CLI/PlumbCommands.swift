@@ -16,6 +16,7 @@ public enum PlumbCommands {
         CommandEntry(LogsCommand.self),
         CommandEntry(MetricsCommand.self),
         CommandEntry(ReportCommand.self),
+        CommandEntry(GCCommand.self),
         CommandEntry(SchemaCommand.self),
     ]
 }
