@@ -82,8 +82,18 @@ public final class SHA256Hasher {
     /// The digest of a file's content, read in large chunks with plain read(2).
     public static func digest(fileAt path: String) throws -> Digest {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PlumbError("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw PlumbError("cannot read \(path): \(errnoText())") }
         defer { close(fd) }
+        return try digest(descriptor: fd, path: path)
+    }
+
+    /// The digest of what remains to be read from an open file descriptor, read in 1 MiB chunks.
+    /// `eachChunk` sees every chunk once it is hashed (so a copy can be hashed as it is made);
+    /// `path` names the file in errors.
+    static func digest(
+        descriptor fd: Int32, path: String,
+        eachChunk: (UnsafeRawBufferPointer) throws -> Void = { _ in }
+    ) throws -> Digest {
         posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
         let h = SHA256Hasher()
         let size = 1 << 20
@@ -93,10 +103,12 @@ public final class SHA256Hasher {
             let n = read(fd, buffer, size)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw PlumbError("cannot read \(path): \(String(cString: strerror(errno)))")
+                throw PlumbError("cannot read \(path): \(errnoText())")
             }
             if n == 0 { break }
-            h.update(UnsafeRawBufferPointer(start: buffer, count: n))
+            let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
+            h.update(chunk)
+            try eachChunk(chunk)
         }
         return h.finish()
     }
