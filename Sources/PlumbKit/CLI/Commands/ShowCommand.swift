@@ -32,7 +32,7 @@ public struct ShowCommand: PlumbCommand {
         let project = try Project(path: global.repo)
         let record = try Self.find(runID, project: project)
         if global.json {
-            terminal.print(String(decoding: try RecordJSON.encode(record), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(record)
             return PlumbCLI.ExitCode.ok
         }
         let formatter = ISO8601DateFormatter()
