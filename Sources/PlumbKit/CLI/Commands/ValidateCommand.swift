@@ -6,8 +6,8 @@ public struct ValidateCommand: PlumbCommand {
     public static let name = "validate"
     public static let abstract = "Check spec/ and environments/ for errors."
     public static let discussion = """
-    Reads spec/pipeline.yaml, spec/params.yaml and environments/*.yaml from the working tree \
-    (edits included) or, with --ref, from a commit, and prints every problem as \
+    Reads spec/pipeline.yaml, spec/params.yaml and environments/*.yaml from the working tree
+    (edits included) or, with --ref, from a commit, and prints every problem as
     file:line:col: error: message. Exits 0 when the spec is valid, 1 otherwise.
     """
     public static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
