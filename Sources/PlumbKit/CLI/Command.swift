@@ -4,8 +4,9 @@ import Foundation
 ///
 /// The shape of swift-argument-parser's `ParsableCommand`, by hand: one type per
 /// subcommand, shared option groups, validate then run; errors become exit codes in
-/// one place, `PlumbCLI.main`.
-public protocol PlumbCommand {
+/// one place, `PlumbCLI.main`. Sendable because a parsed command is a plain value, and so
+/// that `CommandEntry`'s sendable entry point may construct one.
+public protocol PlumbCommand: Sendable {
     /// The word after `plumb`.
     static var name: String { get }
     /// One line for `plumb --help`.
