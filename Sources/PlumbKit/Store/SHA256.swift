@@ -27,19 +27,24 @@ public struct Digest: Sendable, Hashable, Codable, Comparable, CustomStringConve
 public final class SHA256Hasher {
     private let context: OpaquePointer
 
+    /// A hasher with nothing added yet.
     public init() {
         context = EVP_MD_CTX_new()
         EVP_DigestInit_ex(context, EVP_sha256(), nil)
     }
     deinit { EVP_MD_CTX_free(context) }
 
+    /// Adds bytes to the digest.
     public func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         EVP_DigestUpdate(context, base, bytes.count)
     }
+    /// Adds bytes to the digest.
     public func update(_ data: Data) { data.withUnsafeBytes { update($0) } }
+    /// Adds a string's UTF-8 bytes to the digest.
     public func update(_ text: String) { update(Data(text.utf8)) }
 
+    /// The digest of everything added; call once.
     public func finish() -> Digest {
         var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
@@ -77,6 +82,7 @@ public final class SHA256Hasher {
         EVP_DigestFinal_ex(context, &out, &length)
         return out
     }
+    /// The digest of a string's UTF-8 bytes.
     public static func digest(_ text: String) -> Digest { digest(Data(text.utf8)) }
 
     /// The digest of a file's content, read in large chunks with plain read(2).
