@@ -4,8 +4,9 @@ import Foundation
 ///
 /// The shape of swift-argument-parser's `ParsableCommand`, by hand: one type per
 /// subcommand, shared option groups, validate then run; errors become exit codes in
-/// one place, `PlumbCLI.main`.
-public protocol PlumbCommand {
+/// one place, `PlumbCLI.main`. Sendable because a parsed command is a plain value, and so
+/// that `CommandEntry`'s sendable entry point may construct one.
+public protocol PlumbCommand: Sendable {
     /// The word after `plumb`.
     static var name: String { get }
     /// One line for `plumb --help`.
@@ -171,9 +172,12 @@ public enum PlumbCLI {
         if !type.discussion.isEmpty { out += "\n\(type.discussion)\n" }
         out += "\nUSAGE: \(usage)\n"
         let positionals = type.arguments.filter { if case .positional = $0.kind { return true }; return false }
+        // Names in a 28-column margin, help wrapped so no row passes helpWidth.
+        let margin = String(repeating: " ", count: 28)
         func row(_ left: String, _ help: String) -> String {
-            left.count < 26 ? "  " + left.padding(toLength: 26, withPad: " ", startingAt: 0) + help + "\n"
-                : "  \(left)\n" + String(repeating: " ", count: 28) + help + "\n"
+            let body = wrap(help, width: helpWidth - margin.count).joined(separator: "\n" + margin)
+            return left.count < 26 ? "  " + left.padding(toLength: 26, withPad: " ", startingAt: 0) + body + "\n"
+                : "  \(left)\n" + margin + body + "\n"
         }
         if !positionals.isEmpty {
             out += "\nARGUMENTS:\n"
@@ -192,5 +196,24 @@ public enum PlumbCLI {
         }
         out += row("-h, --help", "Show this help.")
         return out
+    }
+
+    /// The widest line `plumb <command> --help` prints in its options table.
+    static let helpWidth = 100
+
+    /// `text` broken at spaces into lines of at most `width` characters (a longer word keeps a
+    /// line to itself).
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty && line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        lines.append(line)
+        return lines
     }
 }

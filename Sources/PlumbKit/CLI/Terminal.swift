@@ -36,6 +36,10 @@ public final class Terminal: @unchecked Sendable {
 
     /// Writes a line to stdout.
     public func print(_ line: String = "") { write(line + "\n", to: FileHandle.standardOutput) }
+    /// Writes `value` to stdout as JSON, in the layout every `--json` output shares (`RecordJSON`).
+    public func printJSON<T: Encodable>(_ value: T) throws {
+        print(String(decoding: try RecordJSON.encode(value), as: UTF8.self).trimmingCharacters(in: .newlines))
+    }
     /// Writes a line to stderr.
     public func error(_ line: String) { write(line + "\n", to: FileHandle.standardError) }
 

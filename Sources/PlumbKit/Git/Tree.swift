@@ -75,7 +75,7 @@ extension Repository {
     /// Writes `data` as a blob into the object database.
     public func writeBlob(_ data: Data) throws -> ObjectID {
         var oid = git_oid()
-        try data.withUnsafeBytes { bytes in
+        try data.withUnsafeBytes { bytes -> Void in
             try Git.check(git_blob_create_from_buffer(&oid, handle, bytes.baseAddress, bytes.count), "git_blob_create_from_buffer")
         }
         return ObjectID(oid)
@@ -144,7 +144,7 @@ extension Repository {
         try Git.check(git_signature_new(&sig, author.name, author.email, git_time_t(author.time.timeIntervalSince1970), 0), "git_signature_new")
         defer { git_signature_free(sig) }
         var out = git_oid()
-        try parentObjects.withUnsafeMutableBufferPointer { buffer in
+        try parentObjects.withUnsafeMutableBufferPointer { buffer -> Void in
             try Git.check(git_commit_create(&out, handle, nil, sig, sig, "UTF-8", message, treeObject, buffer.count,
                                             buffer.baseAddress), "git_commit_create")
         }

@@ -50,6 +50,7 @@ public struct PlanningInput: Sendable {
 
 /// The pure planner: (spec, environment, recorded state, digests) → Plan. No I/O.
 public enum Planner {
+    /// The plan for `input`; `cache` answers only whether outputs are present, for restores.
     public static func plan(_ input: PlanningInput, cache: CacheView) -> Plan {
         var errors: [String] = []
         let pipeline = input.spec.pipeline
@@ -311,18 +312,6 @@ public struct StageGraph: Sendable {
             if let s = producers[candidate] { return (s, candidate) }
         }
         return nil
-    }
-
-    /// Every stage downstream of `name`.
-    public func dependants(of name: String) -> Set<String> {
-        var out: Set<String> = []
-        var frontier = [name]
-        while let n = frontier.popLast() {
-            for (stage, ups) in upstream where ups.contains(n) && !out.contains(stage) {
-                out.insert(stage); frontier.append(stage)
-            }
-        }
-        return out
     }
 
     static func findCycle(in edges: [String: Set<String>]) -> [String] {

@@ -77,9 +77,8 @@ public struct FingerprintIndex: Sendable {
         return outcome
     }
 
+    /// Records what a run with `fingerprint` produced (AtomicFile creates the shard folder).
     public func remember(_ outcome: CachedOutcome, for fingerprint: Digest) throws {
-        let target = url(fingerprint)
-        try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try AtomicFile.write(try RecordJSON.encode(outcome), to: target.path)
+        try AtomicFile.write(try RecordJSON.encode(outcome), to: url(fingerprint).path)
     }
 }

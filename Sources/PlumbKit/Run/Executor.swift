@@ -6,7 +6,9 @@ import Foundation
 public final class Executor: @unchecked Sendable {
     /// Settings of one apply.
     public struct Options: Sendable {
+        /// How many stages may run at once (at least 1).
         public var jobs: Int
+        /// The id of the run being made: names its log folder and goes into PLUMB_RUN_ID.
         public var runID: String
         /// Streams stage output, prefixed, to the terminal.
         public var streamLogs: Bool
@@ -17,9 +19,13 @@ public final class Executor: @unchecked Sendable {
 
     /// What an apply did.
     public struct Result: Sendable {
+        /// Every planned stage's outcome, by stage name.
         public var outcomes: [String: StageOutcome]
+        /// Succeeded unless a stage failed or was blocked, or the run was interrupted.
         public var status: RunRecord.Status
+        /// When the apply began (before the workspace was prepared).
         public var startedAt: Date
+        /// When the last stage finished.
         public var finishedAt: Date
         /// Cache objects that failed verification (and were deleted) while this apply read them.
         /// The stages that needed them failed; planning again schedules their producers.
@@ -41,6 +47,7 @@ public final class Executor: @unchecked Sendable {
     private var materialized: Set<String> = []
     private var corrupt: Set<Digest> = []
 
+    /// An executor for `plan` in `project`'s workspace for the plan's environment.
     public init(project: Project, plan: Plan, options: Options, terminal: Terminal) {
         self.project = project
         self.plan = plan
@@ -367,6 +374,8 @@ public final class Executor: @unchecked Sendable {
 /// and the run is recorded as interrupted.
 public enum Interruption {
     nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+    /// Whether a stop was asked for.
     public static var requested: Bool { flag != 0 }
+    /// Asks for a stop; only the signal handler calls this.
     public static func request() { flag = 1 }
 }

@@ -296,7 +296,7 @@ final class LineSink {
         var text = redact(Array(line))
         onLine?(String(decoding: text, as: UTF8.self))
         if newline { text.append(10) }
-        _ = try? DurableWrite.writeAll(log, Data(text), path: "log")
+        _ = try? AtomicFile.writeAll(log, Data(text), path: "log")
     }
 
     func redact(_ line: [UInt8]) -> [UInt8] {

@@ -258,7 +258,7 @@ enum NameRule {
     /// A hint with a corrected name when one is obvious.
     static func hint(for name: String) -> String {
         let rule = "names use lowercase letters, digits, '-' and '_', and start with a letter"
-        var fixed = String(name.lowercased().unicodeScalars.map { c -> Character in
+        let fixed = String(name.lowercased().unicodeScalars.map { c -> Character in
             (c.properties.isAlphabetic && c.isASCII) || ("0"..."9").contains(c) || c == "-" || c == "_" ? Character(c) : "_"
         })
         if isValid(fixed), fixed != name { return "\(rule), e.g. '\(fixed)'" }

@@ -65,8 +65,8 @@ public struct WorkingTreeSpecSource: SpecSource {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root + "/" + directory)) ?? []
         return names.filter { name in
             var isDir: ObjCBool = false
-            FileManager.default.fileExists(atPath: root + "/" + directory + "/" + name, isDirectory: &isDir)
-            return !isDir.boolValue
+            // A name that vanished since the listing, or a dangling symlink, still counts as a file.
+            return !(FileManager.default.fileExists(atPath: root + "/" + directory + "/" + name, isDirectory: &isDir) && isDir.boolValue)
         }.sorted()
     }
     public func isTracked(_ path: String) -> Bool {

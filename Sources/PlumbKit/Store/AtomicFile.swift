@@ -23,17 +23,7 @@ public enum AtomicFile {
         defer { if !renamed { unlink(temporary) } }
         do {
             defer { close(fd) }
-            try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-                var offset = 0
-                while offset < bytes.count {
-                    let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw failure("cannot write \(temporary)")
-                    }
-                    offset += n
-                }
-            }
+            try writeAll(fd, data, path: temporary)
             guard fsync(fd) == 0 else { throw failure("cannot flush \(temporary) to disk") }
         }
         guard rename(temporary, path) == 0 else { throw failure("cannot move \(temporary) to \(path)") }
@@ -42,6 +32,26 @@ public enum AtomicFile {
         guard dirFD >= 0 else { throw failure("cannot open folder \(directory)") }
         defer { close(dirFD) }
         guard fsync(dirFD) == 0 else { throw failure("cannot flush folder \(directory) to disk") }
+    }
+
+    /// Writes all of `data` to an open file descriptor, resuming after short writes and
+    /// interruptions. Not atomic by itself: `write(_:to:)` builds on it, and so do writers that
+    /// manage their own temporary files (cache objects) or append (stage logs).
+    static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
+        try data.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
+    /// Writes all of `bytes` to an open file descriptor; see `writeAll(_:_:path:)`.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure("cannot write \(path)")
+            }
+            offset += n
+        }
     }
 
     private static func failure(_ message: String) -> PlumbError {

@@ -284,7 +284,7 @@ public final class Cache: @unchecked Sendable {
         defer { if !keep { unlink(temporary) } }
         do {
             defer { close(fd) }
-            try DurableWrite.writeAll(fd, data, path: temporary)
+            try AtomicFile.writeAll(fd, data, path: temporary)
             guard fsync(fd) == 0 else { throw PlumbError("cannot fsync \(temporary): \(errnoText())") }
         }
         try makeShard(final)
@@ -330,22 +330,9 @@ public final class Cache: @unchecked Sendable {
     /// Copies `source` to `destination` with read/write in 1 MiB chunks, returning the SHA-256 of the bytes.
     /// (copy_file_range would be faster but bypasses us, and every copy here must be hashed.)
     static func copyHashing(from source: Int32, to destination: Int32, path: String) throws -> Digest {
-        posix_fadvise(source, 0, 0, POSIX_FADV_SEQUENTIAL)
-        let hasher = SHA256Hasher()
-        let size = 1 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(source, buffer, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PlumbError("cannot read \(path): \(errnoText())")
-            }
-            if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(start: buffer, count: n))
-            try DurableWrite.writeAll(destination, Data(bytesNoCopy: buffer, count: n, deallocator: .none), path: path)
+        try SHA256Hasher.digest(descriptor: source, path: path) { chunk in
+            try AtomicFile.writeAll(destination, chunk, path: path)
         }
-        return hasher.finish()
     }
 }
 

@@ -27,19 +27,24 @@ public struct Digest: Sendable, Hashable, Codable, Comparable, CustomStringConve
 public final class SHA256Hasher {
     private let context: OpaquePointer
 
+    /// A hasher with nothing added yet.
     public init() {
         context = EVP_MD_CTX_new()
         EVP_DigestInit_ex(context, EVP_sha256(), nil)
     }
     deinit { EVP_MD_CTX_free(context) }
 
+    /// Adds bytes to the digest.
     public func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         EVP_DigestUpdate(context, base, bytes.count)
     }
+    /// Adds bytes to the digest.
     public func update(_ data: Data) { data.withUnsafeBytes { update($0) } }
+    /// Adds a string's UTF-8 bytes to the digest.
     public func update(_ text: String) { update(Data(text.utf8)) }
 
+    /// The digest of everything added; call once.
     public func finish() -> Digest {
         var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
@@ -77,13 +82,24 @@ public final class SHA256Hasher {
         EVP_DigestFinal_ex(context, &out, &length)
         return out
     }
+    /// The digest of a string's UTF-8 bytes.
     public static func digest(_ text: String) -> Digest { digest(Data(text.utf8)) }
 
     /// The digest of a file's content, read in large chunks with plain read(2).
     public static func digest(fileAt path: String) throws -> Digest {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PlumbError("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw PlumbError("cannot read \(path): \(errnoText())") }
         defer { close(fd) }
+        return try digest(descriptor: fd, path: path)
+    }
+
+    /// The digest of what remains to be read from an open file descriptor, read in 1 MiB chunks.
+    /// `eachChunk` sees every chunk once it is hashed (so a copy can be hashed as it is made);
+    /// `path` names the file in errors.
+    static func digest(
+        descriptor fd: Int32, path: String,
+        eachChunk: (UnsafeRawBufferPointer) throws -> Void = { _ in }
+    ) throws -> Digest {
         posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
         let h = SHA256Hasher()
         let size = 1 << 20
@@ -93,10 +109,12 @@ public final class SHA256Hasher {
             let n = read(fd, buffer, size)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw PlumbError("cannot read \(path): \(String(cString: strerror(errno)))")
+                throw PlumbError("cannot read \(path): \(errnoText())")
             }
             if n == 0 { break }
-            h.update(UnsafeRawBufferPointer(start: buffer, count: n))
+            let chunk = UnsafeRawBufferPointer(start: buffer, count: n)
+            h.update(chunk)
+            try eachChunk(chunk)
         }
         return h.finish()
     }

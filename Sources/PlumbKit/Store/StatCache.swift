@@ -191,7 +191,7 @@ public final class StatCache: @unchecked Sendable {
         // Workspaces come and go; their entries would otherwise accumulate forever.
         for key in snapshot.keys where access(key, F_OK) != 0 { snapshot[key] = nil }
         try PlumbError.wrap("cannot save the stat cache \(file.path)") {
-            try DurableWrite.write(Self.encode(snapshot), to: file.path)
+            try AtomicFile.write(Self.encode(snapshot), to: file.path)
         }
         locked { dirty = false }
     }
@@ -297,72 +297,5 @@ extension Digest {
             if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
         }
         return out
-    }
-}
-
-extension SHA256Hasher {
-    /// The digest of what remains to be read from an open file descriptor.
-    static func digest(descriptor fd: Int32, path: String) throws -> Digest {
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
-        let h = SHA256Hasher()
-        let size = 1 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PlumbError("cannot read \(path): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            h.update(UnsafeRawBufferPointer(start: buffer, count: n))
-        }
-        return h.finish()
-    }
-}
-
-/// Writing a file so that a crash at any moment leaves either the old file or the new one under its name,
-/// never a partial one: temporary file in the same folder, fsync, rename, fsync of the folder.
-enum DurableWrite {
-    static func write(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let temporary = "\(path).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw PlumbError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        var ok = false
-        defer {
-            if !ok { unlink(temporary) }
-        }
-        do {
-            defer { close(fd) }
-            try writeAll(fd, data, path: temporary)
-            guard fsync(fd) == 0 else { throw PlumbError("cannot fsync \(temporary): \(String(cString: strerror(errno)))") }
-        }
-        guard rename(temporary, path) == 0 else {
-            throw PlumbError("cannot rename \(temporary) to \(path): \(String(cString: strerror(errno)))")
-        }
-        ok = true
-        syncFolder(folder)
-    }
-
-    static func writeAll(_ fd: Int32, _ data: Data, path: String) throws {
-        try data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw PlumbError("cannot write \(path): \(String(cString: strerror(errno)))")
-                }
-                offset += n
-            }
-        }
-    }
-
-    /// Makes a rename durable: the new directory entry is on disk once the folder is fsync'ed.
-    static func syncFolder(_ folder: String) {
-        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
     }
 }

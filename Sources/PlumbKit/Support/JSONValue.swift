@@ -185,6 +185,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
 /// Encoding of on-disk records: pretty, sorted keys, no escaped slashes, trailing newline.
 /// The same value always gives the same bytes, so history diffs stay readable.
 public enum RecordJSON {
+    /// `value` in the record layout, ending with a newline.
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -194,6 +195,7 @@ public enum RecordJSON {
         return Data((tree.pretty + "\n").utf8)
     }
 
+    /// A record written by `encode` (dates in ISO 8601).
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601

@@ -37,19 +37,13 @@ func sleepyHarness(environments: [String] = []) throws -> PipelineHarness {
 
 /// A started `plumb` process that a test can signal.
 final class PlumbProcess {
-    let process = Process()
+    let process: Process
     let output: String
 
     init(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws {
         output = FileManager.default.temporaryDirectory.appendingPathComponent("plumb-out-\(UUID().uuidString)").path
         FileManager.default.createFile(atPath: output, contents: nil)
-        process.executableURL = URL(fileURLWithPath: plumbExecutable())
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var env = ProcessInfo.processInfo.environment
-        env["NO_COLOR"] = "1"
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
+        process = configuredProcess(plumbExecutable(), arguments, in: directory, environment: environment)
         let handle = FileHandle(forWritingAtPath: output)!
         process.standardOutput = handle
         process.standardError = handle

@@ -74,14 +74,7 @@ func plumbExecutable() -> String {
 @discardableResult
 func runProcess(_ executable: String, _ arguments: [String], in directory: String,
                 environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    var env = ProcessInfo.processInfo.environment
-    env["NO_COLOR"] = "1"
-    for (k, v) in environment { env[k] = v }
-    process.environment = env
+    let process = configuredProcess(executable, arguments, in: directory, environment: environment)
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -91,4 +84,19 @@ func runProcess(_ executable: String, _ arguments: [String], in directory: Strin
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+/// A process ready to run `executable` in `directory`, with this process's environment plus
+/// `environment`, and colour off so output can be compared as text.
+func configuredProcess(_ executable: String, _ arguments: [String], in directory: String,
+                       environment: [String: String] = [:]) -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    var env = ProcessInfo.processInfo.environment
+    env["NO_COLOR"] = "1"
+    for (k, v) in environment { env[k] = v }
+    process.environment = env
+    return process
 }

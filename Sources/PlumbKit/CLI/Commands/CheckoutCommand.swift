@@ -56,7 +56,7 @@ public struct CheckoutCommand: PlumbCommand {
             }
         }
         if global.json {
-            terminal.print(String(decoding: try RecordJSON.encode(["written": written]), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(["written": written])
         }
         if missing > 0 {
             throw PlumbError("\(missing) output(s) are not in the local cache", hint: "run `plumb reconcile --env \(snapshot.environment.name)` on this machine")

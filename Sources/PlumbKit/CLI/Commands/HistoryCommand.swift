@@ -28,7 +28,7 @@ public struct HistoryCommand: PlumbCommand {
         let environments = global.env.map { [$0] } ?? head.spec.environments.keys.sorted()
         let entries = try HistoryReader(repository: project.repository, commit: head.commit).entries(environments: environments, limit: limit)
         if global.json {
-            terminal.print(String(decoding: try RecordJSON.encode(entries), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(entries)
             return PlumbCLI.ExitCode.ok
         }
         if entries.isEmpty { terminal.print("Nothing recorded yet: run `plumb reconcile`."); return PlumbCLI.ExitCode.ok }

@@ -49,7 +49,7 @@ public struct MetricsCommand: PlumbCommand {
             let right = try source.resolve(b, environment: global.env)
             let result = MetricsDiff(a: left.label, left.metrics, b: right.label, right.metrics)
             if global.json {
-                terminal.print(String(decoding: try RecordJSON.encode(result), as: UTF8.self).trimmingCharacters(in: .newlines))
+                try terminal.printJSON(result)
             } else {
                 terminal.print(markdown ? result.markdown() : result.text())
             }
@@ -58,7 +58,7 @@ public struct MetricsCommand: PlumbCommand {
         let (label, metrics) = try source.resolve(runID ?? global.env ?? Snapshot.read(project, ref: nil, environment: nil).environment.name,
                                                   environment: global.env)
         if global.json {
-            terminal.print(String(decoding: try RecordJSON.encode(metrics), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(metrics)
             return PlumbCLI.ExitCode.ok
         }
         let rows = metrics.sorted { $0.key < $1.key }.map { [$0.key, JSONValue.format($0.value)] }

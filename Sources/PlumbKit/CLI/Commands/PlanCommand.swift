@@ -42,7 +42,7 @@ public struct PlanCommand: PlumbCommand {
 
     static func print(_ plan: Plan, json: Bool, terminal: Terminal) throws {
         if json {
-            terminal.print(String(decoding: try RecordJSON.encode(plan), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(plan)
         } else {
             terminal.print(PlanRenderer(terminal: terminal).render(plan))
         }

@@ -54,7 +54,7 @@ public struct PromoteCommand: PlumbCommand {
         defer { lock?.release() }
         let outcome = try Promoter(project: project).promote(request)
         if global.json {
-            terminal.print(String(decoding: try RecordJSON.encode(outcome), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(outcome)
         } else {
             if !outcome.gates.isEmpty || !global.quiet {
                 terminal.print(GateTable.render(outcome.gates, title: "Gates of \(outcome.to) on \(outcome.from)", terminal: terminal))

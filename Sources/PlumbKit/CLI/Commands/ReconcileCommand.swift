@@ -113,7 +113,7 @@ public struct ReconcileCommand: PlumbCommand {
         }
         if global.json {
             let report = ReconcileReport(plan: outcome.plan, run: outcome.record, commit: outcome.commit)
-            terminal.print(String(decoding: try RecordJSON.encode(report), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(report)
         } else if let record = outcome.record, let commit = outcome.commit {
             Self.printSummary(record, commit: commit, project: project, terminal: terminal)
         }

@@ -50,7 +50,7 @@ public struct RollbackCommand: PlumbCommand {
         let outcome = try Rollback(project: project).rollback(environment: environment, to: to, dryRun: dryRun, branch: branch,
                                                               pull: pull, push: push, remote: remote)
         if global.json {
-            terminal.print(String(decoding: try RecordJSON.encode(outcome), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(outcome)
             return PlumbCLI.ExitCode.ok
         }
         let what = "\(environment): \(outcome.from.source) run \(outcome.from.run) → \(outcome.to.source) run \(outcome.to.run) (pin as of \(outcome.restoredFrom.short))"

@@ -5,9 +5,9 @@ public struct SchemaCommand: PlumbCommand {
     public static let name = "schema"
     public static let abstract = "Print the JSON Schema of pipeline or environment files."
     public static let discussion = """
-    Prints the JSON Schema (draft 2020-12) of spec/pipeline.yaml (the default) or of \
-    environments/<name>.yaml. With --output DIR, writes both, as pipeline.schema.json and \
-    environment.schema.json. The schema is generated from the same declarations the \
+    Prints the JSON Schema (draft 2020-12) of spec/pipeline.yaml (the default) or of
+    environments/<name>.yaml. With --output DIR, writes both, as pipeline.schema.json and
+    environment.schema.json. The schema is generated from the same declarations the
     validator uses, so it accepts exactly the keys `plumb validate` accepts.
     """
     public static let arguments: [ArgumentSpec] = [

@@ -4,6 +4,12 @@ import Foundation
 public struct ShowCommand: PlumbCommand {
     public static let name = "show"
     public static let abstract = "Show one run: its stages, their outcomes, outputs and metrics."
+    public static let discussion = """
+    Reads history/<env>/runs/<run>.json at HEAD, in whichever environment recorded the run, and
+    prints the spec commit it ran, when it started and how long it took, the pin it deployed, each
+    stage's status, action, time, exit code and outputs, the run's metrics, and the last lines of
+    the log of every stage that failed. --json prints the whole run record.
+    """
     public static let arguments: [ArgumentSpec] = [
         .positional("run", help: "A run id (see `plumb history`)."),
     ] + GlobalOptions.arguments
@@ -32,7 +38,7 @@ public struct ShowCommand: PlumbCommand {
         let project = try Project(path: global.repo)
         let record = try Self.find(runID, project: project)
         if global.json {
-            terminal.print(String(decoding: try RecordJSON.encode(record), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(record)
             return PlumbCLI.ExitCode.ok
         }
         let formatter = ISO8601DateFormatter()

@@ -28,7 +28,7 @@ public struct StatusCommand: PlumbCommand {
         let project = try Project(path: global.repo)
         let statuses = try StatusReader(project: project).statuses(checkDrift: check)
         if global.json {
-            terminal.print(String(decoding: try RecordJSON.encode(statuses), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(statuses)
             return PlumbCLI.ExitCode.ok
         }
         let rows = statuses.map { s -> [String] in

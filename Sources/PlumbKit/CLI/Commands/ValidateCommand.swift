@@ -6,8 +6,8 @@ public struct ValidateCommand: PlumbCommand {
     public static let name = "validate"
     public static let abstract = "Check spec/ and environments/ for errors."
     public static let discussion = """
-    Reads spec/pipeline.yaml, spec/params.yaml and environments/*.yaml from the working tree \
-    (edits included) or, with --ref, from a commit, and prints every problem as \
+    Reads spec/pipeline.yaml, spec/params.yaml and environments/*.yaml from the working tree
+    (edits included) or, with --ref, from a commit, and prints every problem as
     file:line:col: error: message. Exits 0 when the spec is valid, 1 otherwise.
     """
     public static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
@@ -69,20 +69,8 @@ public struct ValidateCommand: PlumbCommand {
         let code = valid ? PlumbCLI.ExitCode.ok : PlumbCLI.ExitCode.failure
         let diagnostics = result.diagnostics.sortedForDisplay()
         if json {
-            let document: JSONValue = .object([
-                "valid": .bool(valid),
-                "diagnostics": .array(diagnostics.map { d in
-                    .object([
-                        "file": d.location.map { .string($0.file) } ?? .null,
-                        "line": d.location.map { .int($0.line) } ?? .null,
-                        "column": d.location.map { .int($0.column) } ?? .null,
-                        "severity": .string(d.severity.rawValue),
-                        "message": .string(d.message),
-                        "hint": d.hint.map { .string($0) } ?? .null,
-                    ])
-                }),
-            ])
-            let text = (try? RecordJSON.encode(document)).map { String(decoding: $0, as: UTF8.self) } ?? "{\"valid\":\(valid)}\n"
+            let report = ValidationReport(valid: valid, diagnostics: diagnostics)
+            let text = (try? RecordJSON.encode(report)).map { String(decoding: $0, as: UTF8.self) } ?? "{\"valid\":\(valid)}\n"
             return Output(stdout: text, stderr: "", exitCode: code)
         }
         var stderr = diagnostics.map { $0.description + "\n" }.joined()
@@ -97,5 +85,31 @@ public struct ValidateCommand: PlumbCommand {
             stderr += "\(errors) error\(errors == 1 ? "" : "s")\n"
         }
         return Output(stdout: stdout, stderr: stderr, exitCode: code)
+    }
+}
+
+/// `plumb validate --json`: every diagnostic with all its fields, null where one is absent, so
+/// a machine can read each entry the same way.
+struct ValidationReport: Encodable {
+    var valid: Bool
+    var diagnostics: [Diagnostic]
+
+    private enum Keys: String, CodingKey { case valid, diagnostics }
+    private enum DiagnosticKeys: String, CodingKey { case file, line, column, severity, message, hint }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encode(valid, forKey: .valid)
+        var list = container.nestedUnkeyedContainer(forKey: .diagnostics)
+        for d in diagnostics {
+            var entry = list.nestedContainer(keyedBy: DiagnosticKeys.self)
+            // encode, not encodeIfPresent: a missing location is `null`, not a missing key.
+            try entry.encode(d.location?.file, forKey: .file)
+            try entry.encode(d.location?.line, forKey: .line)
+            try entry.encode(d.location?.column, forKey: .column)
+            try entry.encode(d.severity.rawValue, forKey: .severity)
+            try entry.encode(d.message, forKey: .message)
+            try entry.encode(d.hint, forKey: .hint)
+        }
     }
 }
