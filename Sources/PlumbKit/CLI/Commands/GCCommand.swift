@@ -41,7 +41,7 @@ public struct GCCommand: PlumbCommand {
         }
         let report = try GarbageCollector(project: project).collect(onlyCurrent: onlyCurrent, dryRun: dryRun)
         if global.json {
-            terminal.print(String(decoding: try RecordJSON.encode(report), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(report)
         } else {
             let size = ByteCountFormatter.string(fromByteCount: report.freedBytes, countStyle: .file)
             terminal.print("\(dryRun ? "Would remove" : "Removed") \(report.removed) object\(report.removed == 1 ? "" : "s") (\(size)); kept \(report.kept).")

@@ -48,7 +48,7 @@ public struct GraphCommand: PlumbCommand {
                         pinned: runs.map { !$0.contains(name) } ?? false)
         }
         if global.json {
-            terminal.print(String(decoding: try RecordJSON.encode(["stages": nodes]), as: UTF8.self).trimmingCharacters(in: .newlines))
+            try terminal.printJSON(["stages": nodes])
         } else if dot {
             terminal.print(Self.dot(nodes, pipeline: pipeline, graph: graph))
         } else {

@@ -18,12 +18,13 @@ public struct InitCommand: PlumbCommand {
     public func run() throws -> Int32 {
         let terminal = global.terminal()
         let fm = FileManager.default
+        let quiet = global.quiet || global.json
         var root = URL(fileURLWithPath: global.repo).standardizedFileURL.path
         if let repo = try? Repository(discovering: root), let workdir = repo.workingDirectory {
             root = workdir.standardizedFileURL.path
         } else {
             _ = try Repository.create(at: root)
-            if !global.quiet { terminal.print("Created a git repository in \(root).") }
+            if !quiet { terminal.print("Created a git repository in \(root).") }
         }
         let existing = Scaffold.files.map(\.path).filter { fm.fileExists(atPath: root + "/" + $0) }
             + (fm.fileExists(atPath: root + "/environments") ? ["environments/"] : [])
@@ -35,7 +36,7 @@ public struct InitCommand: PlumbCommand {
             let url = URL(fileURLWithPath: root + "/" + path)
             try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(content.utf8).write(to: url)
-            if !global.quiet { terminal.print("\(terminal.styled("+", .green)) \(path)") }
+            if !quiet { terminal.print("\(terminal.styled("+", .green)) \(path)") }
         }
         let ignorePath = root + "/.gitignore"
         let current = (try? String(contentsOfFile: ignorePath, encoding: .utf8)) ?? ""
@@ -44,9 +45,9 @@ public struct InitCommand: PlumbCommand {
         if !missing.isEmpty {
             let prefix = current.isEmpty || current.hasSuffix("\n") ? "" : "\n"
             try Data((current + prefix + missing.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: ignorePath))
-            if !global.quiet { terminal.print("\(terminal.styled("~", .yellow)) .gitignore (\(missing.joined(separator: ", ")))") }
+            if !quiet { terminal.print("\(terminal.styled("~", .yellow)) .gitignore (\(missing.joined(separator: ", ")))") }
         }
-        if !global.quiet {
+        if !quiet {
             terminal.print("""
 
             Next steps:
@@ -56,6 +57,10 @@ public struct InitCommand: PlumbCommand {
               plumb reconcile                     run it for dev and record the result in history/
               plumb promote dev staging           when evaluate.accuracy passes staging's gates
             """)
+        }
+        if global.json {
+            struct InitReport: Encodable { var root: String; var created: [String]; var gitignore: [String] }
+            try terminal.printJSON(InitReport(root: root, created: Scaffold.files.map(\.path), gitignore: missing))
         }
         return PlumbCLI.ExitCode.ok
     }

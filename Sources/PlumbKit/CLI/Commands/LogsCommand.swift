@@ -40,7 +40,13 @@ public struct LogsCommand: PlumbCommand {
             throw PlumbError("the log of '\(stage)' in run \(runID) (\(digest.short)) is not in this machine's cache",
                              hint: "logs stay in the cache of the machine that ran the stage; the record keeps its last lines: `plumb show \(runID)`")
         }
-        FileHandle.standardOutput.write(try project.cache.data(digest))
+        let log = try project.cache.data(digest)
+        if global.json {
+            struct LogReport: Encodable { var run: String; var stage: String; var digest: Digest; var log: String }
+            try global.terminal().printJSON(LogReport(run: runID, stage: stage, digest: digest, log: String(decoding: log, as: UTF8.self)))
+        } else {
+            FileHandle.standardOutput.write(log)
+        }
         return PlumbCLI.ExitCode.ok
     }
 }

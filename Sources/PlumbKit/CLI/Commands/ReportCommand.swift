@@ -21,6 +21,10 @@ public struct ReportCommand: PlumbCommand {
 
     public init(_ parsed: ParsedArguments) throws {
         global = GlobalOptions(parsed)
+        if global.json {
+            throw UsageError("report writes Markdown for people; machines read `plan --json`, `metrics diff --json` and `promote --dry-run --json`",
+                             command: Self.name)
+        }
         target = parsed.option("--target")
     }
 
