@@ -95,6 +95,13 @@ public enum PlumbCLI {
 
     /// Runs the command line and returns the process's exit code.
     public static func main(_ arguments: [String]) -> Int32 {
+        let code = runCommand(arguments)
+        // No thread may still be loading when the process exits.
+        StatCache.settle()
+        return code
+    }
+
+    private static func runCommand(_ arguments: [String]) -> Int32 {
         var args = arguments
         guard let first = args.first else { print(help()); return ExitCode.usage }
         if first == "--help" || first == "-h" || first == "help" {

@@ -1,3 +1,4 @@
+import Synchronization
 import Dispatch
 import Foundation
 #if canImport(Glibc)
@@ -90,11 +91,21 @@ public final class StatCache: @unchecked Sendable {
         racyWindowNanoseconds = Int64(racyWindow * 1e9)
         // Loaded on another core while the caller reads the commit and the spec (10,000 entries take a few
         // milliseconds); every use of the entries waits for it.
+        Self.pendingLoads.withLock { $0.append(loaded) }
         DispatchQueue.global().async(group: loaded) { [self] in
             if let data = try? Data(contentsOf: file), let decoded = Self.decode(data) {
                 lock.withLock { entries = decoded }
             }
         }
+    }
+
+    /// Loads started by every cache in this process. A process must not exit while one runs:
+    /// exit tears down what the loading thread still uses (seen as a rare crash on exit).
+    private static let pendingLoads = Mutex<[DispatchGroup]>([])
+
+    /// Waits for every background load to finish; the command line calls it before exiting.
+    public static func settle() {
+        for group in pendingLoads.withLock({ $0 }) { group.wait() }
     }
 
     /// Runs `body` under the lock, once the persisted entries are loaded.

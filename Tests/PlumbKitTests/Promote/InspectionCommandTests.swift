@@ -39,7 +39,8 @@ import Testing
         let json = try RecordJSON.decode(MetricsDiff.self, from: Data(try world.plumb("metrics", "diff", pin.run, "dev", "--json").stdout.utf8))
         #expect(json.rows == [MetricsDiff.Row(metric: "evaluate.accuracy", a: 0.85, b: 0.8, change: -0.05, relative: -0.058824)])
         #expect(try world.plumb("metrics", "--env", "staging").stdout.contains("evaluate.accuracy  0.85"))
-        #expect(try world.plumb("metrics", "diff", "nope", "dev").status == 64)
+        let nope = try world.plumb("metrics", "diff", "nope", "dev")
+        #expect(nope.status == 64, "\(nope.status): \(nope.stderr)")
 
         // history: runs and the promotion, newest first.
         let history = try world.plumb("history", "--limit", "3")
@@ -55,7 +56,7 @@ import Testing
         #expect(show.stdout.contains("evaluate.accuracy  0.8"))
         #expect(try world.plumb("logs", devRun, "deploy").status == 0)
         let noLog = try world.plumb("logs", devRun, "nosuch")
-        #expect(noLog.status == 64 && noLog.stderr.contains("has no stage 'nosuch'"))
+        #expect(noLog.status == 64 && noLog.stderr.contains("has no stage 'nosuch'"), "\(noLog.status): \(noLog.stderr)")
         try FileManager.default.removeItem(atPath: world.ci.root + "/.plumb/cache")
         let gone = try world.plumb("logs", devRun, "deploy")
         #expect(gone.status == 1 && gone.stderr.contains("is not in this machine's cache"))
