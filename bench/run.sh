@@ -24,8 +24,8 @@ if [ ! -x bench/.venv/bin/dvc ]; then
     bench/.venv/bin/pip install -q 'dvc>=3,<4'
 fi
 
-echo "building plumb (release) ..."
-swift build -c release 2>&1 | tail -1
+echo "building plumb (release, Swift runtime linked statically: see docs/decisions.md) ..."
+swift build -c release --product plumb --static-swift-stdlib 2>&1 | tail -1
 
 runs=${BENCH_RUNS:-5}
 exec python3 bench/bench.py --runs "$runs" "$@"

@@ -16,7 +16,7 @@ scripts/setup.sh
 export PATH="/opt/swift/usr/bin:$PATH"
 if [[ ! -x .build/release/plumb ]] || [[ -n "$(find Sources Package.swift -newer .build/release/plumb -print -quit)" ]]; then
   echo "example: building plumb (release)…"
-  swift build -c release --product plumb 2>&1 | grep -E "error|warning: unre|Compiling plumb|Build complete" | grep -v "^$" || true
+  swift build -c release --product plumb --static-swift-stdlib 2>&1 | grep -E "error|warning: unre|Compiling plumb|Build complete" | grep -v "^$" || true
   [[ -x .build/release/plumb ]] || { echo "example: error: the build failed" >&2; exit 1; }
 fi
 

@@ -38,17 +38,27 @@ public struct Recorder {
     }
 
     /// `plumb(dev): ran train, evaluate, deploy; 1 unchanged [skip ci]` with trailers.
+    /// How many stage names one list in a commit subject shows; the rest are counted ("and 995 more"),
+    /// so a run of 1,000 stages keeps a one-line subject. The run record has every stage.
+    static let namesInSubject = 5
+
+    /// `a, b, c` — or the first `namesInSubject` names and how many more.
+    static func listed(_ names: [String]) -> String {
+        guard names.count > namesInSubject else { return names.joined(separator: ", ") }
+        return names.prefix(namesInSubject).joined(separator: ", ") + " and \(names.count - namesInSubject) more"
+    }
+
     public static func message(plan: Plan, result: Executor.Result, run: String) -> String {
         func names(_ statuses: StageOutcome.Status...) -> [String] {
             plan.stages.map(\.name).filter { result.outcomes[$0].map { statuses.contains($0.status) } ?? false }
         }
         var parts: [String] = []
         let ran = names(.succeeded), failed = names(.failed), blocked = names(.blocked), restored = names(.restored)
-        if !ran.isEmpty { parts.append("ran " + ran.joined(separator: ", ")) }
-        if !restored.isEmpty { parts.append("restored " + restored.joined(separator: ", ")) }
-        if !failed.isEmpty { parts.append("failed " + failed.joined(separator: ", ")) }
-        if !blocked.isEmpty { parts.append("blocked " + blocked.joined(separator: ", ")) }
-        if !plan.dropped.isEmpty { parts.append("dropped " + plan.dropped.joined(separator: ", ")) }
+        if !ran.isEmpty { parts.append("ran " + listed(ran)) }
+        if !restored.isEmpty { parts.append("restored " + listed(restored)) }
+        if !failed.isEmpty { parts.append("failed " + listed(failed)) }
+        if !blocked.isEmpty { parts.append("blocked " + listed(blocked)) }
+        if !plan.dropped.isEmpty { parts.append("dropped " + listed(plan.dropped)) }
         let unchanged = names(.unchanged, .pinned).count
         if unchanged > 0 { parts.append("\(unchanged) unchanged") }
         if result.status == .interrupted { parts.insert("interrupted", at: 0) }

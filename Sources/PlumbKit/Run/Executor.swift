@@ -38,6 +38,8 @@ public final class Executor: @unchecked Sendable {
     let terminal: Terminal
     let workspace: String
     let index: FingerprintIndex
+    /// Each output (and metrics file) of the plan, to the stage that writes it: built once, looked up per dep.
+    private let producers: [String: String]
 
     private let lock = NSCondition()
     private var outcomes: [String: StageOutcome] = [:]
@@ -55,6 +57,11 @@ public final class Executor: @unchecked Sendable {
         self.terminal = terminal
         workspace = project.workspace(for: plan.environment)
         index = FingerprintIndex(cache: project.cache)
+        var producers: [String: String] = [:]
+        for stage in plan.stages {
+            for out in stage.outputs + stage.metricsFiles where producers[out] == nil { producers[out] = stage.name }
+        }
+        self.producers = producers
     }
 
     /// Applies the plan. Refuses a plan with errors.
@@ -192,12 +199,15 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: - One stage
 
-    /// The stage whose outputs contain `path`, and that output.
+    /// The stage whose outputs contain `path`, and that output: `path` itself or the nearest folder above it
+    /// (outputs never nest, as the spec validator checks, so at most one matches).
     private func producer(of path: String) -> (stage: String, output: String)? {
-        for stage in plan.stages {
-            for out in stage.outputs + stage.metricsFiles where path == out || path.hasPrefix(out + "/") { return (stage.name, out) }
+        var candidate = Substring(path)
+        while true {
+            if let stage = producers[String(candidate)] { return (stage, String(candidate)) }
+            guard let slash = candidate.lastIndex(of: "/") else { return nil }
+            candidate = candidate[..<slash]
         }
-        return nil
     }
 
     private func execute(_ stage: PlannedStage) -> StageOutcome {

@@ -69,6 +69,12 @@ func fourStageHarness() throws -> PipelineHarness {
         #expect(!FileManager.default.fileExists(atPath: h.root + "/build"))
     }
 
+    @Test func aLongListOfStagesIsAbbreviatedInTheCommitSubject() {
+        #expect(Recorder.listed(["a", "b", "c", "d", "e"]) == "a, b, c, d, e")
+        let many = (0..<1000).map { "s\($0)" }
+        #expect(Recorder.listed(many) == "s0, s1, s2, s3, s4 and 995 more")
+    }
+
     @Test func aSecondReconcileRunsAndCommitsNothing() throws {
         let h = try fourStageHarness()
         try h.reconcile()
