@@ -7,8 +7,3 @@
 static inline int plumb_git_set_cache_object_limit(git_object_t type, size_t size) {
     return git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, (int)type, size);
 }
-
-/* The CA bundle for https remotes (mbedTLS builds parse it here; see CertificateDeferral.swift). */
-static inline int plumb_git_set_ssl_cert_file(const char *file) {
-    return git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, (const char *)NULL);
-}

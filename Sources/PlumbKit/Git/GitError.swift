@@ -17,10 +17,7 @@ public struct GitError: Error, Sendable, CustomStringConvertible {
 enum Git {
     /// libgit2 must be initialised once per process before any call.
     private static let initialised: Bool = {
-        // The CA bundle is parsed only when a remote is first used (see CertificateDeferral).
-        CertificateDeferral.deferring = true
         let ok = git_libgit2_init() > 0
-        CertificateDeferral.deferring = false
         // Trees and commits of any size stay cached: each path lookup reads the commit and the trees on the
         // way, and past libgit2's 4 KiB default (a folder of 1,000 files, a commit naming 1,000 stages) they
         // were re-read and re-inflated every time. Blobs stay uncached.

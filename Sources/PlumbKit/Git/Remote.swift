@@ -248,8 +248,6 @@ final class RemoteSession {
     init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         // libgit2 allocates credentials with its own allocator, which only works once initialised.
         Git.ensureInitialised()
-        // Every fetch, push and clone makes a session first: the CA bundle is loaded here for https.
-        if url.lowercased().hasPrefix("https://") { CertificateDeferral.loadCertificates() }
         self.url = url
         self.environment = environment
     }

@@ -84,20 +84,3 @@ import Testing
         }
     }
 }
-
-/// libgit2 with mbedTLS (Debian's) parses the CA bundle at init; Plumb defers that to the first remote.
-@Suite struct CertificateDeferralTests {
-    @Test func theBundleIsRememberedAtInitAndParsedByMbedTLSWhenARemoteIsUsed() throws {
-        Git.ensureInitialised()
-        #expect(!CertificateDeferral.deferring)
-        // A libgit2 built with OpenSSL never asks: nothing to check then.
-        guard let bundle = CertificateDeferral.deferredPath else { return }
-        #expect(FileManager.default.fileExists(atPath: bundle))
-        // After init, parsing goes to mbedTLS itself: a missing file fails, the real bundle loads.
-        #expect(plumb_git_set_ssl_cert_file("/nonexistent/ca-bundle.crt") < 0)
-        #expect(plumb_git_set_ssl_cert_file(bundle) == 0)
-        // What a remote session does before fetching, pushing or cloning.
-        _ = RemoteSession(url: "https://example.com/repo.git", environment: [:])
-        #expect(plumb_git_set_ssl_cert_file(bundle) == 0)
-    }
-}
