@@ -189,6 +189,16 @@ extension Repository {
         return true
     }
 
+    /// Removes a reference; a reference that does not exist is fine.
+    public func deleteReference(_ name: String) throws {
+        var ref: OpaquePointer?
+        let code = git_reference_lookup(&ref, handle, name)
+        if code == GIT_ENOTFOUND.rawValue { return }
+        try Git.check(code, "git_reference_lookup")
+        defer { git_reference_free(ref) }
+        try Git.check(git_reference_delete(ref), "git_reference_delete")
+    }
+
     /// Commits between `from` (exclusive) and `to` (inclusive), newest first.
     public func log(from: ObjectID? = nil, to: ObjectID, limit: Int = .max) throws -> [CommitInfo] {
         var walk: OpaquePointer?

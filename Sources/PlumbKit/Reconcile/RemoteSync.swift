@@ -61,9 +61,7 @@ public struct RemoteSync {
     public func push(branch: String, ownedPaths: [String]) throws {
         let reference = "refs/heads/\(branch)"
         for attempt in 1...maxAttempts {
-            let result = try PlumbError.wrap("cannot push \(branch) to \(remote)") {
-                try repository.push(remote: remote, refspecs: ["\(reference):\(reference)"])
-            }
+            let result = try PlumbError.wrap("cannot push \(branch) to \(remote)") { try pushOnce(branch: branch) }
             if result == .pushed { return }
             guard attempt < maxAttempts else { break }
             // Backoff with jitter before every retry, so writers racing for the same remote spread
@@ -78,6 +76,41 @@ public struct RemoteSync {
         }
         throw PlumbError("cannot push \(branch) to \(remote): the remote kept moving (\(maxAttempts) attempts)",
                          hint: "the commit is kept locally; push again later with `plumb reconcile --push`")
+    }
+
+    /// One push of `branch`. To a remote on this machine, libgit2's local transport would write the
+    /// branch without checking what it points at now (two racing pushers could both "succeed" and one
+    /// record be lost), so the objects go to a temporary ref and the branch moves by compare-and-swap
+    /// in the remote repository itself, expecting the tip last fetched, as git's receive-pack does.
+    func pushOnce(branch: String) throws -> PushResult {
+        let reference = "refs/heads/\(branch)"
+        guard let path = localRemotePath() else {
+            return try repository.push(remote: remote, refspecs: ["\(reference):\(reference)"])
+        }
+        let local = try repository.referenceTarget(reference)
+        let tracking = "refs/remotes/\(remote)/\(branch)"
+        let expected = try? repository.referenceTarget(tracking)
+        if expected == local { return .pushed }
+        let incoming = "refs/plumb/incoming/\(UUID().uuidString.lowercased())"
+        let sent = try repository.push(remote: remote, refspecs: ["+\(reference):\(incoming)"])
+        guard sent == .pushed else { return sent }
+        let target = try Repository(at: path)
+        defer { try? target.deleteReference(incoming) }
+        guard try target.updateReference(reference, to: local, expected: expected, message: "push: plumb") else {
+            if (try? target.referenceTarget(reference)) == local { return .pushed }
+            return .rejected(reason: "\(remote)/\(branch) moved since it was fetched")
+        }
+        _ = try repository.updateReference(tracking, to: local, expected: expected, message: "plumb: pushed")
+        return .pushed
+    }
+
+    /// The path of the remote's repository when it is on this machine (a path or a file:// URL).
+    func localRemotePath() -> String? {
+        guard let url = repository.remoteURL(remote) else { return nil }
+        if url.hasPrefix("file://") { return String(url.dropFirst("file://".count)) }
+        if url.contains("://") { return nil }
+        let path = url.hasPrefix("/") ? url : (repository.root as NSString).appendingPathComponent(url)
+        return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
     /// The unit two writers can conflict on: `history/<env>` for records, else the path itself
