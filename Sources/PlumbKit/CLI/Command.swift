@@ -77,6 +77,31 @@ public struct GlobalOptions: Sendable {
     public func terminal() -> Terminal { Terminal(noColour: noColour || json, quiet: quiet, verbose: verbose) }
 }
 
+/// `--pull`, `--push` and `--remote`, shared by the commands that write to a branch
+/// (reconcile, promote, rollback).
+public struct RemoteOptions: Sendable {
+    public var pull: Bool
+    public var push: Bool
+    public var remote: String
+
+    /// The arguments, with `pullHelp` saying when that command pulls.
+    public static func arguments(pullHelp: String = "Fetch the branch from the remote and fast-forward first.") -> [ArgumentSpec] {
+        [
+            .flag("--pull", help: pullHelp),
+            .flag("--push", help: "Push the branch that received the commit (re-made on the remote's tip if it moved)."),
+            .option("--remote", value: "NAME", help: "The remote for --pull and --push (default: origin)."),
+        ]
+    }
+
+    /// Reads the options; `--push` with a dry run is a usage error, since a dry run writes nothing.
+    public init(_ parsed: ParsedArguments, dryRun: Bool) throws {
+        pull = parsed.flag("--pull")
+        push = parsed.flag("--push")
+        remote = parsed.option("--remote") ?? "origin"
+        if dryRun && push { throw UsageError("--push makes no sense with --dry-run, which writes nothing", command: parsed.command) }
+    }
+}
+
 /// The `plumb` command line: dispatch, help, version and the mapping of errors to exit codes.
 public enum PlumbCLI {
     public static let version = "0.1.0"

@@ -22,11 +22,8 @@ public struct PromoteCommand: PlumbCommand {
     ] + GlobalOptions.arguments + [
         .flag("--dry-run", "-n", help: "Evaluate the gates and print what would be pinned; write nothing."),
         .option("--branch", value: "NAME", help: "Commit on a new branch NAME (for a pull request); the current branch stays as it is."),
-        .flag("--pull", help: "Fetch and fast-forward the current branch before reading it."),
-        .flag("--push", help: "Push the branch that received the commit."),
-        .option("--remote", value: "NAME", help: "The remote for --pull and --push (default: origin)."),
         .flag("--force", help: "Promote even a run that <to> was rolled back from."),
-    ]
+    ] + RemoteOptions.arguments(pullHelp: "Fetch and fast-forward the current branch before reading it.")
 
     var global: GlobalOptions
     var request: Promoter.Request
@@ -36,11 +33,11 @@ public struct PromoteCommand: PlumbCommand {
         request = Promoter.Request(from: parsed.positional("from") ?? "", to: parsed.positional("to") ?? "")
         request.dryRun = parsed.flag("--dry-run")
         request.branch = parsed.option("--branch")
-        request.pull = parsed.flag("--pull")
-        request.push = parsed.flag("--push")
-        request.remote = parsed.option("--remote") ?? "origin"
+        let remoteOptions = try RemoteOptions(parsed, dryRun: request.dryRun)
+        request.pull = remoteOptions.pull
+        request.push = remoteOptions.push
+        request.remote = remoteOptions.remote
         request.force = parsed.flag("--force")
-        if request.dryRun && request.push { throw UsageError("--push makes no sense with --dry-run, which writes nothing", command: Self.name) }
         if let branch = request.branch, branch.isEmpty || branch.hasPrefix("-") || branch.contains("..") || branch.contains(" ") {
             throw UsageError("--branch expects a branch name, not '\(branch)'", command: Self.name)
         }

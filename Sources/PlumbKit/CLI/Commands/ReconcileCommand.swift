@@ -17,9 +17,7 @@ public struct ReconcileCommand: PlumbCommand {
         .option("--jobs", "-j", value: "N", help: "Run up to N stages at once (default: the number of cores)."),
         .option("--force", value: "STAGE", help: "Run STAGE whatever its state (repeatable)."),
         .flag("--detailed-exitcode", help: "With --dry-run: exit 0 when nothing to do, 2 when changes are pending."),
-        .flag("--pull", help: "Fetch the branch from the remote and fast-forward before planning."),
-        .flag("--push", help: "Push the branch after recording (re-made on the remote's tip if it moved)."),
-        .option("--remote", value: "NAME", help: "The remote for --pull and --push (default: origin)."),
+    ] + RemoteOptions.arguments(pullHelp: "Fetch the branch from the remote and fast-forward before planning.") + [
         .optionalValue("--wait-for-lock", value: "DURATION",
                        help: "If another reconcile of the environment is running, wait for it (at most DURATION: 30s, 5m; bare: as long as it takes)."),
         .flag("--watch", help: "Keep reconciling: fetch every --interval, reconcile when the desired state changed, push with --push. Stop with Ctrl-C / SIGTERM."),
@@ -43,10 +41,10 @@ public struct ReconcileCommand: PlumbCommand {
         global = GlobalOptions(parsed)
         ref = parsed.option("--ref")
         dryRun = parsed.flag("--dry-run")
-        pull = parsed.flag("--pull")
-        push = parsed.flag("--push")
-        remote = parsed.option("--remote") ?? "origin"
-        if dryRun && push { throw UsageError("--push makes no sense with --dry-run, which writes nothing", command: Self.name) }
+        let remoteOptions = try RemoteOptions(parsed, dryRun: dryRun)
+        pull = remoteOptions.pull
+        push = remoteOptions.push
+        remote = remoteOptions.remote
         jobs = try parsed.option("--jobs", as: "a positive number") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
             ?? ProcessInfo.processInfo.activeProcessorCount
         forced = Set(parsed.options("--force"))

@@ -16,10 +16,7 @@ public struct RollbackCommand: PlumbCommand {
         .option("--to", value: "RUN|COMMIT", help: "Go back to the pin of this source run, or as of this commit."),
         .flag("--dry-run", "-n", help: "Say what would be pinned; write nothing."),
         .option("--branch", value: "NAME", help: "Commit on a new branch NAME (for a pull request)."),
-        .flag("--pull", help: "Fetch and fast-forward the current branch first."),
-        .flag("--push", help: "Push the branch that received the commit."),
-        .option("--remote", value: "NAME", help: "The remote for --pull and --push (default: origin)."),
-    ]
+    ] + RemoteOptions.arguments()
 
     var global: GlobalOptions
     var environment: String
@@ -36,10 +33,10 @@ public struct RollbackCommand: PlumbCommand {
         to = parsed.option("--to")
         dryRun = parsed.flag("--dry-run")
         branch = parsed.option("--branch")
-        pull = parsed.flag("--pull")
-        push = parsed.flag("--push")
-        remote = parsed.option("--remote") ?? "origin"
-        if dryRun && push { throw UsageError("--push makes no sense with --dry-run, which writes nothing", command: Self.name) }
+        let remoteOptions = try RemoteOptions(parsed, dryRun: dryRun)
+        pull = remoteOptions.pull
+        push = remoteOptions.push
+        remote = remoteOptions.remote
     }
 
     public func run() throws -> Int32 {
