@@ -26,7 +26,7 @@ import Testing
         process.standardError = FileHandle.nullDevice
         try process.run()
         // Wait until the slow stage has started, then kill plumb outright.
-        for _ in 0..<200 {
+        for _ in 0..<1000 {  // up to 20 s: a loaded CI machine starts slowly
             if let text = try? String(contentsOfFile: h.sideFile, encoding: .utf8), text.contains("slow") { break }
             usleep(20_000)
         }
