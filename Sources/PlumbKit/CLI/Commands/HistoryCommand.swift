@@ -9,7 +9,7 @@ public struct HistoryCommand: PlumbCommand {
     (Plumb-Promote-To) or rolled one back (Plumb-Rollback-Env). Without --env, every environment.
     """
     public static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
-        GlobalOptions.envArgument,
+        .option("--env", "-e", value: "NAME", help: "Only this environment's runs and promotions (default: every environment)."),
         .option("--limit", "-n", value: "N", help: "Show at most N entries (default: 20)."),
     ]
 
