@@ -309,20 +309,31 @@ public final class Executor: @unchecked Sendable {
 
         var produced: [String: Digest] = [:]
         var metrics: [String: Double] = [:]
-        for out in stage.outputs + stage.metricsFiles {
-            let path = workspace + "/" + out
-            guard fm.fileExists(atPath: path) || (try? fm.destinationOfSymbolicLink(atPath: path)) != nil else {
-                throw PlumbError("stage '\(stage.name)' succeeded but did not write its declared output \(out)")
+        do {
+            for out in stage.outputs + stage.metricsFiles {
+                let path = workspace + "/" + out
+                guard fm.fileExists(atPath: path) || (try? fm.destinationOfSymbolicLink(atPath: path)) != nil else {
+                    throw PlumbError("stage '\(stage.name)' exited 0 but did not write its declared output \(out)")
+                }
+                try Self.checkInsideWorkspace(path, workspace: workspace, output: out, stage: stage.name)
+                produced[out] = try project.cache.store(path)
             }
-            try Self.checkInsideWorkspace(path, workspace: workspace, output: out, stage: stage.name)
-            produced[out] = try project.cache.store(path)
-        }
-        for file in stage.metricsFiles {
-            let data = try Data(contentsOf: URL(fileURLWithPath: workspace + "/" + file))
-            guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-                throw PlumbError("stage '\(stage.name)' wrote \(file), which is not JSON", hint: "a metrics file holds a JSON object of numbers")
+            for file in stage.metricsFiles {
+                let data = try Data(contentsOf: URL(fileURLWithPath: workspace + "/" + file))
+                guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+                    throw PlumbError("stage '\(stage.name)' wrote \(file), which is not JSON", hint: "a metrics file holds a JSON object of numbers")
+                }
+                metrics.merge(value.flattenedNumbers(prefix: stage.name)) { a, _ in a }
             }
-            metrics.merge(value.flattenedNumbers(prefix: stage.name)) { a, _ in a }
+        } catch {
+            // The command ran: keep its log and exit code with the failure, so `plumb logs` can show what it did.
+            report(stage.name, "failed: \(error)", style: .red, glyph: "✘")
+            var o = outcome(stage, .failed, fingerprint: fingerprint, logTail: Self.tail(logData) + "\n\(error)")
+            o.exitCode = 0
+            o.duration = duration
+            o.attempts = attempt
+            o.log = logDigest
+            return o
         }
         try index.remember(CachedOutcome(outputs: produced, metrics: metrics, run: options.runID), for: fingerprint)
         report(stage.name, "done in \(formatDuration(duration))", style: .green, glyph: "✔")

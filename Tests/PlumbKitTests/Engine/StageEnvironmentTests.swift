@@ -53,4 +53,21 @@ import Testing
         let unknown = try runProcess(plumbExecutable(), ["checkout", "nothing"], in: h.root)
         #expect(unknown.status == 1 && unknown.stderr.contains("no recorded stage or output 'nothing'"))
     }
+
+    @Test func aStageThatDoesNotWriteItsOutputFailsWithItsLogKept() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          lazy:
+            cmd: echo "thinking about it"
+            outs: [build/never.txt]
+        """)
+        let outcome = try h.reconcile()
+        let lazy = try #require(outcome.result?.outcomes["lazy"])
+        #expect(lazy.status == .failed)
+        #expect(lazy.log != nil)
+        #expect(lazy.logTail?.contains("thinking about it") == true)
+        #expect(lazy.logTail?.contains("did not write its declared output build/never.txt") == true)
+        #expect(try h.state()?.stages["lazy"]?.status == .failed)
+    }
 }
