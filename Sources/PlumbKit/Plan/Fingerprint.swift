@@ -36,6 +36,12 @@ public enum ContentID {
     public static func git(_ id: ObjectID) -> String { "git:\(id.hex)" }
     public static func sha256(_ digest: Digest) -> String { "sha256:\(digest.hex)" }
 
+    /// The identity of `path` produced as (or inside) another stage's `output` whose digest is `digest`:
+    /// the output's own id, or for a file inside an output folder, the folder's id and the sub-path.
+    public static func produced(_ path: String, output: String, digest: Digest) -> String {
+        path == output ? sha256(digest) : "\(sha256(digest)):\(path.dropFirst(output.count + 1))"
+    }
+
     /// A short form for plans: `git:1a2b3c4d`, `sha256:5e6f7a8b`.
     public static func short(_ id: String) -> String {
         guard let colon = id.firstIndex(of: ":") else { return String(id.prefix(12)) }

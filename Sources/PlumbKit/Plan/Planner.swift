@@ -78,9 +78,7 @@ public enum Planner {
                 params[key] = value
                 document = document.merging(nested(key, value))
             }
-            // An environment's variables are laid over the stage's, as its params are over params.yaml.
-            var env = stage.env
-            env.merge(input.environment.env) { _, environmentValue in environmentValue }
+            let env = stage.variables(in: input.environment)
 
             // Each dep's source, and its identity where known now.
             var deps: [String: DepSource] = [:]
@@ -92,7 +90,7 @@ public enum Planner {
             for dep in stage.deps where !pinnedHere {
                 if let (producer, output) = graph.producer(of: dep) {
                     if let digest = knownOutputs[producer]?[output] {
-                        let id = dep == output ? ContentID.sha256(digest) : "\(ContentID.sha256(digest)):\(dep.dropFirst(output.count + 1))"
+                        let id = ContentID.produced(dep, output: output, digest: digest)
                         deps[dep] = .known(id)
                         known[dep] = id
                     } else {
@@ -270,10 +268,10 @@ public struct StageGraph: Sendable {
     public private(set) var upstream: [String: [String]] = [:]
     /// A cycle, if the graph has one (the first stage repeated at the end).
     public private(set) var cycle: [String]?
-    private var producers: [String: String] = [:]
+    private let outputs: OutputProducers
 
     public init(_ pipeline: Pipeline) {
-        for stage in pipeline.stages { for out in stage.allOutputs { producers[out] = stage.name } }
+        outputs = OutputProducers(pipeline.stages.map { ($0.name, $0.allOutputs) })
         let names = Set(pipeline.stages.map(\.name))
         for stage in pipeline.stages {
             var up = Set(stage.after.filter { names.contains($0) })
@@ -304,15 +302,7 @@ public struct StageGraph: Sendable {
     }
 
     /// The stage producing `path` (an output itself, or a file inside an output folder) and that output.
-    public func producer(of path: String) -> (stage: String, output: String)? {
-        if let s = producers[path] { return (s, path) }
-        var candidate = path
-        while let slash = candidate.lastIndex(of: "/") {
-            candidate = String(candidate[..<slash])
-            if let s = producers[candidate] { return (s, candidate) }
-        }
-        return nil
-    }
+    public func producer(of path: String) -> (stage: String, output: String)? { outputs.producer(of: path) }
 
     static func findCycle(in edges: [String: Set<String>]) -> [String] {
         // Walk upstream edges from the smallest name until a stage repeats.

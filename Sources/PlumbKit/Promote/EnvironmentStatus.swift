@@ -112,9 +112,7 @@ public struct StatusReader {
     /// Runs the check with the variables the deploy stage had, plus PLUMB_EXPECTED_MODEL.
     func probe(_ check: String, stage: Stage, snapshot: Snapshot, expected: Digest?) -> (EnvironmentStatus.Drift, String?) {
         var environment = ProcessInfo.processInfo.environment
-        // As the planner does: the environment's variables are laid over the stage's.
-        environment.merge(stage.env) { _, new in new }
-        environment.merge(snapshot.environment.env) { _, new in new }
+        environment.merge(stage.variables(in: snapshot.environment)) { _, new in new }
         environment["PLUMB_REPO"] = project.root
         environment["PLUMB_ENV"] = snapshot.environment.name
         environment["PLUMB_STAGE"] = stage.name

@@ -72,46 +72,44 @@ public struct Snapshot: Sendable {
     /// The identity of every dep no stage produces: git's id for tracked paths (no file read),
     /// SHA-256 through the stat cache for untracked data. Missing deps are left out; the planner reports them.
     public func sourceDigests(_ project: Project) throws -> [String: String] {
+        func onDisk(_ dep: String) -> String { dep.hasPrefix("/") ? dep : project.root + "/" + dep }
         let graph = StageGraph(spec.pipeline)
         var digests: [String: String] = [:]
-        var untracked: [String] = []
+        var untracked: Set<String> = []
         for stage in stagesRunHere {
             for dep in stage.deps where graph.producer(of: dep) == nil && digests[dep] == nil {
                 if !dep.hasPrefix("/"), let entry = try project.repository.entry(at: dep, in: commit) {
                     digests[dep] = ContentID.git(entry.id)
                 } else {
-                    untracked.append(dep)
+                    untracked.insert(dep)
                 }
             }
         }
-        let paths = Array(Set(untracked)).sorted()
-        let onDisk = paths.filter { FileManager.default.fileExists(atPath: $0.hasPrefix("/") ? $0 : project.root + "/" + $0) }
-        let hashed = try project.digester.digests(of: onDisk.map { $0.hasPrefix("/") ? $0 : project.root + "/" + $0 })
-        for dep in onDisk {
-            if let d = hashed[dep.hasPrefix("/") ? dep : project.root + "/" + dep] { digests[dep] = ContentID.sha256(d) }
+        let present = untracked.sorted().filter { FileManager.default.fileExists(atPath: onDisk($0)) }
+        let hashed = try project.digester.digests(of: present.map(onDisk))
+        for dep in present {
+            if let d = hashed[onDisk(dep)] { digests[dep] = ContentID.sha256(d) }
         }
         return digests
     }
 
-    /// Files the pipeline uses whose working-tree content differs from the commit being planned.
+    /// Files the pipeline uses whose working-tree content differs from the commit being planned:
+    /// the spec, the environments and the tracked deps (those `sourceDigests` identified by git).
     /// Only meaningful when that commit is what the working tree has checked out.
-    public func uncommittedEdits(_ project: Project) throws -> [String] {
+    public func uncommittedEdits(_ project: Project, sourceDigests: [String: String]) throws -> [String] {
         let head = try project.repository.head()
         guard head.commit == commit else { return [] }
-        var paths = ["spec", "environments"]
-        let graph = StageGraph(spec.pipeline)
-        for stage in stagesRunHere {
-            for dep in stage.deps where graph.producer(of: dep) == nil && !dep.hasPrefix("/") {
-                if (try? project.repository.entry(at: dep, in: commit)) != nil { paths.append(dep) }
-            }
-        }
-        return try project.repository.workingTreeChanges(against: commit, paths: Array(Set(paths)).sorted())
+        let tracked = sourceDigests.filter { $0.value.hasPrefix("git:") }.keys
+        let paths = Set(["spec", "environments"]).union(tracked)
+        return try project.repository.workingTreeChanges(against: commit, paths: paths.sorted())
     }
 
     /// Everything the planner needs.
     public func planningInput(_ project: Project, forced: Set<String> = []) throws -> PlanningInput {
-        PlanningInput(spec: spec, environment: environment, commit: commit, branch: branch?.replacingOccurrences(of: "refs/heads/", with: ""),
-                      recorded: recorded, pin: pin, sourceDigests: try sourceDigests(project),
-                      uncommittedEdits: try uncommittedEdits(project), forced: forced)
+        let digests = try sourceDigests(project)
+        return PlanningInput(spec: spec, environment: environment, commit: commit,
+                             branch: branch?.replacingOccurrences(of: "refs/heads/", with: ""), recorded: recorded, pin: pin,
+                             sourceDigests: digests, uncommittedEdits: try uncommittedEdits(project, sourceDigests: digests),
+                             forced: forced)
     }
 }

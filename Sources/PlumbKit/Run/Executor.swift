@@ -39,7 +39,7 @@ public final class Executor: @unchecked Sendable {
     let workspace: String
     let index: FingerprintIndex
     /// Each output (and metrics file) of the plan, to the stage that writes it: built once, looked up per dep.
-    private let producers: [String: String]
+    private let producers: OutputProducers
 
     private let lock = NSCondition()
     private var outcomes: [String: StageOutcome] = [:]
@@ -57,11 +57,7 @@ public final class Executor: @unchecked Sendable {
         self.terminal = terminal
         workspace = project.workspace(for: plan.environment)
         index = FingerprintIndex(cache: project.cache)
-        var producers: [String: String] = [:]
-        for stage in plan.stages {
-            for out in stage.outputs + stage.metricsFiles where producers[out] == nil { producers[out] = stage.name }
-        }
-        self.producers = producers
+        producers = OutputProducers(plan.stages.map { ($0.name, $0.outputs + $0.metricsFiles) })
     }
 
     /// Applies the plan. Refuses a plan with errors.
@@ -199,17 +195,6 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: - One stage
 
-    /// The stage whose outputs contain `path`, and that output: `path` itself or the nearest folder above it
-    /// (outputs never nest, as the spec validator checks, so at most one matches).
-    private func producer(of path: String) -> (stage: String, output: String)? {
-        var candidate = Substring(path)
-        while true {
-            if let stage = producers[String(candidate)] { return (stage, String(candidate)) }
-            guard let slash = candidate.lastIndex(of: "/") else { return nil }
-            candidate = candidate[..<slash]
-        }
-    }
-
     private func execute(_ stage: PlannedStage) -> StageOutcome {
         do {
             // Resolve every dep another stage produces; outputs that stage did not write in this
@@ -217,14 +202,14 @@ public final class Executor: @unchecked Sendable {
             var inputs: [String: String] = [:]
             for (dep, source) in stage.deps {
                 if case let .known(id) = source { inputs[dep] = id }
-                guard let (producer, output) = producer(of: dep) else { continue }
+                guard let (producer, output) = producers.producer(of: dep) else { continue }
                 lock.lock()
                 let digest = outputs[producer]?[output]
                 let status = outcomes[producer]?.status
                 lock.unlock()
                 guard let digest else { throw PlumbError("'\(producer)' recorded no output \(output)") }
                 if case .output = source {
-                    inputs[dep] = output == dep ? ContentID.sha256(digest) : "\(ContentID.sha256(digest)):\(dep.dropFirst(output.count + 1))"
+                    inputs[dep] = ContentID.produced(dep, output: output, digest: digest)
                 }
                 if status != .succeeded { try materialize(stage: producer, path: output, digest: digest) }
             }

@@ -59,6 +59,12 @@ public struct Stage: Sendable, Hashable {
 
     /// Everything the stage writes: outs, then metrics files.
     public var allOutputs: [String] { outs + metrics }
+
+    /// The stage's declared variables with the environment's laid over them, as its params are
+    /// over params.yaml: what the stage runs with, and what its fingerprint covers.
+    public func variables(in environment: EnvironmentSpec) -> [String: String] {
+        env.merging(environment.env) { _, environmentValue in environmentValue }
+    }
 }
 
 /// The desired state of one environment, from `environments/<name>.yaml`.

@@ -28,8 +28,7 @@ import Testing
                 case let .known(id): inputs[dep] = id
                 case let .output(_, path):
                     let (_, output) = StageGraph(pipeline).producer(of: path)!
-                    inputs[dep] = output == path ? ContentID.sha256(produced[output]!)
-                        : "\(ContentID.sha256(produced[output]!)):\(path.dropFirst(output.count + 1))"
+                    inputs[dep] = ContentID.produced(path, output: output, digest: produced[output]!)
                 }
             }
             let fingerprint = FingerprintInputs(command: stage.command, env: stage.env, params: stage.params, inputs: inputs).fingerprint
