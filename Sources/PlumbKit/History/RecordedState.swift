@@ -26,7 +26,7 @@ public struct RecordedState: Sendable, Hashable, Codable {
     }
 
     /// The path of an environment's state file in the repository.
-    public static func path(for environment: String) -> String { "history/\(environment)/state.json" }
+    public static func path(for environment: String) -> String { "\(SpecPaths.history(environment))/state.json" }
 
     /// Decodes a state file, turning any problem into an error that names the file and says how to recover.
     public static func decode(_ data: Data, path: String) throws -> RecordedState {

@@ -96,7 +96,7 @@ public struct Recorder {
                 throw PlumbError("cannot record run \(record.run): \(branch) was rewritten while the run was going",
                                  hint: "the run's outputs are in the cache; reconcile again to record it")
             }
-            let historyPath = "history/\(env)"
+            let historyPath = SpecPaths.history(env)
             let before = try repository.entry(at: historyPath, in: tip)?.id
             let after = try repository.entry(at: historyPath, in: now)?.id
             guard before == after else {

@@ -35,7 +35,13 @@ public struct RunRecord: Sendable, Hashable, Codable {
         self.dropped = dropped; self.stages = stages; self.metrics = metrics; self.pin = pin
     }
 
-    public static func path(for environment: String, run: String) -> String { "history/\(environment)/runs/\(run).json" }
+    public static func path(for environment: String, run: String) -> String { "\(SpecPaths.history(environment))/runs/\(run).json" }
+
+    /// The record of `run` in `environment` at `commit`, or nil when that commit holds none.
+    public static func read(_ run: String, environment: String, at commit: ObjectID, in repository: Repository) throws -> RunRecord? {
+        let path = Self.path(for: environment, run: run)
+        return try repository.file(at: path, in: commit).map { try decode($0, path: path) }
+    }
 
     public static func decode(_ data: Data, path: String) throws -> RunRecord {
         do { return try RecordJSON.decode(RunRecord.self, from: data) } catch {

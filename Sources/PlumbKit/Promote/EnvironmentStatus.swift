@@ -65,13 +65,9 @@ public struct StatusReader {
             model: nil, modelDigest: nil, lastRun: snapshot.recorded?.lastRun, lastResult: nil, lastFinished: nil,
             pending: plan.stages.filter(\.action.isChange).count + plan.dropped.count, planErrors: plan.errors,
             drift: checkDrift ? .unknown : .skipped, driftDetail: nil)
-        if let run = status.lastRun {
-            let path = RunRecord.path(for: name, run: run)
-            if let data = try project.repository.file(at: path, in: snapshot.commit) {
-                let record = try RunRecord.decode(data, path: path)
-                status.lastResult = record.status
-                status.lastFinished = record.finishedAt
-            }
+        if let run = status.lastRun, let record = try RunRecord.read(run, environment: name, at: snapshot.commit, in: project.repository) {
+            status.lastResult = record.status
+            status.lastFinished = record.finishedAt
         }
         let deploy = Self.deployStage(snapshot.spec.pipeline)
         if let deploy, let (path, digest) = Self.deployedArtifact(deploy, snapshot: snapshot) {

@@ -25,7 +25,7 @@ public struct HistoryReader {
 
     /// Every run record of `environment` at the commit, newest first.
     public func runs(of environment: String) throws -> [RunRecord] {
-        let entries = try repository.blobs(under: "history/\(environment)/runs", in: commit).filter { $0.path.hasSuffix(".json") }
+        let entries = try repository.blobs(under: "\(SpecPaths.history(environment))/runs", in: commit).filter { $0.path.hasSuffix(".json") }
         let records = try entries.map { try RunRecord.decode(try repository.blob($0.id), path: $0.path) }
         return records.sorted { ($0.startedAt, $0.run) > ($1.startedAt, $1.run) }
     }
@@ -33,8 +33,7 @@ public struct HistoryReader {
     /// The run record `run` of whichever environment has it.
     public func run(_ run: String, environments: [String]) throws -> RunRecord? {
         for env in environments.sorted() {
-            let path = RunRecord.path(for: env, run: run)
-            if let data = try repository.file(at: path, in: commit) { return try RunRecord.decode(data, path: path) }
+            if let record = try RunRecord.read(run, environment: env, at: commit, in: repository) { return record }
         }
         return nil
     }

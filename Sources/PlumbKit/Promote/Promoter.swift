@@ -115,9 +115,7 @@ public struct Promoter {
         guard let state = source.recorded, let lastRun = state.lastRun else {
             throw PlumbError("\(env) has no recorded run to promote", hint: "reconcile it first: `plumb reconcile --env \(env)`")
         }
-        let runPath = RunRecord.path(for: env, run: lastRun)
-        if let data = try project.repository.file(at: runPath, in: source.commit) {
-            let record = try RunRecord.decode(data, path: runPath)
+        if let record = try RunRecord.read(lastRun, environment: env, at: source.commit, in: project.repository) {
             guard record.status == .succeeded else {
                 throw PlumbError("\(env)'s last run \(lastRun) \(record.status.rawValue); fix and reconcile \(env) first",
                                  hint: "see what went wrong with `plumb show \(lastRun)`")

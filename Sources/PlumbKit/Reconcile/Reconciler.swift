@@ -109,7 +109,7 @@ public struct Reconciler {
         // Keep history/ in the working tree current when the reconciled branch is checked out.
         if try project.repository.head().reference == branch {
             try PlumbError.wrap("recorded run \(run), but cannot update history/ in the working tree") {
-                try project.repository.syncWorkingTree(to: commit, paths: ["history/\(plan.environment)"])
+                try project.repository.syncWorkingTree(to: commit, paths: [SpecPaths.history(plan.environment)])
             }
         }
         try? FileManager.default.removeItem(atPath: project.logDirectory(for: run))

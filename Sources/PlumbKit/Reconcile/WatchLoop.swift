@@ -143,7 +143,7 @@ public final class WatchLoop {
         }
         if options.push && unpushed && project.repository.remoteURL(options.remote) != nil {
             let environment = try Snapshot.chooseEnvironment(options.environment, in: try Snapshot.read(project, ref: options.branch, environment: options.environment).spec)
-            try sync.push(branch: options.branch, ownedPaths: ["history/\(environment)"])
+            try sync.push(branch: options.branch, ownedPaths: [SpecPaths.history(environment)])
             unpushed = false
             parts.append("pushed")
         }

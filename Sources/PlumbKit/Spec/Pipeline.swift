@@ -131,6 +131,8 @@ public enum SpecPaths {
     public static let params = "spec/params.yaml"
     public static let environments = "environments"
     public static let history = "history"
+    /// `history/<env>`: everything Plumb records for one environment, and the one folder a reconcile writes.
+    public static func history(_ environment: String) -> String { "\(history)/\(environment)" }
     public static func environment(_ name: String) -> String { "environments/\(name).yaml" }
     public static func pin(_ name: String) -> String { "environments/\(name).pin.json" }
 }

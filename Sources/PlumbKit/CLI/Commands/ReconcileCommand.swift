@@ -116,7 +116,7 @@ public struct ReconcileCommand: PlumbCommand {
             Self.printSummary(record, commit: commit, project: project, terminal: terminal)
         }
         if push, let branch {
-            try sync.push(branch: branch, ownedPaths: ["history/\(outcome.plan.environment)"])
+            try sync.push(branch: branch, ownedPaths: [SpecPaths.history(outcome.plan.environment)])
             if !global.quiet && !global.json { terminal.print("Pushed \(branch) to \(remote).") }
         }
         guard let record = outcome.record else { return PlumbCLI.ExitCode.ok }
