@@ -152,7 +152,9 @@ public enum PlumbCLI {
             report(e.diagnostics.sortedForDisplay().map(\.description).joined(separator: "\n"))
             return ExitCode.failure
         } catch let e as PlumbError {
-            report("error: \(e.description)")
+            // An error about a file leads with it, as a compiler's does: `history/dev/state.json: error: …`.
+            let shown = PlumbError(e.message, hint: e.hint, exitCode: e.exitCode)
+            report((e.file.map { "\($0): " } ?? "") + "error: \(shown.description)")
             return e.exitCode
         } catch {
             report("error: \(error)")

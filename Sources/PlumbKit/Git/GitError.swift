@@ -39,9 +39,16 @@ enum Git {
 }
 
 /// A git object id (SHA-1 hex), copied out of libgit2 so no C pointer escapes.
+///
+/// It holds exactly 40 lowercase hex characters: ids are read from records (`lastCommit`, a pin's
+/// `commit`) that anyone with push access can write, so text of another shape is refused there.
 public struct ObjectID: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
     public let hex: String
-    public init(hex: String) { self.hex = hex }
+    /// The id written as `hex`, or nil unless `hex` is 40 lowercase hex characters.
+    public init?(hex: String) {
+        guard Self.isValid(hex) else { return nil }
+        self.hex = hex
+    }
     init(_ oid: git_oid) {
         var copy = oid
         var buffer = [CChar](repeating: 0, count: 41)
@@ -49,6 +56,8 @@ public struct ObjectID: Sendable, Hashable, Codable, Comparable, CustomStringCon
         hex = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
     init(_ pointer: UnsafePointer<git_oid>) { self.init(pointer.pointee) }
+    /// The all-zero id, git's "no object" (a pin promoted from an environment that never recorded a commit).
+    public static let zero = ObjectID(git_oid())
     var raw: git_oid {
         var oid = git_oid()
         _ = git_oid_fromstr(&oid, hex)
@@ -57,6 +66,20 @@ public struct ObjectID: Sendable, Hashable, Codable, Comparable, CustomStringCon
     public var short: String { String(hex.prefix(10)) }
     public var description: String { hex }
     public static func < (a: ObjectID, b: ObjectID) -> Bool { a.hex < b.hex }
-    public init(from decoder: Decoder) throws { hex = try decoder.singleValueContainer().decode(String.self) }
+
+    /// Whether `text` has the shape of a SHA-1 object id.
+    public static func isValid(_ text: String) -> Bool {
+        text.utf8.count == 40 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let id = ObjectID(hex: text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected a git object id (40 lowercase hex characters), found \(RecordRules.quoted(text))")
+        }
+        self = id
+    }
     public func encode(to encoder: Encoder) throws { var c = encoder.singleValueContainer(); try c.encode(hex) }
 }

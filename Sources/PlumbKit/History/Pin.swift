@@ -27,10 +27,11 @@ public struct Pin: Sendable, Hashable, Codable {
         self.gates = gates; self.promotedBy = promotedBy; self.promotedAt = promotedAt
     }
 
+    /// Decodes a pin; its digests, paths, names and run ids are checked (RecordValidation.swift).
     public static func decode(_ data: Data, path: String) throws -> Pin {
         do { return try RecordJSON.decode(Pin.self, from: data) } catch {
-            throw PlumbError("\(path) is not a valid pin: \(describeDecodingError(error))",
-                             hint: "pins are written by `plumb promote`; revert the commit that changed it")
+            throw RecordRules.refusal(error, file: path, kind: "pin",
+                                      hint: "pins are written by `plumb promote`; revert the commit that changed it")
         }
     }
 }

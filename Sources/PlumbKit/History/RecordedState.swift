@@ -29,15 +29,17 @@ public struct RecordedState: Sendable, Hashable, Codable {
     public static func path(for environment: String) -> String { "\(SpecPaths.history(environment))/state.json" }
 
     /// Decodes a state file, turning any problem into an error that names the file and says how to recover.
+    /// Every digest, path, name and run id in it is checked here (see RecordValidation.swift): a
+    /// state naming `../x` as an output or a digest is refused before anything acts on it.
     public static func decode(_ data: Data, path: String) throws -> RecordedState {
         let state: RecordedState
         do { state = try RecordJSON.decode(RecordedState.self, from: data) } catch {
-            throw PlumbError("\(path) is not a valid state file: \(describeDecodingError(error))",
-                             hint: "restore it with `git checkout HEAD~1 -- \(path)` or delete it to rebuild the environment's state")
+            throw RecordRules.refusal(error, file: path, kind: "state file",
+                                      hint: "state files are written by plumb; see who changed it with `git log -p -- \(path)`, then restore it with `git checkout HEAD~1 -- \(path)` or delete it to rebuild the environment's state")
         }
         guard state.formatVersion <= formatVersion else {
-            throw PlumbError("\(path) has format version \(state.formatVersion), newer than this plumb understands (\(formatVersion))",
-                             hint: "upgrade plumb")
+            throw PlumbError("has format version \(state.formatVersion), newer than this plumb understands (\(formatVersion))",
+                             hint: "upgrade plumb", file: path)
         }
         return state
     }

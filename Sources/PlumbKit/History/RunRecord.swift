@@ -43,10 +43,11 @@ public struct RunRecord: Sendable, Hashable, Codable {
         return try repository.file(at: path, in: commit).map { try decode($0, path: path) }
     }
 
+    /// Decodes a run record; its digests, paths, names and run ids are checked (RecordValidation.swift).
     public static func decode(_ data: Data, path: String) throws -> RunRecord {
         do { return try RecordJSON.decode(RunRecord.self, from: data) } catch {
-            throw PlumbError("\(path) is not a valid run record: \(describeDecodingError(error))",
-                             hint: "run records are written by plumb; restore it from git history")
+            throw RecordRules.refusal(error, file: path, kind: "run record",
+                                      hint: "run records are written by plumb; see who changed it with `git log -p -- \(path)` and restore it from git history")
         }
     }
 }

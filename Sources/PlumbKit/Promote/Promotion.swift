@@ -85,7 +85,7 @@ public enum Promotion {
         }
         // Whole seconds: the file stores ISO 8601 without fractions, and a pin must read back equal.
         let when = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
-        return Pin(source: source, commit: state.lastCommit ?? ObjectID(hex: String(repeating: "0", count: 40)),
+        return Pin(source: source, commit: state.lastCommit ?? ObjectID.zero,
                    run: state.lastRun ?? "", stages: stages, gates: gates, promotedBy: promotedBy, promotedAt: when)
     }
 

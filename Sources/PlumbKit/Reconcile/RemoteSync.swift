@@ -42,6 +42,9 @@ public struct RemoteSync {
         guard let tip = try PlumbError.wrap("cannot fetch \(branch) from \(remote)", { try repository.fetch(remote: remote, branch: branch) }) else {
             return .noRemoteBranch
         }
+        // Records are untrusted: refuse a tip bringing a crafted one before the branch moves.
+        try RecordFiles.check(repository, from: try? repository.referenceTarget("refs/heads/\(branch)"), to: tip,
+                              source: "\(remote)/\(branch)")
         switch try repository.fastForward(branch: branch, to: tip) {
         case .upToDate: return .upToDate
         case .fastForwarded: return .fastForwarded(to: tip)

@@ -10,12 +10,17 @@ import Glibc
 /// and would make digests depend on leftovers, so they are ignored. A symbolic link is recorded by the
 /// text of its target and never followed (a link out of an output folder must not pull the world in).
 /// Other kinds of file (sockets, fifos, devices) are skipped.
-public struct DirectoryManifest: Codable, Sendable, Hashable {
+///
+/// A manifest read back from the cache is untrusted like a record (the cache is a folder anyone on
+/// the machine, or a copied-in cache, can fill): `init(canonicalEncoding:)` refuses entry paths that
+/// are absolute, not normalised or climb out through `..`, entries out of order or repeated, and a
+/// file or link that is also another entry's folder, so materializing one never writes outside it.
+public struct DirectoryManifest: Sendable, Hashable {
     /// The entries, sorted by path (byte order of UTF-8, the same on every machine).
     public var entries: [Entry]
 
     /// One file or symbolic link, by its path relative to the directory.
-    public struct Entry: Codable, Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
         /// Relative path with `/` separators, no leading `./`.
         public var path: String
         /// The SHA-256 of a regular file's content; nil for a symbolic link.
@@ -85,19 +90,41 @@ public struct DirectoryManifest: Codable, Sendable, Hashable {
             defer { at = end + 1 }
             return String(decoding: bytes[at..<end], as: UTF8.self)
         }
+        var paths = Set<String>()
         while at < bytes.count {
             let kind = bytes[at]
             at += 1
             let path = try field()
             let value = try field()
+            if let problem = RecordRules.normalisedProblem(path, allowAbsolute: false) {
+                throw PlumbError("directory manifest entry \(RecordRules.quoted(path)) \(problem)")
+            }
+            if let previous = entries.last, !utf8Precedes(previous.path, path) {
+                throw PlumbError("directory manifest entries out of order or repeated at \(RecordRules.quoted(path))")
+            }
+            paths.insert(path)
             switch kind {
             case UInt8(ascii: "l"):
+                guard !value.isEmpty else { throw PlumbError("directory manifest link \(RecordRules.quoted(path)) has no target") }
                 entries.append(Entry(path: path, digest: nil, executable: false, symlink: value))
             case UInt8(ascii: "f"), UInt8(ascii: "x"):
-                guard Digest.isValid(value) else { throw PlumbError("bad digest in directory manifest: \(value)") }
-                entries.append(Entry(path: path, digest: Digest(hex: value), executable: kind == UInt8(ascii: "x"), symlink: nil))
+                guard let digest = Digest(hex: value) else {
+                    throw PlumbError("bad digest in directory manifest: \(RecordRules.quoted(value))")
+                }
+                entries.append(Entry(path: path, digest: digest, executable: kind == UInt8(ascii: "x"), symlink: nil))
             default:
                 throw PlumbError("bad entry kind in directory manifest")
+            }
+        }
+        // A real folder cannot hold `a` as a file or link and `a/b` too; a crafted manifest that does
+        // would have a link's target written through.
+        for path in paths {
+            var folder = Substring(path)
+            while let slash = folder.lastIndex(of: "/") {
+                folder = folder[..<slash]
+                if paths.contains(String(folder)) {
+                    throw PlumbError("directory manifest lists \(RecordRules.quoted(String(folder))) both as an entry and as a folder")
+                }
             }
         }
         self.entries = entries

@@ -36,8 +36,8 @@ public struct GarbageCollector {
             let base = project.cache.root.appendingPathComponent(folder).path
             for shard in (try? fm.contentsOfDirectory(atPath: base)) ?? [] {
                 for rest in (try? fm.contentsOfDirectory(atPath: base + "/" + shard)) ?? [] {
-                    let digest = Digest(hex: shard + rest)
-                    guard Digest.isValid(digest.hex) else { continue }
+                    // Only names that are digests: anything else in these folders is not Plumb's to remove.
+                    guard let digest = Digest(hex: shard + rest) else { continue }
                     if live.contains(digest) { kept += 1; continue }
                     let path = base + "/" + shard + "/" + rest
                     freed += Int64((try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)

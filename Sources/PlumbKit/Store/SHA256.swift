@@ -2,16 +2,37 @@ import CCrypto
 import Foundation
 
 /// A SHA-256 digest in lowercase hex, the identity of content in the cache and in records.
+///
+/// It can hold nothing but 64 lowercase hex characters: digests are read from records that anyone
+/// with push access can write, and the cache builds file paths from them, so a value such as
+/// `../../home/u/notes.txt` must be refused where it is read, not wherever it is used.
 public struct Digest: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
     /// 64 lowercase hex characters.
     public let hex: String
-    public init(hex: String) { self.hex = hex }
+    /// The digest written as `hex`, or nil unless `hex` is 64 lowercase hex characters.
+    public init?(hex: String) {
+        guard Self.isValid(hex) else { return nil }
+        self.hex = hex
+    }
+    /// The digest whose 32 raw bytes are `bytes` (always valid: it is formatted here).
+    init<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
+        precondition(bytes.count == 32, "a SHA-256 digest has 32 bytes")
+        hex = SHA256Hasher.hex(bytes)
+    }
     public var description: String { hex }
     /// The first 12 characters, for people.
     public var short: String { String(hex.prefix(12)) }
     public static func < (a: Digest, b: Digest) -> Bool { a.hex < b.hex }
 
-    public init(from decoder: Decoder) throws { hex = try decoder.singleValueContainer().decode(String.self) }
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let digest = Digest(hex: text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected a SHA-256 digest (64 lowercase hex characters), found \(RecordRules.quoted(text))")
+        }
+        self = digest
+    }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(hex)
@@ -49,7 +70,7 @@ public final class SHA256Hasher {
         var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &out, &length)
-        return Digest(hex: Self.hex(out))
+        return Digest(bytes: out)
     }
 
     static func hex<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {

@@ -263,7 +263,7 @@ public final class StatCache: @unchecked Sendable {
                 let path = String(decoding: UnsafeRawBufferPointer(rebasing: body[at..<(at + length)]), as: UTF8.self)
                 at += length
                 let dev = u64(), ino = u64(), size = u64(), mtime = u64(), ctime = u64(), hashedAt = u64()
-                let digest = Digest(hex: SHA256Hasher.hex(UnsafeRawBufferPointer(rebasing: body[at..<(at + 32)])))
+                let digest = Digest(bytes: UnsafeRawBufferPointer(rebasing: body[at..<(at + 32)]))
                 at += 32
                 let stamp = FileStamp(device: dev, inode: ino, size: Int64(bitPattern: size),
                                       mtimeNanoseconds: Int64(bitPattern: mtime), ctimeNanoseconds: Int64(bitPattern: ctime))

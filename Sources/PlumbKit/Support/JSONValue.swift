@@ -195,10 +195,13 @@ public enum RecordJSON {
         return Data((tree.pretty + "\n").utf8)
     }
 
-    /// A record written by `encode` (dates in ISO 8601).
+    /// A record written by `encode` (dates in ISO 8601). Records are untrusted: one that checks
+    /// what its types cannot (`CheckedRecord`: paths, names, run ids) is checked before it is returned.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(type, from: data)
+        let value = try decoder.decode(type, from: data)
+        try (value as? CheckedRecord)?.check()
+        return value
     }
 }

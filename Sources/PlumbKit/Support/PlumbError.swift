@@ -8,21 +8,26 @@ public struct PlumbError: Error, Sendable, CustomStringConvertible {
     public var hint: String?
     /// The exit code the command line maps this error to (1 unless said otherwise).
     public var exitCode: Int32
+    /// The file the error is about (a record such as `history/dev/state.json`), printed first:
+    /// `history/dev/state.json: error: …`.
+    public var file: String?
 
-    public init(_ message: String, hint: String? = nil, exitCode: Int32 = 1) {
+    public init(_ message: String, hint: String? = nil, exitCode: Int32 = 1, file: String? = nil) {
         self.message = message
         self.hint = hint
         self.exitCode = exitCode
+        self.file = file
     }
 
     public var description: String {
-        hint.map { "\(message)\n  hint: \($0)" } ?? message
+        let text = file.map { "\($0): \(message)" } ?? message
+        return hint.map { "\(text)\n  hint: \($0)" } ?? text
     }
 
     /// Runs `body`, prefixing any error it throws with `context`.
     public static func wrap<T>(_ context: @autoclosure () -> String, _ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as PlumbError {
-            throw PlumbError("\(context()): \(e.message)", hint: e.hint, exitCode: e.exitCode)
+            throw PlumbError("\(context()): \(e.message)", hint: e.hint, exitCode: e.exitCode, file: e.file)
         } catch let e as DiagnosticsError {
             throw e
         } catch {

@@ -55,7 +55,7 @@ func cacheObjects(_ project: Project) throws -> [Digest] {
     var out: [Digest] = []
     for prefix in (try? FileManager.default.contentsOfDirectory(atPath: objects)) ?? [] {
         for rest in try FileManager.default.contentsOfDirectory(atPath: objects + "/" + prefix) where !rest.contains(".") {
-            out.append(Digest(hex: prefix + rest))
+            if let digest = Digest(hex: prefix + rest) { out.append(digest) }
         }
     }
     return out

@@ -107,7 +107,7 @@ enum RepositoryInvariants {
         }
         for (name, target) in refs {
             if target.hasPrefix("ref: ") { continue }
-            if (try? repository.commit(ObjectID(hex: target))) == nil { problems.append("\(name) → \(target) is not a readable commit") }
+            if (ObjectID(hex: target).flatMap { try? repository.commit($0) }) == nil { problems.append("\(name) → \(target) is not a readable commit") }
         }
         let head = try repository.head()
         if head.commit == nil { problems.append("HEAD resolves to no commit") }

@@ -5,7 +5,7 @@ import Testing
 /// Every on-disk and machine-readable format decodes to what was encoded, byte-stably.
 @Suite struct FormatRoundTripTests {
     static let digest = SHA256Hasher.digest("x")
-    static let commit = ObjectID(hex: String(repeating: "b", count: 40))
+    static let commit = ObjectID(hex: String(repeating: "b", count: 40))!
 
     func roundTrip<T: Codable & Equatable>(_ value: T) throws {
         let data = try RecordJSON.encode(value)
@@ -50,7 +50,7 @@ import Testing
             try RecordedState.decode(broken, path: "history/dev/state.json")
         } throws: { error in
             let text = "\(error)"
-            return text.contains("history/dev/state.json is not a valid state file") && text.contains("hint:")
+            return text.contains("history/dev/state.json: not a valid state file") && text.contains("hint:")
         }
     }
 }

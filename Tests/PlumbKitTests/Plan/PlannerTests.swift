@@ -4,7 +4,7 @@ import Testing
 
 /// The planner is pure: these tests give it values and read the plan, with no git and no disk.
 @Suite struct PlannerTests {
-    static let commit = ObjectID(hex: String(repeating: "a", count: 40))
+    static let commit = ObjectID(hex: String(repeating: "a", count: 40))!
     static let pipeline = Pipeline(stages: [
         Stage(name: "prepare", cmd: "prep", deps: ["data.csv"], outs: ["build/clean.csv"]),
         Stage(name: "train", cmd: "train", deps: ["build/clean.csv", "train.py"], outs: ["build/model"], params: ["train"]),
