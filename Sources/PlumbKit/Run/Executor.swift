@@ -190,7 +190,7 @@ public final class Executor: @unchecked Sendable {
         materialized.insert(key)
         lock.unlock()
         if done { return }
-        try project.cache.materialize(digest, at: workspace + "/" + path)
+        try project.cache.materialize(digest, at: try RecordPath(validating: path), under: workspace)
     }
 
     // MARK: - One stage
@@ -240,8 +240,12 @@ public final class Executor: @unchecked Sendable {
 
     private func run(_ stage: PlannedStage, fingerprint: Digest, inputs: [String: String]) throws -> StageOutcome {
         let fm = FileManager.default
-        // Stale outputs must not pass for new ones.
-        for out in stage.outputs + stage.metricsFiles { try? fm.removeItem(atPath: workspace + "/" + out) }
+        // Stale outputs must not pass for new ones. Removed only once no folder above them is a link
+        // (a committed `build -> /elsewhere` would make this delete outside the workspace).
+        for out in stage.outputs + stage.metricsFiles {
+            let stale = try ContainedPath.prepare(out, under: workspace, create: false)
+            try? fm.removeItem(atPath: stale)
+        }
         let paramsFile = project.logDirectory(for: options.runID) + "/\(stage.name).params.json"
         try Data((stage.paramsDocument.canonical + "\n").utf8).write(to: URL(fileURLWithPath: paramsFile))
         var environment = ProcessInfo.processInfo.environment

@@ -158,7 +158,7 @@ public final class Cache: @unchecked Sendable {
         guard access(path, F_OK) == 0 else { return nil }
         let data = try readVerified(path: path, digest: digest)
         do { return try DirectoryManifest(canonicalEncoding: data) } catch {
-            unlink(path)
+            removeObject(at: path)
             throw CacheError.corrupt(digest)
         }
     }
@@ -240,6 +240,14 @@ public final class Cache: @unchecked Sendable {
         done = true
     }
 
+    /// Recreates the file or directory named by `digest` at `path` inside `root` (a repository, a
+    /// workspace), replacing whatever is there, after checking that no folder between `root` and
+    /// `path` is a symbolic link or a file (`ContainedPath`): nothing outside `root` is ever deleted
+    /// or written.
+    public func materialize(_ digest: Digest, at path: RecordPath, under root: String) throws {
+        try materialize(digest, at: try ContainedPath.prepare(path.value, under: root, create: true))
+    }
+
     /// Copies a file object to `destination`, hashing as it goes; deletes the object if it does not match.
     private func copyObject(_ digest: Digest, to destination: String, mode: mode_t) throws {
         let objectPath = objectPath(digest)
@@ -255,7 +263,7 @@ public final class Cache: @unchecked Sendable {
         fchmod(out, mode) // the umask must not strip an executable bit the manifest recorded
         let actual = try Self.copyHashing(from: source, to: out, path: objectPath)
         if actual != digest {
-            unlink(objectPath)
+            removeObject(at: objectPath)
             throw CacheError.corrupt(digest)
         }
     }
@@ -265,13 +273,23 @@ public final class Cache: @unchecked Sendable {
     func objectPath(_ d: Digest) -> String { "\(objects)/\(d.hex.prefix(2))/\(d.hex.dropFirst(2))" }
     func manifestPath(_ d: Digest) -> String { "\(manifests)/\(d.hex.prefix(2))/\(d.hex.dropFirst(2))" }
 
+    /// Deletes a corrupt object. Its path comes from a `Digest`, which holds only hex, so it always
+    /// lies in objects/ or manifests/; checked again here because this is the cache's one unlink of
+    /// an object, and the cache must never remove anything that is not its own.
+    private func removeObject(at path: String) {
+        let name = path.split(separator: "/").suffix(2)
+        guard path.hasPrefix(objects + "/") || path.hasPrefix(manifests + "/"), name.count == 2,
+              Digest.isValid(name.joined()) else { return }
+        unlink(path)
+    }
+
     private func readVerified(path: String, digest: Digest) throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
             if access(path, F_OK) != 0 { throw CacheError.missing(digest) }
             throw PlumbError("cannot read \(path)")
         }
         guard SHA256Hasher.digest(data) == digest else {
-            unlink(path)
+            removeObject(at: path)
             throw CacheError.corrupt(digest)
         }
         return data
