@@ -17,14 +17,14 @@ import Testing
     @Test func recordedState() throws {
         let record = StageRecord(status: .failed, fingerprint: Self.digest, command: "echo \"hi\" > out", env: ["A": "1"],
                                  params: ["train": .object(["depth": .int(4), "rate": .double(0.25), "name": .string("x"), "on": .bool(true)])],
-                                 inputs: ["a.txt": "git:abc"], outputs: ["out": Self.digest], metrics: ["train.acc": 0.8125], run: "r1")
+                                 inputs: ["a.txt": "git:" + String(repeating: "a", count: 40)], outputs: ["out": Self.digest], metrics: ["train.acc": 0.8125], run: "r1")
         try roundTrip(RecordedState(environment: "dev", stages: ["train": record], lastRun: "r1", lastCommit: Self.commit))
     }
 
     @Test func runRecord() throws {
         let outcome = StageOutcome(action: .mayRun, reasons: ["runs if a's outputs change"], status: .failed, exitCode: 2, duration: 1.5,
                                    attempts: 2, log: Self.digest, logTail: "line\nlast", fingerprint: Self.digest,
-                                   inputs: ["x": "sha256:00"], outputs: [:], metrics: ["b.m": 1])
+                                   inputs: ["x": "sha256:" + String(repeating: "0", count: 64)], outputs: [:], metrics: ["b.m": 1])
         try roundTrip(RunRecord(run: "r1", environment: "dev", commit: Self.commit, branch: "main",
                                 startedAt: Date(timeIntervalSince1970: 1_700_000_000), finishedAt: Date(timeIntervalSince1970: 1_700_000_100),
                                 status: .failed, summary: "Plan: …", dropped: ["old"], stages: ["b": outcome], metrics: ["b.m": 1],
