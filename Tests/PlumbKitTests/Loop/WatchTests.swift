@@ -118,7 +118,7 @@ final class SharedRemote {
         #expect(eventually(timeout: 1) { liveProcesses(inGroup: stagePid).isEmpty }, "\(liveProcesses(inGroup: stagePid))")
         let head = try h.scratch.head
         let runs = try h.repository.blobs(under: "history/default/runs", in: head)
-        #expect(runs.count == 1)
+        try #require(runs.count == 1)
         let record = try RunRecord.decode(try h.repository.blob(runs[0].id), path: runs[0].path)
         #expect(record.status == .interrupted)
         #expect(record.stages["slow"]?.status == .interrupted)
