@@ -122,9 +122,14 @@ public final class StatCache: @unchecked Sendable {
     public func digest(ofFileAt path: String, stamp: FileStamp? = nil) throws -> Digest {
         let key = Self.absolute(path)
         if let hit = cachedDigest(forFileAt: key, stamp: stamp) { return hit }
-        let fd = open(key, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a path swapped for a FIFO after it was checked must not block the open; the
+        // descriptor itself is then checked, so only a regular file of a real file system is read.
+        let fd = open(key, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw PlumbError("cannot read \(key): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        if case let .unsupported(what) = DiskEntryKind.of(descriptor: fd) {
+            throw PlumbError("\(key) is \(what); only regular files are hashed")
+        }
         let started = Self.now()
         guard let before = FileStamp.of(descriptor: fd) else {
             throw PlumbError("cannot stat \(key): \(String(cString: strerror(errno)))")
