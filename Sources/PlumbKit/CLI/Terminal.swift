@@ -24,7 +24,7 @@ public final class Terminal: @unchecked Sendable {
     }
 
     /// A text style.
-    public enum Style: String, Sendable {
+    public enum Style: String, Sendable, CaseIterable {
         case bold = "1", dim = "2", red = "31", green = "32", yellow = "33", blue = "34", magenta = "35", cyan = "36"
     }
 
@@ -48,7 +48,7 @@ public final class Terminal: @unchecked Sendable {
         guard isInteractive, !quiet else { return }
         lock.lock(); defer { lock.unlock() }
         var out = "\r\u{1B}[2K"
-        if !text.isEmpty { out += styled(text, .dim) }
+        if !text.isEmpty { out += styled(Escape.terminal(text), .dim) }
         statusLineShown = !text.isEmpty
         FileHandle.standardOutput.write(Data(out.utf8))
     }
@@ -57,7 +57,10 @@ public final class Terminal: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         // A line printed while a status line is shown first clears it, so the two never mix.
         if statusLineShown && isInteractive { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)); statusLineShown = false }
-        handle.write(Data(text.utf8))
+        // The last net under every line printed: whatever a caller forgot to escape, no control
+        // character but the layout and the styles this terminal emits itself reaches the screen.
+        // Values are escaped where they enter a line (`Escape.terminal`), which also covers newlines.
+        handle.write(Data(Escape.terminal(text, keeping: colour ? [.layout, .styles] : .layout).utf8))
     }
 }
 

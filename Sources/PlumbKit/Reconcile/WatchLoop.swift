@@ -99,7 +99,8 @@ public final class WatchLoop {
                 line += "; next cycle at \(Self.clock(next)) (in \(formatDuration(delay))"
                 line += failures > 0 ? ", backoff after \(failures) failure\(failures == 1 ? "" : "s"))" : ")"
             }
-            lines.print(line)
+            // Errors and record fields in the line are not Plumb's own text.
+            lines.print(Escape.terminal(line))
             if stopping { return PlumbCLI.ExitCode.ok }
             sleep(delay)
         }
