@@ -242,6 +242,10 @@ public final class StatCache: @unchecked Sendable {
         return Data(out)
     }
 
+    /// How many entries a persisted cache file holds, or nil when it is not one: the decoder that
+    /// loading uses, for the fuzz target (the file lives in `.plumb/`, which anything on the machine can write).
+    public static func decodedEntryCount(_ data: Data) -> Int? { decode(data)?.count }
+
     static func decode(_ data: Data) -> [String: Entry]? {
         // Reads straight from the bytes (no per-field closures or copies): loading the stat cache of
         // 10,000 files is on the path of every plan.
@@ -262,7 +266,9 @@ public final class StatCache: @unchecked Sendable {
             }
             guard let count = u32() else { return nil }
             var result: [String: Entry] = [:]
-            result.reserveCapacity(Int(count))
+            // The count is read from the file: reserve only what the remaining bytes can hold (an entry
+            // takes at least 84), or a damaged count would ask for gigabytes before the loop noticed.
+            result.reserveCapacity(min(Int(count), (end - at) / (4 + 6 * 8 + 32)))
             for _ in 0..<count {
                 guard let length = u32().map(Int.init), at + length + 6 * 8 + 32 <= end else { return nil }
                 let path = String(decoding: UnsafeRawBufferPointer(rebasing: body[at..<(at + length)]), as: UTF8.self)
