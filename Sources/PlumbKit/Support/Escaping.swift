@@ -22,6 +22,12 @@ public enum Escape {
     /// and `\u{…}` for the other C0 and C1 controls, DEL, and the Unicode line separators and
     /// bidirectional overrides that reorder or break what a terminal shows. Everything else is kept.
     public static func terminal(_ text: String, keeping: Keep = []) -> String {
+        // Fast path over the bytes (every line printed comes through here, `--json` output included):
+        // all the characters escaped below are ASCII controls or start with one of these lead bytes.
+        let layout = keeping.contains(.layout)
+        guard text.utf8.contains(where: { b in
+            (b < 0x20 && !(layout && (b == 0x0A || b == 0x09))) || b == 0x7F || b == 0xC2 || b == 0xD8 || b == 0xE2
+        }) else { return text }
         let scalars = text.unicodeScalars
         guard scalars.contains(where: needsEscape) else { return text }
         var out = String.UnicodeScalarView()
