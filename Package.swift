@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .executable(name: "plumb", targets: ["plumb"]),
         .library(name: "PlumbKit", targets: ["PlumbKit"]),
+        // libFuzzer target when built by scripts/fuzz.sh; a replayer of saved inputs otherwise.
+        .executable(name: "plumb-fuzz", targets: ["PlumbFuzz"]),
     ],
     targets: [
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
@@ -15,6 +17,7 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "PlumbKit", dependencies: ["CGit2", "CYAML", "CCrypto"]),
         .executableTarget(name: "plumb", dependencies: ["PlumbKit"]),
+        .executableTarget(name: "PlumbFuzz", dependencies: ["PlumbKit"]),
         .testTarget(name: "PlumbKitTests", dependencies: ["PlumbKit", "plumb"], exclude: ["Fixtures"]),
     ]
 )

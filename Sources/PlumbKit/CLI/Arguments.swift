@@ -63,6 +63,22 @@ public struct ParsedArguments: Sendable {
         return value
     }
 
+    /// A duration option (`--interval 5m`) in seconds, through the one duration parser specs use too;
+    /// `empty` is the value of a bare `--name` for an `optionalValue` option. A malformed duration,
+    /// zero, or one longer than `DurationParser.maximum` is a usage error, never a value that could
+    /// overflow later.
+    public func duration(_ key: String, empty: Double? = nil) throws -> Double? {
+        guard let raw = option(key) else { return nil }
+        if raw.isEmpty, let empty { return empty }
+        switch DurationParser.parse(raw) {
+        case let .seconds(s) where s > 0: return s
+        case .tooLong:
+            throw UsageError("\(key) expects a duration of at most \(DurationParser.maximumText), not '\(raw)'", command: command)
+        default:
+            throw UsageError("\(key) expects a duration such as 30s, 5m or 1h30m, not '\(raw)'", command: command)
+        }
+    }
+
     /// Parses `arguments` against `specs`.
     public static func parse(_ arguments: [String], specs: [ArgumentSpec], command: String) throws -> ParsedArguments {
         var parsed = ParsedArguments(command: command)

@@ -139,7 +139,7 @@ public enum PlumbCLI {
         args.removeFirst()
         guard let type = commands.first(where: { $0.name == first }) else {
             let hint = Suggest.closest(to: first, in: commands.map(\.name)).map { "\n  hint: did you mean '\($0)'?" } ?? ""
-            FileHandle.standardError.write(Data("error: unknown command '\(first)'\(hint)\nRun 'plumb --help' for the list of commands.\n".utf8))
+            report("error: unknown command '\(Escape.terminal(first))'\(hint)\nRun 'plumb --help' for the list of commands.")
             return ExitCode.usage
         }
         if args.contains("--help") || args.contains("-h") { print(help(for: type)); return ExitCode.ok }
@@ -168,7 +168,8 @@ public enum PlumbCLI {
     }
 
     private static func report(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        // Errors name paths and values from specs and records: no control character of theirs reaches the terminal.
+        FileHandle.standardError.write(Data((Escape.terminal(text, keeping: .layout) + "\n").utf8))
     }
 
     /// `plumb --help`.

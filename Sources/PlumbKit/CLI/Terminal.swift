@@ -24,7 +24,7 @@ public final class Terminal: @unchecked Sendable {
     }
 
     /// A text style.
-    public enum Style: String, Sendable {
+    public enum Style: String, Sendable, CaseIterable {
         case bold = "1", dim = "2", red = "31", green = "32", yellow = "33", blue = "34", magenta = "35", cyan = "36"
     }
 
@@ -48,7 +48,7 @@ public final class Terminal: @unchecked Sendable {
         guard isInteractive, !quiet else { return }
         lock.lock(); defer { lock.unlock() }
         var out = "\r\u{1B}[2K"
-        if !text.isEmpty { out += styled(text, .dim) }
+        if !text.isEmpty { out += styled(Escape.terminal(text), .dim) }
         statusLineShown = !text.isEmpty
         FileHandle.standardOutput.write(Data(out.utf8))
     }
@@ -57,15 +57,29 @@ public final class Terminal: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         // A line printed while a status line is shown first clears it, so the two never mix.
         if statusLineShown && isInteractive { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)); statusLineShown = false }
-        handle.write(Data(text.utf8))
+        // The last net under every line printed: whatever a caller forgot to escape, no control
+        // character but the layout and the styles this terminal emits itself reaches the screen.
+        // Values are escaped where they enter a line (`Escape.terminal`), which also covers newlines.
+        handle.write(Data(Escape.terminal(text, keeping: colour ? [.layout, .styles] : .layout).utf8))
     }
 }
 
-/// Durations for people: `0.4s`, `1m 12s`.
+/// Durations for people: `0.4s`, `1m 12s`, `3h 5m`, `12d 4h`.
+///
+/// Total over every Double, since durations also come from records (a run record's `duration`,
+/// `finishedAt − startedAt`) that a hostile commit can fill with anything JSON holds: a negative,
+/// NaN or astronomically large value prints as text instead of trapping in an `Int` conversion.
 public func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return seconds.isNaN ? "?" : "forever" }
+    if seconds < 0 { return "-" + formatDuration(-seconds) }
     if seconds < 10 { return String(format: "%.1fs", seconds) }
     if seconds < 60 { return String(format: "%.0fs", seconds) }
-    let m = Int(seconds) / 60, s = Int(seconds) % 60
+    // Past a million years the exact figure means nothing to anyone, and Int is never reached.
+    guard seconds < 3.2e13 else { return String(format: "%.3gs", seconds) }
+    let total = Int(seconds)
+    let m = total / 60, s = total % 60
     if m < 60 { return "\(m)m \(s)s" }
-    return "\(m / 60)h \(m % 60)m"
+    let h = m / 60
+    if h < 48 { return "\(h)h \(m % 60)m" }
+    return "\(h / 24)d \(h % 24)h"
 }

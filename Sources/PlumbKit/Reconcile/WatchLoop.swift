@@ -99,7 +99,8 @@ public final class WatchLoop {
                 line += "; next cycle at \(Self.clock(next)) (in \(formatDuration(delay))"
                 line += failures > 0 ? ", backoff after \(failures) failure\(failures == 1 ? "" : "s"))" : ")"
             }
-            lines.print(line)
+            // Errors and record fields in the line are not Plumb's own text.
+            lines.print(Escape.terminal(line))
             if stopping { return PlumbCLI.ExitCode.ok }
             sleep(delay)
         }
@@ -160,9 +161,13 @@ public final class WatchLoop {
 
     /// Seconds until the next cycle: the interval, doubled per consecutive failure up to
     /// `maxBackoff`, then moved by up to ±`jitter` of itself. `random` is in -1...1.
+    /// The result lies in 0.05 s ... `DurationParser.maximum` whatever the arguments (NaN included),
+    /// so the date arithmetic and display that follow cannot overflow.
     public static func delay(interval: Double, failures: Int, maxBackoff: Double, jitter: Double, random: Double) -> Double {
-        let base = failures == 0 ? interval : min(maxBackoff, interval * pow(2, Double(min(failures, 30))))
-        return max(0.05, base * (1 + jitter * max(-1, min(1, random))))
+        let base = failures == 0 ? interval : min(maxBackoff, interval * pow(2, Double(min(max(failures, 0), 30))))
+        let spread = jitter.isFinite ? max(0, min(1, jitter)) : 0
+        let moved = base * (1 + spread * (random.isFinite ? max(-1, min(1, random)) : 0))
+        return moved.isNaN ? DurationParser.maximum : max(0.05, min(DurationParser.maximum, moved))
     }
 
     /// Sleeps in short steps so a signal ends the wait at once.

@@ -276,7 +276,7 @@ public final class Executor: @unchecked Sendable {
             let request = ProcessRequest(
                 command: stage.command, workingDirectory: workspace, environment: environment, timeout: stage.timeout,
                 logFile: logFile, redactions: secretValues,
-                onLine: stream ? { @Sendable line in terminal.print(prefix + line) } : nil)
+                onLine: stream ? { @Sendable line in terminal.print(prefix + Escape.terminal(line)) } : nil)
             result = try StageProcess.run(request)
         } while !result.succeeded && attempt <= stage.retries && !Interruption.requested
         let duration = Date().timeIntervalSince(started)

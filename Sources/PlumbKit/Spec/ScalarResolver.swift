@@ -101,18 +101,45 @@ enum ScalarResolver {
     }
 }
 
-/// Durations in spec files: a number of seconds, or `90s`, `10m`, `1h30m`, `500ms`, `1d`.
+/// Durations in spec files and on the command line: a number of seconds, or `90s`, `10m`, `1h30m`,
+/// `500ms`, `1d`.
+///
+/// Every duration Plumb accepts is at most `maximum`, so that the arithmetic done with it later (dates,
+/// sleeps, `Int` conversions for display) can never overflow: `99999999999999999999d` is refused here
+/// instead of trapping wherever it is first used.
 public enum DurationParser {
-    /// Seconds for a duration string, or nil when the text is not one.
+    /// The longest duration accepted anywhere, in seconds: 365 days. No stage timeout, watch
+    /// interval or lock wait needs more, and it is far inside what `Int` and `Date` hold.
+    public static let maximum: Double = 365 * 86400
+
+    /// How `maximum` is written for people, in messages.
+    public static let maximumText = "365d"
+
+    /// What a duration string says.
+    public enum Parsed: Equatable, Sendable {
+        case seconds(Double)
+        /// Not a duration at all (`ten minutes`).
+        case malformed
+        /// Well formed, but longer than `maximum` (or beyond what a Double holds).
+        case tooLong
+    }
+
+    /// Seconds for a duration string, or nil when the text is not one or exceeds `maximum`.
     public static func seconds(_ text: String) -> Double? {
+        if case let .seconds(s) = parse(text) { return s }
+        return nil
+    }
+
+    /// Parses a duration string, telling a malformed one from one that is too long.
+    public static func parse(_ text: String) -> Parsed {
         let b = Array(text.utf8)
-        guard !b.isEmpty else { return nil }
+        guard !b.isEmpty else { return .malformed }
         var i = 0
         var total = 0.0
         while i < b.count {
             let start = i
             while i < b.count, (0x30...0x39).contains(b[i]) || b[i] == UInt8(ascii: ".") { i += 1 }
-            guard i > start, let value = Double(String(decoding: b[start..<i], as: UTF8.self)) else { return nil }
+            guard i > start, let value = Double(String(decoding: b[start..<i], as: UTF8.self)) else { return .malformed }
             let unitStart = i
             while i < b.count, (0x61...0x7A).contains(b[i]) { i += 1 }
             let factor: Double
@@ -122,10 +149,15 @@ public enum DurationParser {
             case "m": factor = 60
             case "h": factor = 3600
             case "d": factor = 86400
-            default: return nil
+            default: return .malformed
             }
             total += value * factor
         }
-        return total.isFinite ? total : nil
+        return isAcceptable(total) ? .seconds(total) : .tooLong
+    }
+
+    /// Whether `seconds` is a duration Plumb accepts: finite, not negative, at most `maximum`.
+    public static func isAcceptable(_ seconds: Double) -> Bool {
+        seconds.isFinite && seconds >= 0 && seconds <= maximum
     }
 }

@@ -142,20 +142,25 @@ struct SchemaDecoder {
             return .number(d)
 
         case .duration:
+            let tooLong = {
+                Diagnostic(.error, at: node.location, "'\(key)' in \(context) is longer than \(DurationParser.maximumText), the longest duration Plumb accepts",
+                           hint: "a stage that may run longer needs no timeout")
+            }
             var seconds: Double?
             if let d = number(node) { seconds = d }
             else if case let .string(text)? = ScalarResolver.resolve(node) {
-                seconds = DurationParser.seconds(text.trimmingCharacters(in: .whitespaces))
-                if seconds == nil {
+                switch DurationParser.parse(text.trimmingCharacters(in: .whitespaces)) {
+                case let .seconds(s): seconds = s
+                case .tooLong: diagnostics.append(tooLong()); return nil
+                case .malformed:
                     mismatch(node, type, key: key, context: context, hint: "units: ms, s, m, h, d; parts may combine, as in '1h30m'")
                     return nil
                 }
             }
             guard let seconds else { mismatch(node, type, key: key, context: context); return nil }
-            guard seconds.isFinite else { error(node.location, "'\(key)' in \(context) must be a finite duration"); return nil }
-            guard seconds > 0 else {
-                error(node.location, "'\(key)' in \(context) must be longer than zero"); return nil
-            }
+            guard !seconds.isNaN else { error(node.location, "'\(key)' in \(context) must be a finite duration"); return nil }
+            guard seconds > 0 else { error(node.location, "'\(key)' in \(context) must be longer than zero"); return nil }
+            guard DurationParser.isAcceptable(seconds) else { diagnostics.append(tooLong()); return nil }
             return .number(seconds)
 
         case .variables:

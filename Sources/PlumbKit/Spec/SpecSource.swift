@@ -15,6 +15,13 @@ public protocol SpecSource {
     func isTracked(_ path: String) -> Bool
     /// Whether `path` exists on this machine's disk (repository-relative, or absolute).
     func existsOnDisk(_ path: String) -> Bool
+    /// What `path` is on this machine's disk (repository-relative, or absolute).
+    func diskKind(_ path: String) -> DiskEntryKind
+}
+
+extension SpecSource {
+    /// For sources without a disk (tests): a file when it exists.
+    public func diskKind(_ path: String) -> DiskEntryKind { existsOnDisk(path) ? .file : .missing }
 }
 
 /// The spec as committed: every file read from the commit's tree.
@@ -40,6 +47,7 @@ public struct CommitSpecSource: SpecSource {
         let full = path.hasPrefix("/") ? path : repository.root + "/" + path
         return FileManager.default.fileExists(atPath: full)
     }
+    public func diskKind(_ path: String) -> DiskEntryKind { .of(path.hasPrefix("/") ? path : repository.root + "/" + path) }
 }
 
 /// The spec as it is in a working tree, edits included (what `plumb validate` checks by default).
@@ -76,4 +84,5 @@ public struct WorkingTreeSpecSource: SpecSource {
     public func existsOnDisk(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: path.hasPrefix("/") ? path : root + "/" + path)
     }
+    public func diskKind(_ path: String) -> DiskEntryKind { .of(path.hasPrefix("/") ? path : root + "/" + path) }
 }

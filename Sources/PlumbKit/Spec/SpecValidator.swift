@@ -105,9 +105,14 @@ struct SpecValidator {
     private mutating func checkProvided(_ dep: LocatedString, stage: String, outputs: [(path: String, stage: String)]) {
         let path = dep.value
         if path.hasPrefix("/") {
-            if !source.existsOnDisk(path) {
+            let kind = source.diskKind(path)
+            if kind == .missing {
                 error(dep.location, "stage '\(stage)' depends on '\(path)', which does not exist on this machine",
                       hint: "data outside the repository must exist where Plumb runs")
+            } else if let refusal = kind.refusal {
+                // Checked before anything reads it: a FIFO would block planning, a /proc file never end.
+                error(dep.location, "stage '\(stage)' depends on '\(path)', which \(refusal)",
+                      hint: "copy the data into a regular file and depend on that")
             }
             return
         }

@@ -75,6 +75,8 @@ public enum YAMLReader {
         var expanded = 0
         var root: YAMLNode?
         var documents = 0
+        /// Well-formed YAML that Plumb refuses (NUL, merge keys): all reported at the end of the file.
+        var refused: [Diagnostic] = []
 
         init(file: String) { self.file = file }
 
@@ -103,6 +105,7 @@ public enum YAMLReader {
                 var finished: (YAMLNode, String?)?
                 switch event.type {
                 case YAML_STREAM_END_EVENT:
+                    if !refused.isEmpty { throw DiagnosticsError(refused) }
                     return root
                 case YAML_DOCUMENT_START_EVENT:
                     documents += 1
@@ -115,6 +118,13 @@ public enum YAMLReader {
                     let value = String(decoding: UnsafeBufferPointer(start: s.value, count: s.length), as: UTF8.self)
                     let tag = s.tag.map { String(cString: $0) }
                     let plain = s.style == YAML_PLAIN_SCALAR_STYLE
+                    // libyaml refuses a raw NUL byte but decodes the escapes "\0", "\x00" and "\u0000".
+                    // Commands, variables and paths reach the system as C strings, where NUL silently
+                    // ends them (`rm -rf build\0/important` runs as `rm -rf build`), so no spec value may hold one.
+                    if value.utf8.contains(0) {
+                        refused.append(Diagnostic(at: here, "a value holds a NUL character (written as an escape such as \\0)",
+                                                  hint: "commands, variables, paths and keys cannot contain NUL; remove it"))
+                    }
                     finished = (YAMLNode(kind: .scalar(value, plain: plain), location: here, tag: tag),
                                 s.anchor.map { String(cString: $0) })
                 case YAML_SEQUENCE_START_EVENT:
@@ -135,7 +145,12 @@ public enum YAMLReader {
                         var pairs: [YAMLNode.Pair] = []
                         var i = 0
                         while i + 1 < open.children.count {
-                            pairs.append(.init(key: open.children[i], value: open.children[i + 1]))
+                            let key = open.children[i]
+                            if key.isMergeKey {
+                                refused.append(Diagnostic(at: key.location, "the YAML merge key '<<' is not supported",
+                                                          hint: "write the keys out, or alias a whole value (key: *anchor); quote it ('<<') for a key named <<"))
+                            }
+                            pairs.append(.init(key: key, value: open.children[i + 1]))
                             i += 2
                         }
                         open.node.kind = .mapping(pairs)
@@ -167,6 +182,15 @@ public enum YAMLReader {
 }
 
 extension YAMLNode {
+    /// A plain `<<` or an explicit `!!merge`: YAML 1.1's merge key. Plumb refuses it rather than read
+    /// it as a literal key named `<<` (which is what libyaml, a YAML 1.2 reader, would give): users who
+    /// write `<<: *defaults` expect the keys merged, and a stage silently missing them is worse than an error.
+    var isMergeKey: Bool {
+        guard case let .scalar(text, plain) = kind else { return false }
+        if tag == "tag:yaml.org,2002:merge" { return true }
+        return plain && tag == nil && text == "<<"
+    }
+
     /// Number of nodes in this subtree, to bound alias expansion.
     var size: Int {
         switch kind {

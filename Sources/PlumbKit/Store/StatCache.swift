@@ -122,9 +122,14 @@ public final class StatCache: @unchecked Sendable {
     public func digest(ofFileAt path: String, stamp: FileStamp? = nil) throws -> Digest {
         let key = Self.absolute(path)
         if let hit = cachedDigest(forFileAt: key, stamp: stamp) { return hit }
-        let fd = open(key, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a path swapped for a FIFO after it was checked must not block the open; the
+        // descriptor itself is then checked, so only a regular file of a real file system is read.
+        let fd = open(key, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw PlumbError("cannot read \(key): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
+        if case let .unsupported(what) = DiskEntryKind.of(descriptor: fd) {
+            throw PlumbError("\(key) is \(what); only regular files are hashed")
+        }
         let started = Self.now()
         guard let before = FileStamp.of(descriptor: fd) else {
             throw PlumbError("cannot stat \(key): \(String(cString: strerror(errno)))")
@@ -237,6 +242,10 @@ public final class StatCache: @unchecked Sendable {
         return Data(out)
     }
 
+    /// How many entries a persisted cache file holds, or nil when it is not one: the decoder that
+    /// loading uses, for the fuzz target (the file lives in `.plumb/`, which anything on the machine can write).
+    public static func decodedEntryCount(_ data: Data) -> Int? { decode(data)?.count }
+
     static func decode(_ data: Data) -> [String: Entry]? {
         // Reads straight from the bytes (no per-field closures or copies): loading the stat cache of
         // 10,000 files is on the path of every plan.
@@ -257,7 +266,9 @@ public final class StatCache: @unchecked Sendable {
             }
             guard let count = u32() else { return nil }
             var result: [String: Entry] = [:]
-            result.reserveCapacity(Int(count))
+            // The count is read from the file: reserve only what the remaining bytes can hold (an entry
+            // takes at least 84), or a damaged count would ask for gigabytes before the loop noticed.
+            result.reserveCapacity(min(Int(count), (end - at) / (4 + 6 * 8 + 32)))
             for _ in 0..<count {
                 guard let length = u32().map(Int.init), at + length + 6 * 8 + 32 <= end else { return nil }
                 let path = String(decoding: UnsafeRawBufferPointer(rebasing: body[at..<(at + length)]), as: UTF8.self)

@@ -35,11 +35,13 @@ public struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible {
         self.hint = hint
     }
 
+    /// The diagnostic as printed. Messages quote spec values, so message, hint and file are
+    /// escaped (`Escape.terminal`): a value cannot add lines or send escape sequences.
     public var description: String {
         var text = ""
-        if let l = location { text += "\(l.file):\(l.line):\(l.column): " }
-        text += "\(severity.rawValue): \(message)"
-        if let hint { text += "\n  hint: \(hint)" }
+        if let l = location { text += "\(Escape.terminal(l.file)):\(l.line):\(l.column): " }
+        text += "\(severity.rawValue): \(Escape.terminal(message))"
+        if let hint { text += "\n  hint: \(Escape.terminal(hint))" }
         return text
     }
 }

@@ -54,8 +54,8 @@ public struct GraphCommand: PlumbCommand {
         } else {
             let width = (nodes.map(\.name.count).max() ?? 0) + 2
             for node in nodes {
-                let name = node.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                let waits = node.upstream.isEmpty ? "" : "← " + node.upstream.joined(separator: ", ")
+                let name = Escape.terminal(node.name).padding(toLength: width, withPad: " ", startingAt: 0)
+                let waits = node.upstream.isEmpty ? "" : "← " + node.upstream.map { Escape.terminal($0) }.joined(separator: ", ")
                 let pinned = node.pinned ? terminal.styled("  (pinned in \(snapshot.environment.name))", .magenta) : ""
                 terminal.print(terminal.styled(name, node.upstream.isEmpty ? .bold : nil) + waits + pinned)
             }
@@ -63,18 +63,21 @@ public struct GraphCommand: PlumbCommand {
         return PlumbCLI.ExitCode.ok
     }
 
-    /// Edges labelled with the files that pass between stages; `after` edges dashed.
+    /// Edges labelled with the files that pass between stages; `after` edges dashed. Every name and
+    /// path is escaped for a DOT string (`Escape.dot`): a path holding `"` cannot add nodes or attributes.
     static func dot(_ nodes: [Node], pipeline: Pipeline, graph: StageGraph) -> String {
+        func quoted(_ text: String) -> String { "\"" + Escape.dot(text) + "\"" }
         var lines = ["digraph plumb {", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
         for node in nodes {
-            lines.append("  \"\(node.name)\"\(node.pinned ? " [style=\"rounded,dashed\"]" : "");")
+            lines.append("  \(quoted(node.name))\(node.pinned ? " [style=\"rounded,dashed\"]" : "");")
         }
         for node in nodes {
             guard let stage = pipeline.stage(node.name) else { continue }
             for up in node.upstream {
                 let files = stage.deps.filter { graph.producer(of: $0)?.stage == up }
-                let label = files.isEmpty ? " [style=dashed]" : " [label=\"\(files.joined(separator: "\\n"))\"]"
-                lines.append("  \"\(up)\" -> \"\(node.name)\"\(label);")
+                // `\n` between the escaped paths is DOT's own line break.
+                let label = files.isEmpty ? " [style=dashed]" : " [label=\"\(files.map(Escape.dot).joined(separator: "\\n"))\"]"
+                lines.append("  \(quoted(up)) -> \(quoted(node.name))\(label);")
             }
         }
         lines.append("}")

@@ -44,6 +44,9 @@ public struct LogsCommand: PlumbCommand {
         if global.json {
             struct LogReport: Encodable { var run: String; var stage: String; var digest: Digest; var log: String }
             try global.terminal().printJSON(LogReport(run: runID, stage: stage, digest: digest, log: String(decoding: log, as: UTF8.self)))
+        } else if isatty(STDOUT_FILENO) == 1 {
+            // On a terminal a stage's escape sequences are shown, not obeyed; piped, the log is passed byte for byte.
+            FileHandle.standardOutput.write(Data(Escape.terminal(String(decoding: log, as: UTF8.self), keeping: .layout).utf8))
         } else {
             FileHandle.standardOutput.write(log)
         }

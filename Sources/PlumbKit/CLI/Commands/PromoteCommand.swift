@@ -104,7 +104,7 @@ enum GateTable {
         out += TextTable.render(header: header, rows: rows) { row, column, text in
             column == 4 ? terminal.styled(text, row.last == "pass" ? .green : .red) : text
         }
-        for g in gates where !g.passed { out += "\n  \(g.metric) \(g.condition): \(g.message)" }
+        for g in gates where !g.passed { out += "\n  " + Escape.terminal("\(g.metric) \(g.condition): \(g.message)") }
         return out
     }
 
@@ -117,7 +117,11 @@ enum GateTable {
 /// Aligned columns for terminals and pipe tables for Markdown.
 enum TextTable {
     /// Columns padded to their widest cell; `style` colours a cell after padding so escapes do not skew widths.
+    /// Cells are escaped for the terminal (`Escape.terminal`) before they are measured: metric names,
+    /// summaries and paths come from records and stage output.
     static func render(header: [String], rows: [[String]], style: ([String], Int, String) -> String = { _, _, t in t }) -> String {
+        let header = header.map { Escape.terminal($0) }
+        let rows = rows.map { $0.map { Escape.terminal($0) } }
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String], _ styled: Bool) -> String {
@@ -129,8 +133,10 @@ enum TextTable {
         return (["  " + line(header, false)] + rows.map { "  " + line($0, true) }).joined(separator: "\n")
     }
 
+    /// A pipe table; every cell is escaped for Markdown (`Escape.markdown`), so a value can neither
+    /// add a row nor bring its own formatting, links, emoji or HTML.
     static func markdown(header: [String], rows: [[String]]) -> String {
-        func line(_ cells: [String]) -> String { "| " + cells.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |" }
+        func line(_ cells: [String]) -> String { "| " + cells.map(Escape.markdown).joined(separator: " | ") + " |" }
         return ([line(header), "|" + header.map { _ in " --- |" }.joined()] + rows.map(line)).joined(separator: "\n")
     }
 }

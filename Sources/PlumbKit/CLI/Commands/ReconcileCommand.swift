@@ -49,12 +49,10 @@ public struct ReconcileCommand: PlumbCommand {
             ?? ProcessInfo.processInfo.activeProcessorCount
         forced = Set(parsed.options("--force"))
         detailedExitCode = parsed.flag("--detailed-exitcode")
-        lockWait = try parsed.option("--wait-for-lock", as: "a duration such as 30s or 5m") { raw in
-            // Bare flag: no deadline. A very large finite wait keeps the date arithmetic finite.
-            raw.isEmpty ? 1e9 : DurationParser.seconds(raw)
-        }
+        // Bare --wait-for-lock: no deadline; the longest duration keeps the date arithmetic finite.
+        lockWait = try parsed.duration("--wait-for-lock", empty: DurationParser.maximum)
         watch = parsed.flag("--watch")
-        interval = try parsed.option("--interval", as: "a duration such as 60s or 5m") { DurationParser.seconds($0).flatMap { $0 > 0 ? $0 : nil } } ?? 60
+        interval = try parsed.duration("--interval") ?? 60
         if parsed.option("--interval") != nil && !watch { throw UsageError("--interval only applies to --watch", command: Self.name) }
         if watch && (dryRun || detailedExitCode) { throw UsageError("--watch records runs; it cannot be combined with --dry-run", command: Self.name) }
         if watch && !forced.isEmpty { throw UsageError("--force would run the stage on every cycle; use it without --watch", command: Self.name) }

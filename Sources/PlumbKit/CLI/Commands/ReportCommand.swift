@@ -35,8 +35,9 @@ public struct ReportCommand: PlumbCommand {
         let env = snapshot.environment.name
         let targetName = target ?? snapshot.spec.environments.values.filter { $0.from == env }.map(\.name).sorted().first
         var out = "## Plumb: \(env)" + (targetName.map { " → \($0)" } ?? "") + "\n\n"
-        out += "### Plan of \(env) at `\(snapshot.commit.short)`\n\n```\n"
-        out += PlanRenderer(terminal: Terminal(noColour: true, environment: ["NO_COLOR": "1"])).render(plan) + "\n```\n"
+        out += "### Plan of \(env) at `\(snapshot.commit.short)`\n\n"
+        // The plan's values are escaped by the renderer (one line per reason); the fence outgrows any backticks in them.
+        out += Escape.markdownCodeBlock(PlanRenderer(terminal: Terminal(noColour: true, environment: ["NO_COLOR": "1"])).render(plan)) + "\n"
         var code = PlumbCLI.ExitCode.ok
         if let targetName {
             let target = try Snapshot.read(project, ref: nil, environment: targetName)

@@ -42,12 +42,14 @@ public struct ShowCommand: PlumbCommand {
             return PlumbCLI.ExitCode.ok
         }
         let formatter = ISO8601DateFormatter()
+        // The record is untrusted input: every text field of it is escaped before it is printed.
+        func v(_ text: String) -> String { Escape.terminal(text) }
         let status = terminal.styled(record.status.rawValue, record.status == .succeeded ? .green : .red)
-        terminal.print("Run \(record.run) of \(record.environment): \(status)")
-        terminal.print("  spec      \(record.commit.hex)" + (record.branch.map { " on \($0)" } ?? ""))
+        terminal.print("Run \(v(record.run)) of \(v(record.environment)): \(status)")
+        terminal.print("  spec      \(record.commit.hex)" + (record.branch.map { " on \(v($0))" } ?? ""))
         terminal.print("  started   \(formatter.string(from: record.startedAt)), took \(formatDuration(record.finishedAt.timeIntervalSince(record.startedAt)))")
-        if let pin = record.pin { terminal.print("  pinned    \(pin.source) run \(pin.run) (spec \(pin.commit.short))") }
-        terminal.print("  plan      \(record.summary)")
+        if let pin = record.pin { terminal.print("  pinned    \(v(pin.source)) run \(v(pin.run)) (spec \(pin.commit.short))") }
+        terminal.print("  plan      \(v(record.summary))")
         terminal.print("")
         let rows = record.stages.sorted { $0.key < $1.key }.map { name, s -> [String] in
             [name, s.status.rawValue, s.action.rawValue, s.duration.map(formatDuration) ?? "—", s.exitCode.map(String.init) ?? "—",
@@ -60,8 +62,8 @@ public struct ShowCommand: PlumbCommand {
         }
         for (name, s) in record.stages.sorted(by: { $0.key < $1.key }) where s.status == .failed {
             terminal.print("")
-            terminal.print(terminal.styled("✘ \(name)", .red) + "; last lines of its log (full log: plumb logs \(record.run) \(name)):")
-            for line in (s.logTail ?? "").split(separator: "\n", omittingEmptySubsequences: false) { terminal.print("    \(line)") }
+            terminal.print(terminal.styled("✘ \(v(name))", .red) + "; last lines of its log (full log: plumb logs \(v(record.run)) \(v(name))):")
+            for line in (s.logTail ?? "").split(separator: "\n", omittingEmptySubsequences: false) { terminal.print("    \(v(String(line)))") }
         }
         return PlumbCLI.ExitCode.ok
     }

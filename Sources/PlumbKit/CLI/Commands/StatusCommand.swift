@@ -47,8 +47,9 @@ public struct StatusCommand: PlumbCommand {
             }
         })
         for s in statuses {
-            if let detail = s.driftDetail, s.drift != .skipped { terminal.print("  \(s.environment): \(detail)") }
-            if let error = s.planErrors.first, !global.quiet { terminal.print("  \(s.environment): \(error)") }
+            // Probe output and plan errors quote stage output and paths.
+            if let detail = s.driftDetail, s.drift != .skipped { terminal.print("  \(s.environment): \(Escape.terminal(detail))") }
+            if let error = s.planErrors.first, !global.quiet { terminal.print("  \(s.environment): \(Escape.terminal(error))") }
         }
         return PlumbCLI.ExitCode.ok
     }
