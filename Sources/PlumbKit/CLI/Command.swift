@@ -166,7 +166,7 @@ public enum PlumbCLI {
     }
 
     private static func report(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileHandle.standardError.write(Data((Redactor.process.redact(text) + "\n").utf8))
     }
 
     /// `plumb --help`.
