@@ -89,8 +89,10 @@ final class RefusingHTTPServer {
         """, files: ["spec/loud.sh": script])
         try h.repository.addRemote(name: "origin", url: origin.root)
         let environment = ["API_TOKEN": token, "PEM_KEY": pem, "PLUMB_GIT_TOKEN": plumbToken]
+        // Output goes to files (measuredPlumb): a leaking tail of megabytes on stderr must not stall
+        // a runner that reads stdout to its end first.
         func plumb(_ arguments: String...) throws -> String {
-            let r = try runProcess(plumbExecutable(), arguments, in: h.root, environment: environment)
+            let r = try measuredPlumb(arguments, in: h.root, environment: environment)
             return "$ plumb \(arguments.joined(separator: " ")) → \(r.status)\n\(r.stdout)\n\(r.stderr)"
         }
 
