@@ -22,7 +22,8 @@ public struct StageEnvironment: Sendable {
     /// The values of the secrets passed on, for a redactor's use.
     public let secretValues: [String]
 
-    /// Builds the environment.
+    /// Builds the environment, and adds the secret values it passes on to `Redactor.process`, so that
+    /// nothing this process prints afterwards can show them.
     /// - Parameters:
     ///   - declared: the stage's variables with the environment's laid over them (`Stage.variables(in:)`).
     ///   - secrets: names of the secrets the stage and its environment declare; their values come from `host`.

@@ -12,24 +12,25 @@ import Synchronization
 public struct Redactor: Sendable {
     /// What a secret is replaced with.
     public static let mask = "***"
-    /// Lines of a multi-line secret shorter than this are not masked on their own (a PEM key's
-    /// short last line would otherwise mask every `==` in a log); the whole value still is.
-    static let shortestLineOfMultilineSecret = 4
+    /// Values (and lines of a multi-line value) shorter than this are not masked: they cannot be
+    /// secret in any useful sense, and masking them would garble every log (a variable `0` passed
+    /// through as a secret would mask every zero) and break `--json` output, which is redacted too.
+    public static let shortestMasked = 4
 
     /// Needles in bytes, longest first, so a secret that contains another is replaced whole.
     private let needles: [[UInt8]]
     /// The first byte of every needle, to skip most positions at the cost of one lookup.
     private let firstBytes: Set<UInt8>
 
-    /// A redactor for these secret values (empty values are ignored).
+    /// A redactor for these secret values (values shorter than `shortestMasked` are ignored).
     public init<S: Sequence>(secrets: S) where S.Element == String {
         var found = Set<[UInt8]>()
         for value in secrets {
             let whole = value.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !whole.isEmpty else { continue }
+            guard whole.count >= Self.shortestMasked else { continue }
             var parts = [whole]
             let lines = whole.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-            if lines.count > 1 { parts += lines.filter { $0.count >= Self.shortestLineOfMultilineSecret } }
+            if lines.count > 1 { parts += lines.filter { $0.count >= Self.shortestMasked } }
             for part in parts {
                 found.insert(Array(part.utf8))
                 let escaped = String(JSONValue.quote(part).dropFirst().dropLast())

@@ -175,6 +175,8 @@ final class RefusingHTTPServer {
         #expect(r.redact("line-one-of-key") == "***" && r.redact("x line-two-of-key y") == "x *** y")
         #expect(r.redact("a == b") == "a == b", "a short line of a multi-line secret alone is not masked")
         #expect(r.redact("value=padded.") == "value=***.")
+        #expect(Redactor(secrets: ["0", "ab"]).redact("{\"n\": 10, \"s\": \"ab\"}") == "{\"n\": 10, \"s\": \"ab\"}",
+                "too short to be secret; masking would break JSON")
         #expect(Redactor.removingURLCredentials("push to https://bot:tok3n@github.com/o/r.git failed")
                 == "push to https://bot:***@github.com/o/r.git failed")
         #expect(Redactor.removingURLCredentials("https://ghp_abc@github.com/o/r") == "https://***@github.com/o/r")
