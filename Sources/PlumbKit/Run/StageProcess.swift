@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -344,7 +343,7 @@ enum ProcessHardening {
 
 /// Every stage process group running in this process, so that a SIGINT/SIGTERM handler can stop them all.
 public enum RunningProcessGroups {
-    private static let groups = Mutex<Set<pid_t>>([])
+    private static let groups = Locked<Set<pid_t>>([])
 
     /// Sends `signal` to every running stage's whole process group.
     public static func terminateAll(signal: Int32) {

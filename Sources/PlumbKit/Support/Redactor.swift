@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Replaces secret values with `***` in text that leaves Plumb: stage logs, the log tail kept in a
 /// run record, probe output, error messages, anything printed (JSON included).
@@ -144,7 +143,7 @@ public struct Redactor: Sendable {
 
     // MARK: - This process
 
-    private static let known = Mutex<Redactor>(Redactor(secrets: PlumbCredentials.secretValues(in: ProcessInfo.processInfo.environment)))
+    private static let known = Locked<Redactor>(Redactor(secrets: PlumbCredentials.secretValues(in: ProcessInfo.processInfo.environment)))
 
     /// Masks Plumb's own credentials (from this process's environment) and every secret value this
     /// process has handed to a stage so far: what the command line applies to all it prints.
