@@ -168,8 +168,9 @@ public enum PlumbCLI {
     }
 
     private static func report(_ text: String) {
-        // Errors name paths and values from specs and records: no control character of theirs reaches the terminal.
-        FileHandle.standardError.write(Data((Escape.terminal(text, keeping: .layout) + "\n").utf8))
+        // Errors name paths and values from specs and records: no control character of theirs reaches the terminal,
+        // and no secret value.
+        FileHandle.standardError.write(Data((Escape.terminal(Redactor.process.redact(text), keeping: .layout) + "\n").utf8))
     }
 
     /// `plumb --help`.

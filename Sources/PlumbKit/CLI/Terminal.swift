@@ -54,6 +54,8 @@ public final class Terminal: @unchecked Sendable {
     }
 
     private func write(_ text: String, to handle: FileHandle) {
+        // Everything printed, JSON included, passes here: no secret this process knows leaves it.
+        let text = Redactor.process.redact(text)
         lock.lock(); defer { lock.unlock() }
         // A line printed while a status line is shown first clears it, so the two never mix.
         if statusLineShown && isInteractive { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)); statusLineShown = false }

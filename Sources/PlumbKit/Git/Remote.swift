@@ -151,7 +151,7 @@ extension Repository {
         options.fetch_opts.callbacks = session.callbacks()
         var repo: OpaquePointer?
         let code = withExtendedLifetime(session) { git_clone(&repo, url, path, &options) }
-        try session.check(code, "git_clone", doing: "cannot clone \(url)")
+        try session.check(code, "git_clone", doing: "cannot clone \(session.url)")
         git_repository_free(repo)
         return try Repository(at: path)
     }
@@ -231,6 +231,7 @@ final class RemoteSession {
     /// rejection, and a wrong token would otherwise loop forever.
     static let maximumAttempts = 5
 
+    /// The remote's URL for messages, with any password in it masked (libgit2 connects with its own copy).
     let url: String
     /// Where credentials come from: the process environment, or a given one in tests.
     let environment: [String: String]
@@ -248,7 +249,7 @@ final class RemoteSession {
     init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         // libgit2 allocates credentials with its own allocator, which only works once initialised.
         Git.ensureInitialised()
-        self.url = url
+        self.url = Redactor.removingURLCredentials(url)
         self.environment = environment
     }
 

@@ -37,7 +37,7 @@ public struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible {
     public enum Kind: String, Sendable, Codable {
         case newStage = "new-stage", command, env, param, dep, depAdded = "dep-added", depRemoved = "dep-removed"
         case outputMissing = "output-missing", previousFailure = "previous-failure", upstream, forced
-        case restore, pinned, pinChanged = "pin-changed"
+        case restore, pinned, pinChanged = "pin-changed", drifted
     }
     public var kind: Kind
     /// What changed: a dep path, a param key, a variable name, an upstream stage.
@@ -87,6 +87,7 @@ public struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible {
         case .restore: return "ran before with these inputs (run \(s)); outputs restored from the cache"
         case .pinned: return "from promotion of \(s)"
         case .pinChanged: return "promotion changed\(change)"
+        case .drifted: return "drifted: \(s)"
         }
     }
 }

@@ -39,6 +39,9 @@ public struct PlanningInput: Sendable {
     public var uncommittedEdits: [String]
     /// Stages to run whatever their state.
     public var forced: Set<String>
+    /// Stages whose drift probe failed, with what it printed: they run again (self-heal).
+    /// Empty unless the caller ran the probes (`reconcile`, `plan --refresh`).
+    public var drifted: [String: String] = [:]
 
     public init(spec: Spec, environment: EnvironmentSpec, commit: ObjectID, branch: String? = nil, recorded: RecordedState?,
                 pin: Pin? = nil, sourceDigests: [String: String], uncommittedEdits: [String] = [], forced: Set<String> = []) {
@@ -152,6 +155,9 @@ public enum Planner {
             if input.forced.contains(name) {
                 item.action = .run
                 item.reasons = [PlanReason(.forced)] + changes
+            } else if let detail = input.drifted[name] {
+                item.action = .run
+                item.reasons = [PlanReason(.drifted, detail)] + changes
             } else if let record {
                 if let fingerprint {
                     if fingerprint == record.fingerprint && record.status == .succeeded {

@@ -8,8 +8,8 @@ public struct EnvironmentStatus: Sendable, Codable {
         public var run: String
         public var commit: ObjectID
     }
-    /// The result of the deploy stage's drift probe.
-    public enum Drift: String, Sendable, Codable { case inSync = "in-sync", drifted, unknown, skipped }
+    /// The result of the deploy stage's drift probe; `notChecked` unless it was asked for (`status --check`).
+    public enum Drift: String, Sendable, Codable { case inSync = "in-sync", drifted, unknown, notChecked = "not-checked" }
 
     public var environment: String
     public var from: String?
@@ -28,7 +28,8 @@ public struct EnvironmentStatus: Sendable, Codable {
     public var driftDetail: String?
 }
 
-/// Gathers `EnvironmentStatus` for every environment: plans each, and runs the deploy stage's `check`.
+/// Gathers `EnvironmentStatus` for every environment: plans each, and with `checkDrift` runs the deploy
+/// stage's `check` (repository code, so only when asked).
 public struct StatusReader {
     public let project: Project
 
@@ -58,31 +59,37 @@ public struct StatusReader {
 
     public func status(of name: String, checkDrift: Bool) throws -> EnvironmentStatus {
         let snapshot = try Snapshot.read(project, ref: nil, environment: name)
-        let plan = Planner.plan(try snapshot.planningInput(project), cache: project.cacheView)
+        let deploy = Self.deployStage(snapshot.spec.pipeline)
+        var drift: (EnvironmentStatus.Drift, String?) = (.notChecked, nil)
+        if checkDrift {
+            if snapshot.recorded?.stages[deploy?.name ?? ""] == nil {
+                // Nothing was ever deployed here: there is no recorded state to drift from.
+                drift = (.unknown, "never deployed")
+            } else if let deploy, let check = deploy.check {
+                drift = DriftProbe(project: project).probe(check, stage: deploy, snapshot: snapshot)
+            } else {
+                drift = (.unknown, "no stage declares a `check`")
+            }
+        }
+        var input = try snapshot.planningInput(project)
+        // What a reconcile would run now: it would run a drifted deploy stage again.
+        if let deploy, drift.0 == .drifted, snapshot.stagesRunHere.contains(where: { $0.name == deploy.name }) {
+            input.drifted = [deploy.name: drift.1 ?? "check failed"]
+        }
+        let plan = Planner.plan(input, cache: project.cacheView)
         var status = EnvironmentStatus(
             environment: name, from: snapshot.environment.from,
             pin: snapshot.pin.map { .init(source: $0.source, run: $0.run, commit: $0.commit) },
             model: nil, modelDigest: nil, lastRun: snapshot.recorded?.lastRun, lastResult: nil, lastFinished: nil,
             pending: plan.stages.filter(\.action.isChange).count + plan.dropped.count, planErrors: plan.errors,
-            drift: checkDrift ? .unknown : .skipped, driftDetail: nil)
+            drift: drift.0, driftDetail: drift.1)
         if let run = status.lastRun, let record = try RunRecord.read(run, environment: name, at: snapshot.commit, in: project.repository) {
             status.lastResult = record.status
             status.lastFinished = record.finishedAt
         }
-        let deploy = Self.deployStage(snapshot.spec.pipeline)
         if let deploy, let (path, digest) = Self.deployedArtifact(deploy, snapshot: snapshot) {
             status.model = path
             status.modelDigest = digest
-        }
-        if checkDrift {
-            if snapshot.recorded?.stages[deploy?.name ?? ""] == nil {
-                // Nothing was ever deployed here: there is no recorded state to drift from.
-                status.driftDetail = "never deployed"
-            } else if let deploy, let check = deploy.check {
-                (status.drift, status.driftDetail) = probe(check, stage: deploy, snapshot: snapshot, expected: status.modelDigest)
-            } else {
-                status.driftDetail = "no stage declares a `check`"
-            }
         }
         return status
     }
@@ -104,29 +111,60 @@ public struct StatusReader {
         }
         return nil
     }
+}
 
-    /// Runs the check with the variables the deploy stage had, plus PLUMB_EXPECTED_MODEL.
-    func probe(_ check: String, stage: Stage, snapshot: Snapshot, expected: Digest?) -> (EnvironmentStatus.Drift, String?) {
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(stage.variables(in: snapshot.environment)) { _, new in new }
-        environment["PLUMB_REPO"] = project.root
-        environment["PLUMB_ENV"] = snapshot.environment.name
-        environment["PLUMB_STAGE"] = stage.name
-        if let expected { environment["PLUMB_EXPECTED_MODEL"] = expected.hex }
+/// A stage's drift probe, its `check`: exit 0 means what it deployed is still as recorded.
+///
+/// The probe is repository code. It runs in `reconcile` (which runs repository code anyway), and where
+/// the user asks for it: `plan --refresh` and `status --check`; never in a read-only command otherwise,
+/// so that cloning a repository and looking at it runs nothing from it.
+public struct DriftProbe {
+    public let project: Project
+
+    public init(project: Project) { self.project = project }
+
+    /// The stages of `snapshot` whose probe says they drifted, with the probe's first line of output:
+    /// every stage with a `check` that this environment runs and whose last recorded run succeeded.
+    public func driftedStages(_ snapshot: Snapshot) -> [String: String] {
+        var drifted: [String: String] = [:]
+        for stage in snapshot.stagesRunHere {
+            guard let check = stage.check, snapshot.recorded?.stages[stage.name]?.status == .succeeded else { continue }
+            let (drift, detail) = probe(check, stage: stage, snapshot: snapshot)
+            if drift == .drifted { drifted[stage.name] = detail ?? "check failed" }
+        }
+        return drifted
+    }
+
+    /// Runs `check` with the environment the stage runs with (`StageEnvironment`), plus
+    /// PLUMB_EXPECTED_MODEL: the digest of the artifact it deployed, from the pin or the record.
+    public func probe(_ check: String, stage: Stage, snapshot: Snapshot) -> (EnvironmentStatus.Drift, String?) {
+        var plumb = ["PLUMB_REPO": project.root, "PLUMB_ENV": snapshot.environment.name, "PLUMB_STAGE": stage.name]
+        if let (_, expected) = StatusReader.deployedArtifact(stage, snapshot: snapshot) { plumb["PLUMB_EXPECTED_MODEL"] = expected.hex }
+        let environment = StageEnvironment(declared: stage.variables(in: snapshot.environment),
+                                           secrets: snapshot.environment.secrets + stage.secrets, plumb: plumb)
         let workspace = project.workspace(for: snapshot.environment.name)
         let directory = FileManager.default.fileExists(atPath: workspace) ? workspace : project.root
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("plumb-check-\(UUID().uuidString).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
         do {
-            let outcome = try StageProcess.run(ProcessRequest(command: check, workingDirectory: directory, environment: environment,
-                                                              timeout: stage.timeout ?? 60, logFile: log))
-            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            let first = output.split(separator: "\n").first.map(String.init)
+            let outcome = try StageProcess.run(ProcessRequest(
+                command: check, workingDirectory: directory, environment: environment.variables,
+                timeout: stage.timeout ?? 60, logFile: log, redactions: environment.secretValues))
+            // The log is already redacted; only its first line is read, however much the probe printed.
+            let first = Self.firstLine(ofFileAt: log).map(environment.redactor.redact)
             if outcome.succeeded { return (.inSync, first) }
             if outcome.timedOut { return (.unknown, "check timed out") }
             return (.drifted, first ?? "check exited \(outcome.exitCode.map(String.init) ?? "on a signal")")
         } catch {
-            return (.unknown, "cannot run check: \(error)")
+            return (.unknown, environment.redactor.redact("cannot run check: \(error)"))
         }
+    }
+
+    /// The first non-empty line among the first 4 KiB of a file.
+    static func firstLine(ofFileAt path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 4096)) ?? Data()
+        return String(decoding: head, as: UTF8.self).split(separator: "\n").first.map(String.init)
     }
 }

@@ -38,24 +38,27 @@ public struct Reconciler {
         public var commit: ObjectID?
     }
 
-    /// Reads the commit and plans; writes nothing.
-    public func plan(ref: String?, environment: String?, forced: Set<String> = []) throws -> (Snapshot, Plan) {
+    /// Reads the commit and plans; writes nothing. With `refresh`, first runs the drift probes of the
+    /// stages that deployed something (repository code), and plans those that drifted to run again.
+    public func plan(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = false) throws -> (Snapshot, Plan) {
         let snapshot = try Snapshot.read(project, ref: ref, environment: environment)
         let unknown = forced.subtracting(snapshot.spec.pipeline.stages.map(\.name))
         if let name = unknown.sorted().first {
             throw PlumbError("no stage '\(name)' to force", hint: "stages: \(snapshot.spec.pipeline.stages.map(\.name).joined(separator: ", "))",
                              exitCode: PlumbCLI.ExitCode.usage)
         }
-        let input = try snapshot.planningInput(project, forced: forced)
+        var input = try snapshot.planningInput(project, forced: forced)
+        if refresh { input.drifted = DriftProbe(project: project).driftedStages(snapshot) }
         let plan = Planner.plan(input, cache: project.cacheView)
         try? project.statCache.save()
         return (snapshot, plan)
     }
 
-    /// Plans, applies and records.
-    public func reconcile(ref: String?, environment: String?, forced: Set<String> = [], jobs: Int,
+    /// Plans (running the drift probes unless `refresh` is false: a stage whose deployment drifted
+    /// runs again), applies and records.
+    public func reconcile(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = true, jobs: Int,
                           onPlan: (Plan) -> Void = { _ in }) throws -> Outcome {
-        var (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced)
+        var (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced, refresh: refresh)
         var lock: RepositoryLock?
         defer { lock?.release() }
         if let locking, plan.errors.isEmpty, plan.hasChanges {
@@ -64,7 +67,7 @@ public struct Reconciler {
             // While we waited, another writer may have recorded this environment: plan again from
             // what the branch holds now, or we would redo (and then fail to record) its work.
             if try Snapshot.read(project, ref: ref, environment: environment).commit != snapshot.commit {
-                (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced)
+                (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced, refresh: refresh)
             }
         }
         onPlan(plan)
@@ -93,7 +96,7 @@ public struct Reconciler {
             if !terminal.quiet {
                 terminal.error("plumb: cache object\(result.corruptObjects.count == 1 ? "" : "s") \(result.corruptObjects.map(\.short).sorted().joined(separator: ", ")) did not match \(result.corruptObjects.count == 1 ? "its" : "their") digest and \(result.corruptObjects.count == 1 ? "was" : "were") deleted; rebuilding")
             }
-            (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced)
+            (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced, refresh: refresh)
         }
 
         let state = Recorder.nextState(after: plan, result: result, previous: snapshot.recorded, run: run)

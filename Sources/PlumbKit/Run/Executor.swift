@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Carries out a plan: runs the stages that must run, in dependency order and in parallel,
 /// in a workspace checked out from the planned commit. It reads only the plan (and the cache
@@ -234,7 +235,7 @@ public final class Executor: @unchecked Sendable {
                 lock.lock(); corrupt.insert(digest); lock.unlock()
             }
             report(stage.name, "error: \(error)", style: .red, glyph: "✘")
-            return outcome(stage, .failed, logTail: "\(error)")
+            return outcome(stage, .failed, logTail: Redactor.process.redact("\(error)"))
         }
     }
 
@@ -248,15 +249,14 @@ public final class Executor: @unchecked Sendable {
         }
         let paramsFile = project.logDirectory(for: options.runID) + "/\(stage.name).params.json"
         try Data((stage.paramsDocument.canonical + "\n").utf8).write(to: URL(fileURLWithPath: paramsFile))
-        var environment = ProcessInfo.processInfo.environment
-        for (k, v) in stage.env { environment[k] = v }
-        environment["PLUMB_ENV"] = plan.environment
-        environment["PLUMB_STAGE"] = stage.name
-        environment["PLUMB_RUN_ID"] = options.runID
-        environment["PLUMB_PARAMS"] = paramsFile
-        environment["PLUMB_REPO"] = project.root
-        environment["PLUMB_WORKSPACE"] = workspace
-        let secretValues = stage.secrets.compactMap { ProcessInfo.processInfo.environment[$0] }.filter { !$0.isEmpty }
+        let environment = StageEnvironment(declared: stage.env, secrets: stage.secrets, plumb: [
+            "PLUMB_ENV": plan.environment,
+            "PLUMB_STAGE": stage.name,
+            "PLUMB_RUN_ID": options.runID,
+            "PLUMB_PARAMS": paramsFile,
+            "PLUMB_REPO": project.root,
+            "PLUMB_WORKSPACE": workspace,
+        ])
         let logFile = project.logDirectory(for: options.runID) + "/\(stage.name).log"
         let prefix = terminal.styled(stage.name, .cyan) + " │ "
         let stream = options.streamLogs && !terminal.quiet
@@ -274,21 +274,22 @@ public final class Executor: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: delay)
             }
             let request = ProcessRequest(
-                command: stage.command, workingDirectory: workspace, environment: environment, timeout: stage.timeout,
-                logFile: logFile, redactions: secretValues,
+                command: stage.command, workingDirectory: workspace, environment: environment.variables, timeout: stage.timeout,
+                logFile: logFile, redactions: environment.secretValues,
                 onLine: stream ? { @Sendable line in terminal.print(prefix + Escape.terminal(line)) } : nil)
             result = try StageProcess.run(request)
         } while !result.succeeded && attempt <= stage.retries && !Interruption.requested
         let duration = Date().timeIntervalSince(started)
 
-        let logData = (try? Data(contentsOf: URL(fileURLWithPath: logFile))) ?? Data()
-        let logDigest = try? project.cache.storeData(logData)
+        // Streamed into the cache, and only the end read back for the record: a stage may print gigabytes.
+        let logDigest = try? project.cache.store(logFile)
+        let logTail = Self.tail(ofLogAt: logFile)
         guard result.succeeded else {
             let why = result.timedOut ? "timed out after \(formatDuration(stage.timeout ?? 0))"
                 : result.signal.map { "killed by signal \($0)" } ?? "exit \(result.exitCode ?? -1)"
             let status: StageOutcome.Status = Interruption.requested ? .interrupted : .failed
             report(stage.name, "\(status == .interrupted ? "interrupted" : "failed"): \(why) after \(formatDuration(duration))", style: .red, glyph: "✘")
-            var o = outcome(stage, status, fingerprint: fingerprint, logTail: Self.tail(logData))
+            var o = outcome(stage, status, fingerprint: fingerprint, logTail: environment.redactor.redact(logTail))
             o.exitCode = result.exitCode
             o.duration = duration
             o.attempts = attempt
@@ -317,7 +318,7 @@ public final class Executor: @unchecked Sendable {
         } catch {
             // The command ran: keep its log and exit code with the failure, so `plumb logs` can show what it did.
             report(stage.name, "failed: \(error)", style: .red, glyph: "✘")
-            var o = outcome(stage, .failed, fingerprint: fingerprint, logTail: Self.tail(logData) + "\n\(error)")
+            var o = outcome(stage, .failed, fingerprint: fingerprint, logTail: environment.redactor.redact(logTail + "\n\(error)"))
             o.exitCode = 0
             o.duration = duration
             o.attempts = attempt
@@ -344,9 +345,25 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    static func tail(_ log: Data, lines: Int = 20) -> String {
-        let text = String(decoding: log, as: UTF8.self)
-        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines + 1).joined(separator: "\n")
+    /// The last `lines` lines of the log at `path`, read from at most its last `maximumBytes`.
+    static func tail(ofLogAt path: String, lines: Int = 20, maximumBytes: Int = 64 * 1024) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        let size = lseek(fd, 0, SEEK_END)
+        guard size > 0 else { return "" }
+        let start = max(0, Int(size) - maximumBytes)
+        var bytes = [UInt8](repeating: 0, count: Int(size) - start)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
+        guard n > 0 else { return "" }
+        var text = bytes[..<n]
+        // Begun mid-file: drop the partial first line.
+        if start > 0, let newline = text.firstIndex(of: 10) { text = text[(newline + 1)...] }
+        return tail(String(decoding: text, as: UTF8.self), lines: lines)
+    }
+
+    static func tail(_ text: String, lines: Int = 20) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines + 1).joined(separator: "\n")
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -383,9 +400,10 @@ public final class Executor: @unchecked Sendable {
 /// Set when plumb receives SIGINT or SIGTERM: no new stage starts, running ones are stopped,
 /// and the run is recorded as interrupted.
 public enum Interruption {
-    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+    /// An atomic, so the signal handler's store and every thread's load are not a data race.
+    private static let flag = Atomic<Int>(0)
     /// Whether a stop was asked for.
-    public static var requested: Bool { flag != 0 }
-    /// Asks for a stop; only the signal handler calls this.
-    public static func request() { flag = 1 }
+    public static var requested: Bool { flag.load(ordering: .relaxed) != 0 }
+    /// Asks for a stop; only the signal handler calls this. Lock-free, so safe in a signal handler.
+    public static func request() { flag.store(1, ordering: .relaxed) }
 }

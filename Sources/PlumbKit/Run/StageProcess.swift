@@ -15,7 +15,8 @@ public struct ProcessRequest: Sendable {
     public var timeout: Double?
     /// stdout and stderr, interleaved as written, appended to this file (created with its folders).
     public var logFile: String
-    /// Secret values, each replaced by `***` in the log and in streamed lines.
+    /// Secret values, each replaced by `***` in the log and in streamed lines (as is every secret
+    /// `Redactor.process` knows: Plumb's credentials and other stages' secrets).
     public var redactions: [String]
     /// Called with each output line (without its newline, redacted), on the thread running the process.
     public var onLine: (@Sendable (String) -> Void)?
@@ -70,6 +71,7 @@ public enum StageProcess {
     /// Runs the request to completion, blocking the calling thread. Safe to call from many threads at once.
     /// Throws only if the process cannot be started (missing working directory, no /bin/sh, no log file).
     public static func run(_ request: ProcessRequest) throws -> ProcessOutcome {
+        ProcessHardening.apply()
         let log = try openLog(request.logFile)
         defer { close(log) }
 
@@ -89,7 +91,7 @@ public enum StageProcess {
         RunningProcessGroups.register(pid)
         defer { RunningProcessGroups.unregister(pid) }
 
-        let lines = LineSink(log: log, redactions: request.redactions, onLine: request.onLine)
+        let lines = LineSink(log: log, redactor: Redactor(secrets: request.redactions).merging(.process), onLine: request.onLine)
         var status: Int32? = nil
         var timedOut = false
         var termSentAt: Double? = nil
@@ -100,7 +102,11 @@ public enum StageProcess {
         defer { buffer.deallocate() }
 
         while true {
-            if !endOfFile {
+            if endOfFile {
+                // The stage closed its end of the pipe (`exec >/dev/null`) but lives on: wait for its
+                // exit by sleeping between checks, not by spinning on a pipe that has nothing to say.
+                if status == nil { _ = poll(nil, 0, 20) }
+            } else {
                 var p = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
                 // Short while the process lives: exit is noticed by polling waitid, not by a signal
                 // (a SIGCHLD handler would be process-wide state that other code may also want).
@@ -255,82 +261,93 @@ enum GNU {
 }
 
 /// Splits output into lines, redacts secrets, appends to the log and streams each line.
+///
+/// Memory stays bounded whatever a stage prints: only the unfinished line is kept, and a line
+/// longer than `maximumLine` goes out in pieces.
 final class LineSink {
     private let log: Int32
-    private let secrets: [[UInt8]]
+    private let redactor: Redactor
     private let onLine: (@Sendable (String) -> Void)?
     private var pending: [UInt8] = []
+    /// Redacted bytes of one `feed`, written to the log in one call.
+    private var out: [UInt8] = []
     /// A line longer than this (a progress bar redrawn with \r, a binary dump) is flushed in pieces so
-    /// memory stays bounded. A secret straddling a piece boundary would escape redaction; 64 KiB makes
-    /// that unlikely for real output.
+    /// memory stays bounded. Each piece stops short of any bytes that could begin a secret, so a
+    /// secret straddling two pieces is still masked.
     static let maximumLine = 65536
 
-    init(log: Int32, redactions: [String], onLine: (@Sendable (String) -> Void)?) {
+    init(log: Int32, redactor: Redactor, onLine: (@Sendable (String) -> Void)?) {
         self.log = log
-        // Longest first, so a secret that contains another is replaced whole.
-        secrets = redactions.filter { !$0.isEmpty }.map { Array($0.utf8) }.sorted { $0.count > $1.count }
+        self.redactor = redactor
         self.onLine = onLine
     }
 
     func feed(_ bytes: UnsafeRawBufferPointer) {
         pending.append(contentsOf: bytes)
         var start = 0
-        while let nl = pending[start...].firstIndex(of: 10) {
-            emit(pending[start..<nl], newline: true)
+        while let nl = Self.newline(in: pending, from: start) {
+            emit(redactor.redactLine(pending[start..<nl]), newline: true)
             start = nl + 1
         }
-        pending.removeFirst(start)
+        if start > 0 { pending.removeFirst(start) }
         if pending.count > Self.maximumLine {
-            emit(pending[...], newline: false)
-            pending.removeAll(keepingCapacity: true)
+            let (masked, consumed) = redactor.redact(pending[...], final: false)
+            emit(masked, newline: false)
+            pending.removeFirst(consumed)
+        }
+        flush()
+    }
+
+    /// The index of the first newline at or after `start` (memchr: a stage may print gigabytes).
+    private static func newline(in bytes: [UInt8], from start: Int) -> Int? {
+        guard start < bytes.count else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer in
+            memchr(buffer.baseAddress! + start, 10, buffer.count - start).map { UnsafeRawPointer($0) - UnsafeRawPointer(buffer.baseAddress!) }
         }
     }
 
     /// Flushes a last line that had no newline (with one added in the log, so a retry starts on a fresh line).
     func finish() {
-        if !pending.isEmpty { emit(pending[...], newline: true) }
+        if !pending.isEmpty { emit(redactor.redactLine(pending[...]), newline: true) }
         pending.removeAll()
+        flush()
     }
 
-    private func emit(_ line: ArraySlice<UInt8>, newline: Bool) {
-        var text = redact(Array(line))
+    private func emit(_ text: [UInt8], newline: Bool) {
         onLine?(String(decoding: text, as: UTF8.self))
-        if newline { text.append(10) }
-        _ = try? AtomicFile.writeAll(log, Data(text), path: "log")
+        out += text
+        if newline { out.append(10) }
     }
 
-    func redact(_ line: [UInt8]) -> [UInt8] {
-        guard !secrets.isEmpty else { return line }
-        var current = line
-        let mask = Array("***".utf8)
-        for secret in secrets where secret.count <= current.count {
-            var out: [UInt8] = []
-            out.reserveCapacity(current.count)
-            var i = 0
-            while i < current.count {
-                if i + secret.count <= current.count, current[i] == secret[0],
-                   current[i..<(i + secret.count)].elementsEqual(secret) {
-                    out += mask
-                    i += secret.count
-                } else {
-                    out.append(current[i])
-                    i += 1
-                }
-            }
-            current = out
-        }
-        return current
+    private func flush() {
+        guard !out.isEmpty else { return }
+        _ = try? AtomicFile.writeAll(log, Data(out), path: "log")
+        out.removeAll(keepingCapacity: out.capacity <= 4 * Self.maximumLine)
     }
+}
+
+/// Process-wide settings made once, before the first stage starts.
+enum ProcessHardening {
+    /// PR_SET_DUMPABLE 0: a stage runs as the same user as Plumb and could otherwise read Plumb's
+    /// environment (its credentials, every stage's secrets) from `/proc/<plumb's pid>/environ`, or
+    /// attach a debugger to it. Stages themselves are dumpable again (`exec` resets the flag).
+    private static let applied: Bool = {
+        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+        guard let p = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "prctl") else { return false }
+        let prctl = unsafeBitCast(p, to: Prctl.self)
+        return prctl(4 /* PR_SET_DUMPABLE */, 0, 0, 0, 0) == 0
+    }()
+
+    static func apply() { _ = applied }
 }
 
 /// Every stage process group running in this process, so that a SIGINT/SIGTERM handler can stop them all.
 public enum RunningProcessGroups {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var groups = Set<pid_t>()
+    private static let groups = Locked<Set<pid_t>>([])
 
     /// Sends `signal` to every running stage's whole process group.
     public static func terminateAll(signal: Int32) {
-        lock.withLock {
+        groups.withLock { groups in
             for g in groups { kill(-g, signal) }
         }
     }
@@ -338,14 +355,14 @@ public enum RunningProcessGroups {
     /// Sends `signal` to those of `pgids` that are running stages (never to a group that has finished,
     /// whose id may have been reused). Tests use it to stop their own stages without touching others'.
     static func terminate(_ pgids: Set<pid_t>, signal: Int32) {
-        lock.withLock {
+        groups.withLock { groups in
             for g in groups.intersection(pgids) { kill(-g, signal) }
         }
     }
 
     /// The process group ids of the stages running now.
-    public static var running: Set<pid_t> { lock.withLock { groups } }
+    public static var running: Set<pid_t> { groups.withLock { $0 } }
 
-    static func register(_ pgid: pid_t) { lock.withLock { _ = groups.insert(pgid) } }
-    static func unregister(_ pgid: pid_t) { lock.withLock { _ = groups.remove(pgid) } }
+    static func register(_ pgid: pid_t) { groups.withLock { _ = $0.insert(pgid) } }
+    static func unregister(_ pgid: pid_t) { groups.withLock { _ = $0.remove(pgid) } }
 }

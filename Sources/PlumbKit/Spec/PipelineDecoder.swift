@@ -159,6 +159,9 @@ enum VariableRule {
         } else if name.value.hasPrefix("PLUMB_") {
             diagnostics.append(Diagnostic(at: name.location, "'\(name.value)' in '\(key)' of \(context) is set by Plumb itself",
                                           hint: "PLUMB_ variables (PLUMB_ENV, PLUMB_STAGE, PLUMB_RUN_ID, PLUMB_PARAMS, PLUMB_REPO) are reserved"))
+        } else if PlumbCredentials.contains(name.value) {
+            diagnostics.append(Diagnostic(at: name.location, "'\(name.value)' in '\(key)' of \(context) is one of Plumb's own credentials, which no stage gets",
+                                          hint: "give the stage a credential of its own under another name (a secret such as DEPLOY_TOKEN)"))
         }
     }
 }

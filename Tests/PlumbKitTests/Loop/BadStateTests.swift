@@ -86,7 +86,7 @@ import Testing
           deploy:
             cmd: echo "token is $API_TOKEN" && test "$API_TOKEN" = "$EXPECTED" && echo ok > done.txt
             env: {MODE: fast}
-            secrets: [API_TOKEN]
+            secrets: [API_TOKEN, EXPECTED]
             outs: [done.txt]
         """)
         let env = ["API_TOKEN": secret, "EXPECTED": secret]

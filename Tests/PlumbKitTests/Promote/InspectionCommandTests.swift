@@ -14,7 +14,7 @@ import Testing
         let devRun = try #require(try world.state("dev")?.lastRun)
 
         // status: the pin and its model digest, last runs, pending work, and the drift probe.
-        let status = try world.plumb("status")
+        let status = try world.plumb("status", "--check")
         #expect(status.status == 0, "\(status.stderr)")
         let lines = status.stdout.split(separator: "\n").map(String.init)
         let staging = try #require(lines.first { $0.hasPrefix("  staging") })
@@ -24,11 +24,11 @@ import Testing
         #expect(lines.firstIndex { $0.hasPrefix("  dev") }! < lines.firstIndex { $0.hasPrefix("  staging") }!)
         // Tampering with the deployment is drift.
         try world.ci.write("deployments/staging/model.txt", "tampered\n")
-        let drifted = try RecordJSON.decode([EnvironmentStatus].self, from: Data(try world.plumb("status", "--json").stdout.utf8))
+        let drifted = try RecordJSON.decode([EnvironmentStatus].self, from: Data(try world.plumb("status", "--check", "--json").stdout.utf8))
         #expect(drifted.first { $0.environment == "staging" }?.drift == .drifted)
         #expect(drifted.first { $0.environment == "dev" }?.drift == .inSync)
         #expect(drifted.first { $0.environment == "staging" }?.modelDigest == model)
-        #expect(try world.plumb("status", "--no-check").stdout.contains("skipped"))
+        #expect(try world.plumb("status").stdout.contains("not checked"))
 
         // metrics diff between environments: absolute and relative change.
         let diff = try world.plumb("metrics", "diff", "staging", "dev")

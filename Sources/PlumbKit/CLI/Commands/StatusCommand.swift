@@ -6,13 +6,15 @@ public struct StatusCommand: PlumbCommand {
     public static let abstract = "Show every environment: its pin, last run, pending changes and drift."
     public static let discussion = """
     For each environment, in promotion order: what it is pinned to (source, run, and the digest of the
-    artifact its deploy stage installs), its last reconcile and the result, how many stages a reconcile
-    would run now, and drift: the deploy stage's `check`, run with PLUMB_REPO, PLUMB_ENV and
-    PLUMB_EXPECTED_MODEL (the artifact's digest) in the environment's workspace. Exit 0 always unless
-    an error stops it; --json for machines.
+    artifact its deploy stage installs), its last reconcile and the result, and how many stages a
+    reconcile would run now. Runs nothing from the repository unless asked: drift is "not checked"
+    without --check, which runs the deploy stage's `check` (with the stage's environment, PLUMB_REPO,
+    PLUMB_ENV and PLUMB_EXPECTED_MODEL, the artifact's digest) in the environment's workspace. Exit 0
+    always unless an error stops it; --json for machines.
     """
     public static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
-        .flag("--no-check", help: "Do not run the drift probes."),
+        .flag("--check", help: "Run the deploy stages' drift probes (repository code) and report drift."),
+        .flag("--no-check", help: "Do not run the drift probes (the default)."),
     ]
 
     var global: GlobalOptions
@@ -20,7 +22,8 @@ public struct StatusCommand: PlumbCommand {
 
     public init(_ parsed: ParsedArguments) throws {
         global = GlobalOptions(parsed)
-        check = !parsed.flag("--no-check")
+        check = parsed.flag("--check")
+        if check && parsed.flag("--no-check") { throw UsageError("--check and --no-check contradict each other", command: Self.name) }
     }
 
     public func run() throws -> Int32 {
@@ -36,7 +39,7 @@ public struct StatusCommand: PlumbCommand {
             let model = s.modelDigest.map { $0.short } ?? "—"
             let last = s.lastRun.map { "\($0) \(s.lastResult?.rawValue ?? "?")" } ?? "never reconciled"
             let pending = !s.planErrors.isEmpty ? "plan error" : s.pending == 0 ? "up to date" : "\(s.pending) to run"
-            return [s.environment, pin, model, last, pending, s.drift.rawValue]
+            return [s.environment, pin, model, last, pending, s.drift == .notChecked ? "not checked" : s.drift.rawValue]
         }
         terminal.print(TextTable.render(header: ["env", "pin", "model", "last run", "pending", "drift"], rows: rows) { row, column, text in
             switch (column, row[column]) {
@@ -48,9 +51,10 @@ public struct StatusCommand: PlumbCommand {
         })
         for s in statuses {
             // Probe output and plan errors quote stage output and paths.
-            if let detail = s.driftDetail, s.drift != .skipped { terminal.print("  \(s.environment): \(Escape.terminal(detail))") }
+            if let detail = s.driftDetail { terminal.print("  \(s.environment): \(Escape.terminal(detail))") }
             if let error = s.planErrors.first, !global.quiet { terminal.print("  \(s.environment): \(Escape.terminal(error))") }
         }
+        if !check && !global.quiet { terminal.print("drift: not checked (use --check)") }
         return PlumbCLI.ExitCode.ok
     }
 }
