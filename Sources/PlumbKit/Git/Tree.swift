@@ -151,19 +151,22 @@ extension Repository {
         return ObjectID(out)
     }
 
-    /// Writes a commit's tree (or the part under `paths`) into `directory`, leaving the
-    /// repository's index and working tree untouched.
+    /// Writes a commit's tree (or the part under `paths`) into `directory` exactly as its blobs hold
+    /// it (no autocrlf, eol, ident or filter conversion), leaving the repository's index and working
+    /// tree untouched.
     public func checkout(_ commit: ObjectID, into directory: String, paths: [String] = []) throws {
-        try checkoutTree(commit, directory: directory, paths: paths, updateIndex: false)
+        try checkoutTree(commit, directory: directory, paths: paths, updateIndex: false, raw: true)
     }
 
     /// Brings `paths` of the working tree (and their index entries) to what `commit` holds,
     /// touching nothing else. Used to keep `history/` current after a recorded run.
     public func syncWorkingTree(to commit: ObjectID, paths: [String]) throws {
-        try checkoutTree(commit, directory: nil, paths: paths, updateIndex: true)
+        try checkoutTree(commit, directory: nil, paths: paths, updateIndex: true, raw: false)
     }
 
-    private func checkoutTree(_ commit: ObjectID, directory: String?, paths: [String], updateIndex: Bool) throws {
+    /// `raw`: write the blobs' bytes, whatever core.autocrlf, core.eol or .gitattributes (text, eol, ident,
+    /// filter) say; the user's own working tree keeps its conversions.
+    func checkoutTree(_ commit: ObjectID, directory: String?, paths: [String], updateIndex: Bool, raw: Bool) throws {
         var oid = commit.raw
         var object: OpaquePointer?
         try Git.check(git_object_lookup(&object, handle, &oid, GIT_OBJECT_COMMIT), "git_object_lookup")
@@ -174,6 +177,7 @@ extension Repository {
         if !updateIndex { strategy |= GIT_CHECKOUT_DONT_UPDATE_INDEX.rawValue }
         if !paths.isEmpty { strategy |= GIT_CHECKOUT_REMOVE_UNTRACKED.rawValue }
         options.checkout_strategy = strategy
+        options.disable_filters = raw ? 1 : 0
         var cPaths = paths.map { strdup($0) }
         defer { cPaths.forEach { free($0) } }
         try cPaths.withUnsafeMutableBufferPointer { buffer in

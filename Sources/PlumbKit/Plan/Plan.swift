@@ -135,7 +135,7 @@ public struct PlannedStage: Sendable, Hashable, Codable {
     /// The effective params as a nested object, written to `PLUMB_PARAMS`.
     public var paramsDocument: JSONValue
     public var deps: [String: DepSource]
-    /// Deps outside git (untracked data) to link from the repository's directory into the workspace.
+    /// Deps outside git (untracked data) to copy, read-only and verified, from the repository's directory into the workspace.
     public var externalDeps: [String]
     public var outputs: [String]
     public var metricsFiles: [String]

@@ -36,6 +36,8 @@ public struct PlanningInput: Sendable {
     public var pin: Pin?
     /// The identity of every dep that no stage produces: `git:<id>` or `sha256:<hex>`.
     public var sourceDigests: [String: String]
+    /// Deps git tracks as Git LFS pointers (identified `sha256:<oid>`): content from the commit, not untracked data.
+    public var lfsDeps: Set<String> = []
     public var uncommittedEdits: [String]
     /// Stages to run whatever their state.
     public var forced: Set<String>
@@ -103,7 +105,7 @@ public enum Planner {
                 } else if let id = input.sourceDigests[dep] {
                     deps[dep] = .known(id)
                     known[dep] = id
-                    if id.hasPrefix("sha256:") && !dep.hasPrefix("/") { external.append(dep) }
+                    if id.hasPrefix("sha256:") && !dep.hasPrefix("/") && !input.lfsDeps.contains(dep) { external.append(dep) }
                 } else {
                     errors.append("stage '\(name)' depends on '\(dep)', which no stage produces, git does not track, and is not on disk")
                 }

@@ -69,17 +69,33 @@ public struct Snapshot: Sendable {
         return spec.pipeline.stages.filter { runs?.contains($0.name) ?? true }
     }
 
-    /// The identity of every dep no stage produces: git's id for tracked paths (no file read),
-    /// SHA-256 through the stat cache for untracked data. Missing deps are left out; the planner reports them.
-    public func sourceDigests(_ project: Project) throws -> [String: String] {
+    /// How the deps no stage produces are identified (`digests`), and which of them git tracks as
+    /// Git LFS pointers (`lfs`): those are taken from the commit, never from the working tree.
+    public struct SourceIdentities: Sendable {
+        public var digests: [String: String]
+        public var lfs: Set<String>
+    }
+
+    /// The identity of every dep no stage produces: git's id for tracked paths (no file read); for a
+    /// tracked file that is a Git LFS pointer, `sha256:<oid>` from the pointer (the blob is read, the
+    /// file is not), which is the content's own digest, so moving a file into LFS or out of git does
+    /// not change its identity; SHA-256 through the stat cache for untracked data. Missing deps are
+    /// left out; the planner reports them.
+    public func sourceIdentities(_ project: Project) throws -> SourceIdentities {
         func onDisk(_ dep: String) -> String { dep.hasPrefix("/") ? dep : project.root + "/" + dep }
         let graph = StageGraph(spec.pipeline)
         var digests: [String: String] = [:]
+        var lfs: Set<String> = []
         var untracked: Set<String> = []
         for stage in stagesRunHere {
             for dep in stage.deps where graph.producer(of: dep) == nil && digests[dep] == nil {
                 if !dep.hasPrefix("/"), let entry = try project.repository.entry(at: dep, in: commit) {
-                    digests[dep] = ContentID.git(entry.id)
+                    if entry.kind == .blob, entry.mode != 0o120000, let pointer = try project.repository.lfsPointer(blob: entry.id) {
+                        digests[dep] = ContentID.sha256(pointer.oid)
+                        lfs.insert(dep)
+                    } else {
+                        digests[dep] = ContentID.git(entry.id)
+                    }
                 } else {
                     untracked.insert(dep)
                 }
@@ -90,7 +106,12 @@ public struct Snapshot: Sendable {
         for dep in present {
             if let d = hashed[onDisk(dep)] { digests[dep] = ContentID.sha256(d) }
         }
-        return digests
+        return SourceIdentities(digests: digests, lfs: lfs)
+    }
+
+    /// The identity of every dep no stage produces (see `sourceIdentities`).
+    public func sourceDigests(_ project: Project) throws -> [String: String] {
+        try sourceIdentities(project).digests
     }
 
     /// Files the pipeline uses whose working-tree content differs from the commit being planned:
@@ -106,10 +127,12 @@ public struct Snapshot: Sendable {
 
     /// Everything the planner needs.
     public func planningInput(_ project: Project, forced: Set<String> = []) throws -> PlanningInput {
-        let digests = try sourceDigests(project)
-        return PlanningInput(spec: spec, environment: environment, commit: commit,
-                             branch: branch?.replacingOccurrences(of: "refs/heads/", with: ""), recorded: recorded, pin: pin,
-                             sourceDigests: digests, uncommittedEdits: try uncommittedEdits(project, sourceDigests: digests),
-                             forced: forced)
+        let sources = try sourceIdentities(project)
+        var input = PlanningInput(spec: spec, environment: environment, commit: commit,
+                                  branch: branch?.replacingOccurrences(of: "refs/heads/", with: ""), recorded: recorded, pin: pin,
+                                  sourceDigests: sources.digests,
+                                  uncommittedEdits: try uncommittedEdits(project, sourceDigests: sources.digests), forced: forced)
+        input.lfsDeps = sources.lfs
+        return input
     }
 }

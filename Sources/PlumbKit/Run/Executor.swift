@@ -47,8 +47,13 @@ public final class Executor: @unchecked Sendable {
     /// Output digests of finished stages, by stage and path.
     private var outputs: [String: [String: Digest]] = [:]
     private var running: [String: Date] = [:]
-    private var materialized: Set<String> = []
     private var corrupt: Set<Digest> = []
+    /// The inputs staged in the workspace; set by `prepareWorkspace`, before any stage starts.
+    private var workspaceInputs: WorkspaceInputs!
+    /// The commit's files stored in Git LFS, by path: not in the workspace until a stage declares them.
+    private var lfsFiles: [String: LFSFile] = [:]
+    /// The repository's common git directory, where Git LFS keeps its objects.
+    private var commonDirectory = ""
 
     /// An executor for `plan` in `project`'s workspace for the plan's environment.
     public init(project: Project, plan: Plan, options: Options, terminal: Terminal) {
@@ -134,23 +139,30 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: - Workspace
 
-    /// A fresh checkout of the planned commit, with untracked data linked in from the repository's directory.
+    /// A fresh checkout of the planned commit: a repository of its own at that commit, holding its blobs'
+    /// bytes (see `Repository.checkOutWorkspace`). The tracked deps of the stages that may run are made
+    /// read-only before any starts; untracked data, Git LFS content and cached outputs are staged for each
+    /// stage as it starts (`stageInputs`).
     func prepareWorkspace() throws {
         let fm = FileManager.default
         Self.stopLeftoverProcesses(in: workspace)
         try? fm.removeItem(atPath: workspace)
         try fm.createDirectory(atPath: workspace, withIntermediateDirectories: true)
-        try PlumbError.wrap("cannot check out \(plan.commit.short) into \(workspace)") {
-            try project.repository.checkout(plan.commit, into: workspace)
+        let (checkout, lfs) = try PlumbError.wrap("cannot check out \(plan.commit.short) into \(workspace)") {
+            try project.repository.checkOutWorkspace(plan.commit, at: workspace)
         }
+        workspaceInputs = WorkspaceInputs(root: workspace, cache: project.cache, checkout: checkout, commit: plan.commit, lfs: lfs,
+                                          producers: producers)
+        lfsFiles = Dictionary(lfs.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        commonDirectory = project.repository.commonDirectory
+        var tracked: Set<String> = []
         for stage in plan.stages where stage.action.isChange {
-            for dep in stage.externalDeps {
-                let link = workspace + "/" + dep
-                try fm.createDirectory(atPath: (link as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try? fm.removeItem(atPath: link)
-                try fm.createSymbolicLink(atPath: link, withDestinationPath: project.root + "/" + dep)
+            for (dep, source) in stage.deps where producers.producer(of: dep) == nil && !dep.hasPrefix("/")
+                && !stage.externalDeps.contains(dep) && lfsFiles[dep] == nil {
+                if case .known = source { tracked.insert(dep) }
             }
         }
+        for dep in tracked.sorted() { try workspaceInputs.adopt(dep, tracked: true) }
         try fm.createDirectory(atPath: project.logDirectory(for: options.runID), withIntermediateDirectories: true)
     }
 
@@ -183,15 +195,38 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// Puts a finished stage's output into the workspace from the cache, once.
-    private func materialize(stage: String, path: String, digest: Digest) throws {
-        lock.lock()
-        let key = "\(stage)\u{0}\(path)"
-        let done = materialized.contains(key)
-        materialized.insert(key)
-        lock.unlock()
-        if done { return }
-        try project.cache.materialize(digest, at: try RecordPath(validating: path), under: workspace)
+    /// Stages every input of `stage` in the workspace (each once, however many stages share it; a stage
+    /// that finds one changed by another stage stages it again) and returns the stamps they have now,
+    /// for the check after the stage. Returns when all are complete.
+    private func stageInputs(of stage: PlannedStage) throws -> [String: FileStamp] {
+        var sources: [String: WorkspaceInputs.Source] = [:]
+        for (dep, source) in stage.deps {
+            if let (producer, output) = producers.producer(of: dep) {
+                lock.lock()
+                let digest = outputs[producer]?[output]
+                lock.unlock()
+                guard let digest else { throw PlumbError("'\(producer)' recorded no output \(output)") }
+                sources[output] = .cache(digest)
+            } else if dep.hasPrefix("/") {
+                continue // outside the workspace: read where it is
+            } else if stage.externalDeps.contains(dep) {
+                guard case let .known(id) = source, id.hasPrefix("sha256:"), let digest = Digest(hex: String(id.dropFirst(7))) else {
+                    throw PlumbError("the plan identifies \(dep) by '\(source)', not by its SHA-256")
+                }
+                sources[dep] = .data(path: project.root + "/" + dep, digest: digest)
+            } else {
+                if lfsFiles[dep] == nil { sources[dep] = .checkout }
+                // The file itself, or the LFS files inside a tracked folder: their content, never their pointers.
+                for file in lfsFiles.values where file.path == dep || file.path.hasPrefix(dep + "/") {
+                    sources[file.path] = .lfs(file, object: LFSPointer.objectPath(file.pointer.oid, commonDirectory: commonDirectory))
+                }
+            }
+        }
+        var stamps: [String: FileStamp] = [:]
+        for (path, source) in sources.sorted(by: { $0.key < $1.key }) {
+            stamps.merge(try workspaceInputs.stage(path, from: source)) { a, _ in a }
+        }
+        return stamps
     }
 
     // MARK: - One stage
@@ -203,16 +238,12 @@ public final class Executor: @unchecked Sendable {
             var inputs: [String: String] = [:]
             for (dep, source) in stage.deps {
                 if case let .known(id) = source { inputs[dep] = id }
-                guard let (producer, output) = producers.producer(of: dep) else { continue }
+                guard case .output = source, let (producer, output) = producers.producer(of: dep) else { continue }
                 lock.lock()
                 let digest = outputs[producer]?[output]
-                let status = outcomes[producer]?.status
                 lock.unlock()
                 guard let digest else { throw PlumbError("'\(producer)' recorded no output \(output)") }
-                if case .output = source {
-                    inputs[dep] = ContentID.produced(dep, output: output, digest: digest)
-                }
-                if status != .succeeded { try materialize(stage: producer, path: output, digest: digest) }
+                inputs[dep] = ContentID.produced(dep, output: output, digest: digest)
             }
 
             let fingerprint = stage.fingerprint
@@ -227,7 +258,8 @@ public final class Executor: @unchecked Sendable {
                 o.inputs = inputs
                 return o
             }
-            var o = try run(stage, fingerprint: fingerprint, inputs: inputs)
+            let staged = try stageInputs(of: stage)
+            var o = try run(stage, fingerprint: fingerprint, inputs: inputs, staged: staged)
             o.inputs = inputs
             return o
         } catch {
@@ -239,7 +271,7 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    private func run(_ stage: PlannedStage, fingerprint: Digest, inputs: [String: String]) throws -> StageOutcome {
+    private func run(_ stage: PlannedStage, fingerprint: Digest, inputs: [String: String], staged firstStaged: [String: FileStamp]) throws -> StageOutcome {
         let fm = FileManager.default
         // Stale outputs must not pass for new ones. Removed only once no folder above them is a link
         // (a committed `build -> /elsewhere` would make this delete outside the workspace).
@@ -256,6 +288,11 @@ public final class Executor: @unchecked Sendable {
             "PLUMB_PARAMS": paramsFile,
             "PLUMB_REPO": project.root,
             "PLUMB_WORKSPACE": workspace,
+            "PLUMB_COMMIT": plan.commit.hex,
+            // git in a stage must find the workspace's repository, not the user's: the ceiling stops
+            // discovery at the workspace even if the stage removes its .git (GIT_DIR and the like are
+            // not in the allow-listed base, so they cannot point it anywhere else).
+            "GIT_CEILING_DIRECTORIES": (workspace as NSString).deletingLastPathComponent,
         ])
         let logFile = project.logDirectory(for: options.runID) + "/\(stage.name).log"
         let prefix = terminal.styled(stage.name, .cyan) + " │ "
@@ -265,6 +302,7 @@ public final class Executor: @unchecked Sendable {
         report(stage.name, "started", style: nil, glyph: "▶")
         var attempt = 0
         var result: ProcessOutcome
+        var staged = firstStaged
         let started = Date()
         repeat {
             attempt += 1
@@ -272,6 +310,8 @@ public final class Executor: @unchecked Sendable {
                 let delay = min(30.0, pow(2.0, Double(attempt - 2)))
                 report(stage.name, "retrying in \(formatDuration(delay)) (attempt \(attempt) of \(stage.retries + 1))", style: .yellow, glyph: "↻")
                 Thread.sleep(forTimeInterval: delay)
+                // A failed attempt may have changed its inputs: the next one reads them as staged.
+                staged = try stageInputs(of: stage)
             }
             let request = ProcessRequest(
                 command: stage.command, workingDirectory: workspace, environment: environment.variables, timeout: stage.timeout,
@@ -300,6 +340,12 @@ public final class Executor: @unchecked Sendable {
         var produced: [String: Digest] = [:]
         var metrics: [String: Double] = [:]
         do {
+            // What it read must be what the record will name: no input may have changed while it ran.
+            let changed = workspaceInputs.changed(staged)
+            if !changed.isEmpty {
+                throw PlumbError("the inputs of stage '\(stage.name)' changed while it ran: \(changed.joined(separator: ", "))",
+                                 hint: "inputs are read-only in the workspace; a stage may write only its declared outputs (this one or one running beside it wrote a dep)")
+            }
             for out in stage.outputs + stage.metricsFiles {
                 let path = workspace + "/" + out
                 guard fm.fileExists(atPath: path) || (try? fm.destinationOfSymbolicLink(atPath: path)) != nil else {
@@ -325,6 +371,8 @@ public final class Executor: @unchecked Sendable {
             o.log = logDigest
             return o
         }
+        // Handed to the stages that read them as they are, read-only from now on.
+        for out in (stage.outputs + stage.metricsFiles).sorted() { try workspaceInputs.adopt(out, tracked: false) }
         try index.remember(CachedOutcome(outputs: produced, metrics: metrics, run: options.runID), for: fingerprint)
         report(stage.name, "done in \(formatDuration(duration))", style: .green, glyph: "✔")
         var o = outcome(stage, .succeeded, fingerprint: fingerprint, outputs: produced, metrics: metrics)

@@ -23,7 +23,8 @@ public enum CacheError: Error, Sendable, CustomStringConvertible {
 ///
 /// Layout (see docs/decisions.md):
 ///
-///     objects/ab/cdef…     file contents, named by the SHA-256 of their bytes (read-only)
+///     objects/ab/cdef…     file contents, named by the SHA-256 of their bytes (read-only; readable by
+///                          group and others only if every file stored with these bytes was, see `objectMode`)
 ///     manifests/ab/cdef…   directory manifests (`DirectoryManifest.canonicalEncoding`), named by their SHA-256
 ///     tmp/                 objects being written; renamed into place once complete and fsync'ed
 ///
@@ -81,8 +82,12 @@ public final class Cache: @unchecked Sendable {
                 let manifest = ContentDigester.manifest(of: scanned) { byFile[$0]! }
                 let encoding = manifest.canonicalEncoding
                 let digest = SHA256Hasher.digest(encoding)
+                // The manifest names the folder's files: as private as the folder.
+                let mode = Self.objectMode(of: s.st_mode)
                 if access(manifestPath(digest), F_OK) != 0 {
-                    try writeObject(encoding, to: manifestPath(digest))
+                    try writeObject(encoding, to: manifestPath(digest), mode: mode)
+                } else {
+                    Self.narrow(manifestPath(digest), to: mode)
                 }
                 return digest
             default:
@@ -104,14 +109,19 @@ public final class Cache: @unchecked Sendable {
     private func storeFile(_ absolute: String) throws -> Digest {
         let statCache = digester.statCache
         if let known = statCache.cachedDigest(forFileAt: absolute), access(objectPath(known), F_OK) == 0 {
+            var s = stat()
+            if stat(absolute, &s) == 0 { Self.narrow(objectPath(known), to: Self.objectMode(of: s.st_mode)) }
             return known
         }
         let source = open(absolute, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw PlumbError("cannot read \(absolute): \(errnoText())") }
         defer { close(source) }
         let started = StatCache.now()
-        guard let before = FileStamp.of(descriptor: source) else { throw PlumbError("cannot stat \(absolute): \(errnoText())") }
-        let (temporary, destination) = try createTemporary()
+        var sourceStat = stat()
+        guard fstat(source, &sourceStat) == 0 else { throw PlumbError("cannot stat \(absolute): \(errnoText())") }
+        let before = FileStamp(sourceStat)
+        let mode = Self.objectMode(of: sourceStat.st_mode)
+        let (temporary, destination) = try createTemporary(mode: mode)
         var keep = false
         defer { if !keep { unlink(temporary) } }
         let digest: Digest
@@ -127,7 +137,10 @@ public final class Cache: @unchecked Sendable {
             statCache.record(digest, stamp: before, hashedAt: started, forFileAt: absolute)
         }
         let final = objectPath(digest)
-        if access(final, F_OK) == 0 { return digest }
+        if access(final, F_OK) == 0 {
+            Self.narrow(final, to: mode)
+            return digest
+        }
         try makeShard(final)
         guard rename(temporary, final) == 0 else { throw PlumbError("cannot rename \(temporary) to \(final): \(errnoText())") }
         keep = true
@@ -220,7 +233,7 @@ public final class Cache: @unchecked Sendable {
             let files = manifest.entries.filter { $0.symlink == nil }
             let results = try parallelMap(files.count) { i in
                 let e = files[i]
-                return Result { try copyObject(e.digest!, to: staging + "/" + e.path, mode: e.executable ? 0o755 : 0o644) }
+                return Result { try copyObject(e.digest!, to: staging + "/" + e.path, executable: e.executable) }
             }
             // Two entries may share an object: when one copy finds it corrupt and deletes it, the other
             // sees it missing. Report the corruption, the cause.
@@ -230,7 +243,7 @@ public final class Cache: @unchecked Sendable {
             }
             if let first = errors.first { throw first }
         } else if access(objectPath(digest), F_OK) == 0 {
-            try copyObject(digest, to: staging, mode: 0o644)
+            try copyObject(digest, to: staging, executable: false)
         } else {
             throw CacheError.missing(digest)
         }
@@ -249,7 +262,9 @@ public final class Cache: @unchecked Sendable {
     }
 
     /// Copies a file object to `destination`, hashing as it goes; deletes the object if it does not match.
-    private func copyObject(_ digest: Digest, to destination: String, mode: mode_t) throws {
+    /// The copy is writable by its owner, readable by whom the object is, and executable by them when
+    /// the manifest says so.
+    private func copyObject(_ digest: Digest, to destination: String, executable: Bool) throws {
         let objectPath = objectPath(digest)
         let source = open(objectPath, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else {
@@ -257,6 +272,9 @@ public final class Cache: @unchecked Sendable {
             throw PlumbError("cannot read \(objectPath): \(errnoText())")
         }
         defer { close(source) }
+        var objectStat = stat()
+        guard fstat(source, &objectStat) == 0 else { throw PlumbError("cannot stat \(objectPath): \(errnoText())") }
+        let mode = Self.materializedMode(object: objectStat.st_mode, executable: executable)
         let out = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard out >= 0 else { throw PlumbError("cannot create \(destination): \(errnoText())") }
         defer { close(out) }
@@ -296,8 +314,8 @@ public final class Cache: @unchecked Sendable {
     }
 
     /// Writes an object: temporary file in tmp/, fsync, rename to its final name.
-    private func writeObject(_ data: Data, to final: String) throws {
-        let (temporary, fd) = try createTemporary()
+    private func writeObject(_ data: Data, to final: String, mode: mode_t = 0o444) throws {
+        let (temporary, fd) = try createTemporary(mode: mode)
         var keep = false
         defer { if !keep { unlink(temporary) } }
         do {
@@ -310,12 +328,39 @@ public final class Cache: @unchecked Sendable {
         keep = true
     }
 
-    /// A new file in tmp/, read-only once renamed (objects are immutable; 0444 catches accidental writes).
-    private func createTemporary() throws -> (String, Int32) {
+    /// A new file in tmp/, read-only once renamed (objects are immutable; no write bit catches accidental
+    /// writes). Created with its final `mode`, so a private file's bytes are never readable by others, even
+    /// while being copied.
+    private func createTemporary(mode: mode_t) throws -> (String, Int32) {
         let path = "\(tmp)/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw PlumbError("cannot create \(path): \(errnoText())") }
+        fchmod(fd, mode) // the umask may only have narrowed it; keep exactly the mode asked for
         return (path, fd)
+    }
+
+    // MARK: - Modes
+
+    /// The mode of an object stored from a file (or folder) with `mode`: read-only, readable by the owner,
+    /// and by group and others only where the source was. Digests do not depend on modes (as in git), so
+    /// the executable bit lives in manifests, not here.
+    static func objectMode(of mode: mode_t) -> mode_t { 0o400 | (mode & 0o044) }
+
+    /// The mode of a file materialised from an object with `object`'s mode: writable by its owner (it is
+    /// a copy), readable as the object is, and executable by those readers when the manifest says so.
+    static func materializedMode(object: mode_t, executable: Bool) -> mode_t {
+        let readers = object & 0o044
+        return 0o600 | readers | (executable ? 0o100 | (readers >> 2) : 0)
+    }
+
+    /// One object serves every file with its bytes: when a more private file is stored with the same
+    /// bytes, the object loses the read bits that file lacks (never gains any), so storing a 0600 file
+    /// never leaves its bytes world-readable. A failure (an object another user owns) changes nothing.
+    static func narrow(_ path: String, to mode: mode_t) {
+        var s = stat()
+        guard stat(path, &s) == 0 else { return }
+        let current = s.st_mode & 0o777
+        if current & ~mode != 0 { chmod(path, current & mode) }
     }
 
     private func makeShard(_ final: String) throws {
