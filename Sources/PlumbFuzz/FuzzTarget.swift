@@ -117,7 +117,7 @@ struct MemorySource: SpecSource {
 
 /// A small valid spec that exercises every kind of key, for the inputs to replace one file of.
 enum Baseline {
-    static let commit = ObjectID(hex: String(repeating: "ab", count: 20))
+    static let commit = ObjectID(hex: String(repeating: "ab", count: 20))!
 
     static let sourceDigests = [
         "spec/stages/prepare.py": "git:" + String(repeating: "1", count: 40),

@@ -29,9 +29,9 @@ public struct LFSPointer: Sendable, Hashable {
         guard lines.count == 3, lines[0].hasPrefix("version "), Self.versions.contains(String(lines[0].dropFirst(8))),
               lines[1].hasPrefix("oid sha256:"), lines[2].hasPrefix("size ") else { return nil }
         let hex = String(lines[1].dropFirst(11)), digits = lines[2].dropFirst(5)
-        guard Digest.isValid(hex), !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+        guard let oid = Digest(hex: hex), !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
               let size = UInt64(digits) else { return nil }
-        oid = Digest(hex: hex)
+        self.oid = oid
         self.size = size
     }
 }

@@ -71,7 +71,7 @@ func probedHarness() throws -> PipelineHarness {
         try FileManager.default.removeItem(atPath: marker)
 
         // The deployment drifts.
-        FileManager.default.createFile(atPath: h.sideFile + ".drift", contents: Data())
+        _ = FileManager.default.createFile(atPath: h.sideFile + ".drift", contents: Data())
         let plain = try runProcess(plumbExecutable(), ["plan", "--env", "dev", "--detailed-exitcode"], in: h.root)
         #expect(plain.status == 0, "a plan without --refresh runs no probe, so sees no drift: \(plain.stdout)")
         #expect(!FileManager.default.fileExists(atPath: marker))
