@@ -30,11 +30,12 @@ each=$(( total / ${#decoders[@]} ))
 ((each > 0)) || each=1
 
 scratch=.build-fuzz
+mkdir -p "$scratch"
 echo "fuzz: building plumb-fuzz with libFuzzer and AddressSanitizer in $scratch/…"
 if ! swift build --scratch-path "$scratch" --product plumb-fuzz \
-     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DPLUMB_LIBFUZZER >"$scratch.log" 2>&1; then
-  grep -E "error" "$scratch.log" >&2 || tail -20 "$scratch.log" >&2
-  echo "fuzz: error: the fuzz build failed (full log: $scratch.log)" >&2
+     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DPLUMB_LIBFUZZER >"$scratch/build.log" 2>&1; then
+  grep -E "error" "$scratch/build.log" >&2 || tail -20 "$scratch/build.log" >&2
+  echo "fuzz: error: the fuzz build failed (full log: $scratch/build.log)" >&2
   exit 1
 fi
 binary="$scratch/debug/plumb-fuzz"

@@ -158,7 +158,7 @@ struct SchemaDecoder {
                 }
             }
             guard let seconds else { mismatch(node, type, key: key, context: context); return nil }
-            guard !seconds.isNaN else { error(node.location, "'\(key)' in \(context) must be a finite duration"); return nil }
+            guard seconds.isFinite else { error(node.location, "'\(key)' in \(context) must be a finite duration"); return nil }
             guard seconds > 0 else { error(node.location, "'\(key)' in \(context) must be longer than zero"); return nil }
             guard DurationParser.isAcceptable(seconds) else { diagnostics.append(tooLong()); return nil }
             return .number(seconds)

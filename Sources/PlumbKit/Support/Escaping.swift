@@ -64,8 +64,15 @@ public enum Escape {
     /// `@`/`#` (mentions and references).
     public static func markdown(_ text: String) -> String {
         var out = ""
-        for c in terminal(text).unicodeScalars {
-            if markdownSpecial.contains(c) { out.unicodeScalars.append("\\") }
+        let scalars = Array(terminal(text).unicodeScalars)
+        func isWordCharacter(_ i: Int) -> Bool {
+            scalars.indices.contains(i) && (scalars[i].properties.isAlphabetic || ("0"..."9").contains(scalars[i]))
+        }
+        for (i, c) in scalars.enumerated() {
+            // `_` between letters or digits can neither open nor close emphasis (CommonMark's flanking
+            // rules), so `max_drop` stays as written; anywhere else it is escaped like the rest.
+            let inert = c == "_" && isWordCharacter(i - 1) && isWordCharacter(i + 1)
+            if markdownSpecial.contains(c) && !inert { out.unicodeScalars.append("\\") }
             out.unicodeScalars.append(c)
         }
         return out

@@ -108,5 +108,6 @@ import Testing
         for c in cases { #expect(Escape.terminal(c.given, keeping: c.keeping) == c.want, "\(c.given.debugDescription)") }
         #expect(Escape.markdownCodeBlock("a ```` b") == "`````\na ```` b\n`````")
         #expect(Escape.dot("a\"b\\c\nd") == #"a\"b\\c\\nd"#)
+        #expect(Escape.markdown("max_drop _x_ a__b_") == #"max_drop \_x\_ a\_\_b\_"#)
     }
 }
