@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, then Plumb's Swift tests (unit, golden,
 # robustness, end-to-end on scratch git repositories, the example pipeline end to end)
-# and the example stages' Python tests.
+# and the example stages' Python tests; then a short libFuzzer run over the spec loader and every
+# record decoder (scripts/fuzz.sh 60; longer runs: scripts/fuzz.sh 3600).
 #
 #   scripts/test.sh
 set -euo pipefail
@@ -17,5 +18,14 @@ echo "== example stages (python -m unittest)"
 
 echo "== plumb (swift test)"
 swift build --build-tests 2>&1 | grep -E "error:|Compiling|Build complete" | grep -v "^$" | tail -n 5
+set +e
 swift test 2>&1 | grep -vE "^(◇|↳)|started\.$" | tail -n 60
-exit "${PIPESTATUS[0]}"
+tests=${PIPESTATUS[0]}
+set -e
+
+echo "== fuzzing (scripts/fuzz.sh 60)"
+scripts/fuzz.sh 60 2>&1 | tail -n 15
+fuzz=${PIPESTATUS[0]}
+
+((tests == 0)) || exit "$tests"
+exit "$fuzz"
