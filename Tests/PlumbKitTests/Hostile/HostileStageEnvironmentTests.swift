@@ -69,7 +69,7 @@ func plumbAsOrdinaryUser(_ arguments: [String], in directory: String, owning fol
             for name in plumbVariables { #expect(seen[name] != nil, "\(dump): \(name)") }
             let stray = seen.keys.filter { name in
                 !(StageEnvironment.base.contains(name) || name.hasPrefix("LC_") || name.hasPrefix("PLUMB_")
-                  || ["REGION", "DEPLOY_TOKEN"].contains(name) || shell.contains(name))
+                  || ["REGION", "DEPLOY_TOKEN", "GIT_CEILING_DIRECTORIES"].contains(name) || shell.contains(name))
             }
             #expect(stray.sorted() == [], "\(dump) saw variables nobody declared")
             for name in credentials.keys { #expect(seen[name] == nil, "\(dump) saw \(name)") }
