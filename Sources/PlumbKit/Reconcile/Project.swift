@@ -19,7 +19,11 @@ public final class Project: @unchecked Sendable {
         }
         root = workdir.path.hasSuffix("/") ? String(workdir.path.dropLast()) : workdir.path
         plumbDirectory = URL(fileURLWithPath: root).appendingPathComponent(".plumb")
-        try FileManager.default.createDirectory(at: plumbDirectory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: plumbDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw PlumbError(fileSystem: error, doing: "cannot create", path: plumbDirectory.path)
+        }
         statCache = StatCache(file: plumbDirectory.appendingPathComponent("statcache"))
         digester = ContentDigester(statCache: statCache)
         cache = try Cache(root: plumbDirectory.appendingPathComponent("cache"), digester: digester)
