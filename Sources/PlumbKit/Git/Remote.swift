@@ -100,10 +100,14 @@ extension Repository {
 
     /// Pushes `refspecs` (`refs/heads/main:refs/heads/main`) to `remote`.
     ///
-    /// A rejection because the remote moved (not a fast-forward, caught by libgit2 before sending
-    /// or reported by the server per reference) returns `.rejected`; anything else throws.
+    /// Never forced: a refspec starting with `+` is refused. A rejection because the remote moved
+    /// (not a fast-forward, caught by libgit2 before sending or reported by the server per
+    /// reference) returns `.rejected`; anything else throws.
     public func push(remote: String = "origin", refspecs: [String]) throws -> PushResult {
-        try withRemote(remote) { handle, session in
+        if let forced = refspecs.first(where: { $0.hasPrefix("+") }) {
+            throw PlumbError("refusing to force-push \(forced): Plumb never rewrites a remote's history")
+        }
+        return try withRemote(remote) { handle, session in
             var options = git_push_options()
             git_push_options_init(&options, UInt32(GIT_PUSH_OPTIONS_VERSION))
             options.callbacks = session.callbacks()
@@ -139,6 +143,14 @@ extension Repository {
         guard git_remote_lookup(&remote, handle, name) == 0 else { return nil }
         defer { git_remote_free(remote) }
         return git_remote_url(remote).map { String(cString: $0) }
+    }
+
+    /// Where pushes to the remote `name` go: its `pushurl` when one is set, else its URL.
+    public func remotePushURL(_ name: String) -> String? {
+        var remote: OpaquePointer?
+        guard git_remote_lookup(&remote, handle, name) == 0 else { return nil }
+        defer { git_remote_free(remote) }
+        return (git_remote_pushurl(remote) ?? git_remote_url(remote)).map { String(cString: $0) }
     }
 
     /// Clones `url` (a path, `file://`, `ssh://`, scp-like `host:path` or `https://`) into `path`,
