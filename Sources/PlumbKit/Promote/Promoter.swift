@@ -196,14 +196,17 @@ struct PinWriter {
             throw PlumbError("HEAD is detached", hint: "check out a branch, or pass --branch NAME to put the commit on a new branch")
         }
         let reference = "refs/heads/\(current)"
-        guard try repo.updateReference(reference, to: commit, expected: base, message: "plumb: pin \(environment)") else {
-            throw PlumbError("\(current) moved while the pin was being written", hint: "run the command again")
+        // Only the pin file in the working tree follows, before the branch moves: a kill in between
+        // must not leave the old pin in the index for the next `git commit` to restore.
+        let moved: Bool
+        do {
+            moved = try repo.moveBranch(reference, to: commit, expected: base, message: "plumb: pin \(environment)", workingTree: .paths([path]))
+        } catch let stale as StaleWorkingTree {
+            throw PlumbError("committed \(commit.short), but cannot update \(path) in the working tree: \(stale.reason)",
+                             hint: "the index has the new pin, so `git commit` keeps it; bring the file back with `git checkout HEAD -- \(path)`")
         }
-        // Only the pin file in the working tree follows; nothing else in it is touched.
-        if try repo.head().reference == reference {
-            try PlumbError.wrap("committed \(commit.short), but cannot update \(path) in the working tree") {
-                try repo.syncWorkingTree(to: commit, paths: [path])
-            }
+        guard moved else {
+            throw PlumbError("\(current) moved while the pin was being written", hint: "run the command again")
         }
         return (commit, current)
     }

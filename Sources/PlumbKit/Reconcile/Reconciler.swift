@@ -102,16 +102,9 @@ public struct Reconciler {
             startedAt: result.startedAt, finishedAt: result.finishedAt, status: result.status, summary: plan.summary,
             dropped: plan.dropped, stages: result.outcomes, metrics: state.metrics, pin: plan.pin)
         let message = Recorder.message(plan: plan, result: result, run: run)
-        let commit = try PlumbError.wrap("cannot record run \(run)") {
-            try Recorder(repository: project.repository).record(state: state, record: record, message: message,
-                                                                 branch: branch, base: plan.commit)
-        }
-        // Keep history/ in the working tree current when the reconciled branch is checked out.
-        if try project.repository.head().reference == branch {
-            try PlumbError.wrap("recorded run \(run), but cannot update history/ in the working tree") {
-                try project.repository.syncWorkingTree(to: commit, paths: [SpecPaths.history(plan.environment)])
-            }
-        }
+        // The recorder also brings history/<env> of a checked-out working tree up to date.
+        let commit = try Recorder(repository: project.repository).record(state: state, record: record, message: message,
+                                                                          branch: branch, base: plan.commit)
         try? FileManager.default.removeItem(atPath: project.logDirectory(for: run))
         return Outcome(snapshot: snapshot, plan: plan, result: result, record: record, commit: commit)
     }

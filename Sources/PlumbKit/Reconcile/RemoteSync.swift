@@ -201,11 +201,9 @@ public struct RemoteSync {
             target = try repository.createCommit(tree: tree, parents: [tip], message: message, author: repository.defaultSignature())
         }
         let reference = "refs/heads/\(branch)"
-        guard try repository.updateReference(reference, to: target, expected: local, message: "plumb: re-make on \(remote)/\(branch)") else {
+        guard try repository.moveBranch(reference, to: target, expected: local, message: "plumb: re-make on \(remote)/\(branch)",
+                                        workingTree: .all) else {
             throw PlumbError("cannot move \(branch): it moved meanwhile", hint: "another process is writing to this repository; try again")
-        }
-        if repository.workingDirectory != nil, try repository.head().reference == reference {
-            try repository.checkoutSafely(target, from: local)
         }
         return target
     }
