@@ -55,6 +55,10 @@ public struct Reconciler {
     /// Plans, applies and records.
     public func reconcile(ref: String?, environment: String?, forced: Set<String> = [], jobs: Int,
                           onPlan: (Plan) -> Void = { _ in }) throws -> Outcome {
+        // Shared with other writers, exclusive with `plumb gc`, from before planning: a plan that
+        // restores from the cache must still find those objects when it applies.
+        let cacheLock = try locking.map { try project.lockCache(.shared, command: $0.command, wait: $0.wait) }
+        defer { cacheLock?.release() }
         var (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced)
         var lock: RepositoryLock?
         defer { lock?.release() }
