@@ -157,7 +157,9 @@ public enum PlumbCLI {
             report((e.file.map { "\($0): " } ?? "") + "error: \(shown.description)")
             return e.exitCode
         } catch {
-            report("error: \(error)")
+            // Foundation's file errors by path and reason, never `Error Domain=NSCocoaErrorDomain …`.
+            let hint = PlumbError.posixCode(of: error).flatMap(PlumbError.hint(for:))
+            report("error: \(PlumbError.readable(error))" + (hint.map { "\n  hint: \($0)" } ?? ""))
             return ExitCode.failure
         }
     }

@@ -31,3 +31,34 @@ extension Repository {
         return commit
     }
 }
+
+extension Repository {
+    /// Sets the index entries under `paths` (files or folders) to what `commit` holds there, leaving
+    /// every other entry and the working tree alone. The index is read afresh first: another process
+    /// may have written it since this handle last did.
+    func setIndexEntries(_ paths: [String], to commit: ObjectID) throws {
+        var index: OpaquePointer?
+        try Git.check(git_repository_index(&index, handle), "git_repository_index")
+        defer { git_index_free(index) }
+        try Git.check(git_index_read(index, 1), "git_index_read")
+        for path in paths {
+            try Git.check(git_index_remove_directory(index, path, 0), "git_index_remove_directory")
+            try Git.check(git_index_remove_bypath(index, path), "git_index_remove_bypath")
+            let entries: [TreeEntry]
+            if let single = try entry(at: path, in: commit), single.kind == .blob { entries = [single] } else {
+                entries = try blobs(under: path, in: commit)
+            }
+            for item in entries {
+                // No stat data: git then compares the file's content, never trusting a size or time.
+                var entry = git_index_entry()
+                entry.mode = item.mode
+                entry.id = item.id.raw
+                try item.path.withCString { cPath in
+                    entry.path = cPath
+                    try Git.check(git_index_add(index, &entry), "git_index_add")
+                }
+            }
+        }
+        try Git.check(git_index_write(index), "git_index_write")
+    }
+}

@@ -60,8 +60,8 @@ extension Repository {
     /// Moves `refs/heads/<branch>` to `target` if that is a fast-forward, with compare-and-swap.
     ///
     /// When the branch is checked out in this (non-bare) repository, the working tree and index
-    /// follow, but only safely: if a local uncommitted change would be overwritten, nothing moves
-    /// and a `PlumbError` says which files are in the way.
+    /// follow (before the branch moves, see `moveBranch`), but only safely: if a local uncommitted
+    /// change would be overwritten, nothing moves and a `PlumbError` says which files are in the way.
     public func fastForward(branch: String, to target: ObjectID) throws -> FastForwardResult {
         let reference = "refs/heads/\(branch)"
         let current: ObjectID?
@@ -70,40 +70,26 @@ extension Repository {
             if try isAncestor(target, of: current) { return .upToDate }
             if try !isAncestor(current, of: target) { return .diverged }
         }
-        let checkedOut = workingDirectory != nil && (try? head().reference) == reference
-        // Claim the ref first: the compare-and-swap is the one atomic step, so two processes
-        // racing here cannot both update the working tree.
-        guard try updateReference(reference, to: target, expected: current,
-                                  message: "plumb: fast-forward to \(target.short)") else {
+        // libgit2 checks every conflict with local changes before writing any file, so a refusal
+        // leaves both the branch and the working tree as they were.
+        guard try moveBranch(reference, to: target, expected: current, message: "plumb: fast-forward to \(target.short)",
+                             workingTree: .all) else {
             throw PlumbError("cannot fast-forward \(reference): it moved meanwhile",
                              hint: "another process is writing to this repository; try again")
-        }
-        guard checkedOut else { return .fastForwarded(from: current, to: target) }
-        do {
-            try checkoutSafely(target, from: current)
-        } catch {
-            // Put the branch back so it matches the untouched working tree; libgit2 checks every
-            // conflict before writing any file, so nothing else needs undoing.
-            if let current {
-                _ = try? updateReference(reference, to: current, expected: target, message: "plumb: undo fast-forward")
-            } else {
-                var ref: OpaquePointer?
-                if git_reference_lookup(&ref, handle, reference) == 0 {
-                    git_reference_delete(ref)
-                    git_reference_free(ref)
-                }
-            }
-            throw error
         }
         return .fastForwarded(from: current, to: target)
     }
 
     /// Pushes `refspecs` (`refs/heads/main:refs/heads/main`) to `remote`.
     ///
-    /// A rejection because the remote moved (not a fast-forward, caught by libgit2 before sending
-    /// or reported by the server per reference) returns `.rejected`; anything else throws.
+    /// Never forced: a refspec starting with `+` is refused. A rejection because the remote moved
+    /// (not a fast-forward, caught by libgit2 before sending or reported by the server per
+    /// reference) returns `.rejected`; anything else throws.
     public func push(remote: String = "origin", refspecs: [String]) throws -> PushResult {
-        try withRemote(remote) { handle, session in
+        if let forced = refspecs.first(where: { $0.hasPrefix("+") }) {
+            throw PlumbError("refusing to force-push \(forced): Plumb never rewrites a remote's history")
+        }
+        return try withRemote(remote) { handle, session in
             var options = git_push_options()
             git_push_options_init(&options, UInt32(GIT_PUSH_OPTIONS_VERSION))
             options.callbacks = session.callbacks()
@@ -139,6 +125,14 @@ extension Repository {
         guard git_remote_lookup(&remote, handle, name) == 0 else { return nil }
         defer { git_remote_free(remote) }
         return git_remote_url(remote).map { String(cString: $0) }
+    }
+
+    /// Where pushes to the remote `name` go: its `pushurl` when one is set, else its URL.
+    public func remotePushURL(_ name: String) -> String? {
+        var remote: OpaquePointer?
+        guard git_remote_lookup(&remote, handle, name) == 0 else { return nil }
+        defer { git_remote_free(remote) }
+        return (git_remote_pushurl(remote) ?? git_remote_url(remote)).map { String(cString: $0) }
     }
 
     /// Clones `url` (a path, `file://`, `ssh://`, scp-like `host:path` or `https://`) into `path`,

@@ -148,14 +148,19 @@ extension Repository {
 
     /// Updates `reference` to `new` only if it still points at `expected` (nil: must not exist yet).
     /// Returns false when someone moved it meanwhile: git's compare-and-swap.
+    ///
+    /// `clearingAbandonedLocks` false never removes a lock file, whoever left it: for a repository
+    /// Plumb does not work in (a remote's), whose other writers it cannot see.
     @discardableResult
-    public func updateReference(_ reference: String, to new: ObjectID, expected: ObjectID?, message: String) throws -> Bool {
+    public func updateReference(_ reference: String, to new: ObjectID, expected: ObjectID?, message: String,
+                                clearingAbandonedLocks: Bool = true) throws -> Bool {
         var newOid = new.raw
         var code: Int32 = 0
-        // A ref's lock file (`main.lock`) lives for microseconds while a writer renames it into place.
+        let lock = gitDirectory.appendingPathComponent(reference + ".lock").path
+        // A ref's lock file (`main.lock`) lives for microseconds while libgit2 renames it into place.
         // One left by a writer killed in that window would block the branch for ever (git's own
         // "Unable to create '….lock': File exists"), so an unattended reconciler clears it once it
-        // is clearly abandoned: no process has it open and it is over a second old.
+        // is clearly abandoned (see `isAbandonedLock`); a lock of a live git transaction never is.
         for attempt in 0..<60 {
             var out: OpaquePointer?
             if var old = expected?.raw {
@@ -165,20 +170,28 @@ extension Repository {
             }
             git_reference_free(out)
             guard code == GIT_ELOCKED.rawValue, attempt < 59 else { break }
-            let lock = gitDirectory.appendingPathComponent(reference + ".lock").path
-            if Self.isAbandonedLock(lock) { unlink(lock) } else { Thread.sleep(forTimeInterval: 0.05) }
+            if clearingAbandonedLocks, Self.isAbandonedLock(lock) { unlink(lock) } else { Thread.sleep(forTimeInterval: 0.05) }
         }
         if code == GIT_EMODIFIED.rawValue || code == GIT_EEXISTS.rawValue || code == GIT_ENOTFOUND.rawValue { return false }
+        if code == GIT_ELOCKED.rawValue {
+            throw PlumbError("cannot update \(reference): \(lock) exists (another git process is updating it)",
+                             hint: "wait for that git command to finish; if none is running (one was killed), remove \(lock)")
+        }
         try Git.check(code, "git_reference_create_matching")
         return true
     }
 
-    /// Whether a git lock file is left over from a dead writer: older than a second and open in no
-    /// process (checked through `/proc/*/fd`, Linux).
+    /// Whether a git lock file is left over from a dead writer, decided conservatively (Linux `/proc`):
+    /// it is over a second old, no process has it open (libgit2 keeps its lock files open until it
+    /// renames them), and no git process that started before the lock was written is still alive.
+    /// The last check matters: git closes a ref's lock file once it has written it and keeps the lock
+    /// until the transaction commits, running `reference-transaction` hooks in between (and
+    /// `git update-ref --stdin` holds it as long as its input says); such a lock is open in no process.
     static func isAbandonedLock(_ path: String) -> Bool {
         var info = stat()
         guard lstat(path, &info) == 0 else { return false }
-        guard Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec) > 1 else { return false }
+        let written = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+        guard Date().timeIntervalSince1970 - written > 1 else { return false }
         let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         let fm = FileManager.default
         for pid in (try? fm.contentsOfDirectory(atPath: "/proc")) ?? [] where pid.allSatisfy(\.isNumber) {
@@ -186,7 +199,11 @@ extension Repository {
                 if let target = try? fm.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"), target == path || target == resolved { return false }
             }
         }
-        return true
+        // Start times are known to a clock tick and boot time to a second: a second of slack errs on "alive".
+        let possibleOwners = ProcessTable.processes(namedWithPrefix: "git").filter {
+            $0.pid != getpid() && $0.started.timeIntervalSince1970 <= written + 1
+        }
+        return possibleOwners.isEmpty
     }
 
     /// Removes a reference; a reference that does not exist is fine.

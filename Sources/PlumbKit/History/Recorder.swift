@@ -76,7 +76,30 @@ public struct Recorder {
     /// Commits the run on `branch` (a full reference name). If the branch moved since `plan.commit`
     /// and the new commits did not touch `history/<env>/`, the commit is re-made on the new tip.
     /// Returns the new commit.
+    ///
+    /// When `branch` is checked out, `history/<env>/` of the working tree and index is brought to the
+    /// record before the branch moves (see `Repository.moveBranch`): a process killed in between never
+    /// leaves an index whose next `git commit` would revert the record.
     public func record(state: RecordedState, record: RunRecord, message: String, branch: String, base: ObjectID) throws -> ObjectID {
+        let historyPath = SpecPaths.history(record.environment)
+        do {
+            return try commit(state: state, record: record, message: message, branch: branch, base: base, historyPath: historyPath)
+        } catch let stale as RecordedButStale {
+            throw PlumbError("recorded run \(record.run) in \(stale.commit.short), but cannot update \(historyPath) in the working tree: \(stale.reason)",
+                             hint: "the index has the record, so `git commit` keeps it; bring the files back with `git checkout HEAD -- \(historyPath)` before `git commit -a`")
+        } catch {
+            return try PlumbError.wrap("cannot record run \(record.run)") { () throws -> ObjectID in throw error }
+        }
+    }
+
+    /// The branch moved to `commit`, but the working tree's files could not follow.
+    private struct RecordedButStale: Error {
+        var commit: ObjectID
+        var reason: String
+    }
+
+    private func commit(state: RecordedState, record: RunRecord, message: String, branch: String, base: ObjectID,
+                        historyPath: String) throws -> ObjectID {
         let env = record.environment
         let changes: [Repository.TreeChange] = [
             (RecordedState.path(for: env), try RecordJSON.encode(state)),
@@ -87,25 +110,29 @@ public struct Recorder {
         for _ in 0..<5 {
             let tree = try repository.tree(updating: tip, with: changes)
             let commit = try repository.createCommit(tree: tree, parents: [tip], message: message, author: author)
-            if try repository.updateReference(branch, to: commit, expected: tip, message: "plumb: record run \(record.run)") {
-                return commit
+            let moved: Bool
+            do {
+                moved = try repository.moveBranch(branch, to: commit, expected: tip, message: "plumb: record run \(record.run)",
+                                                  workingTree: .paths([historyPath]))
+            } catch let stale as StaleWorkingTree {
+                throw RecordedButStale(commit: commit, reason: stale.reason)
             }
+            if moved { return commit }
             // The branch moved: rebase the record onto the new tip if nobody else recorded this environment.
             let now = try repository.referenceTarget(branch)
             guard try repository.isAncestor(tip, of: now) else {
-                throw PlumbError("cannot record run \(record.run): \(branch) was rewritten while the run was going",
+                throw PlumbError("\(branch) was rewritten while the run was going",
                                  hint: "the run's outputs are in the cache; reconcile again to record it")
             }
-            let historyPath = SpecPaths.history(env)
             let before = try repository.entry(at: historyPath, in: tip)?.id
             let after = try repository.entry(at: historyPath, in: now)?.id
             guard before == after else {
-                throw PlumbError("cannot record run \(record.run): someone else recorded \(historyPath) meanwhile",
+                throw PlumbError("someone else recorded \(historyPath) meanwhile",
                                  hint: "reconcile again: it plans from their record, and outputs already in the cache are reused")
             }
             tip = now
         }
-        throw PlumbError("cannot record run \(record.run): \(branch) keeps moving")
+        throw PlumbError("\(branch) keeps moving")
     }
 }
 

@@ -93,6 +93,7 @@ public struct Promoter {
             return outcome
         }
         if request.dryRun { return outcome }
+        try Self.stopIfInterrupted()
 
         let message = Self.message(pin: pin, to: request.to)
         let written = try PlumbError.wrap("cannot commit the promotion") {
@@ -102,6 +103,7 @@ public struct Promoter {
         outcome.commit = written.commit
         outcome.branch = written.branch
         if request.push {
+            try Self.stopIfInterrupted(committed: written.commit, on: written.branch)
             try sync.push(branch: written.branch, ownedPaths: [pinPath])
             outcome.pushed = true
         }
@@ -141,6 +143,17 @@ public struct Promoter {
         plan.stages.filter { stage in
             stage.action.isChange && !(stage.action == .run && !stage.reasons.isEmpty && stage.reasons.allSatisfy { $0.kind == .outputMissing })
         }.map(\.name) + plan.dropped
+    }
+
+    /// Ends a promotion or rollback that SIGINT/SIGTERM asked to stop, at a point where stopping is
+    /// safe: before its commit (nothing written) or after it (commit and working tree done, not pushed).
+    static func stopIfInterrupted(committed commit: ObjectID? = nil, on branch: String? = nil) throws {
+        guard Interruption.requested else { return }
+        if let commit {
+            throw PlumbError("interrupted after committing \(commit.short) on \(branch ?? "?"); it was not pushed",
+                             hint: "push it with `git push`, or run the command again with --push", exitCode: 130)
+        }
+        throw PlumbError("interrupted; nothing was written", exitCode: 130)
     }
 
     /// Who promotes: the CI's user when there is one, else git's configured identity.
@@ -196,14 +209,17 @@ struct PinWriter {
             throw PlumbError("HEAD is detached", hint: "check out a branch, or pass --branch NAME to put the commit on a new branch")
         }
         let reference = "refs/heads/\(current)"
-        guard try repo.updateReference(reference, to: commit, expected: base, message: "plumb: pin \(environment)") else {
-            throw PlumbError("\(current) moved while the pin was being written", hint: "run the command again")
+        // Only the pin file in the working tree follows, before the branch moves: a kill in between
+        // must not leave the old pin in the index for the next `git commit` to restore.
+        let moved: Bool
+        do {
+            moved = try repo.moveBranch(reference, to: commit, expected: base, message: "plumb: pin \(environment)", workingTree: .paths([path]))
+        } catch let stale as StaleWorkingTree {
+            throw PlumbError("committed \(commit.short), but cannot update \(path) in the working tree: \(stale.reason)",
+                             hint: "the index has the new pin, so `git commit` keeps it; bring the file back with `git checkout HEAD -- \(path)`")
         }
-        // Only the pin file in the working tree follows; nothing else in it is touched.
-        if try repo.head().reference == reference {
-            try PlumbError.wrap("committed \(commit.short), but cannot update \(path) in the working tree") {
-                try repo.syncWorkingTree(to: commit, paths: [path])
-            }
+        guard moved else {
+            throw PlumbError("\(current) moved while the pin was being written", hint: "run the command again")
         }
         return (commit, current)
     }

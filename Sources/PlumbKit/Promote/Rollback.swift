@@ -87,6 +87,7 @@ public struct Rollback {
             throw PlumbError("\(environment) already pins \(pin.source) run \(pin.run)", hint: "nothing to roll back to")
         }
         if dryRun { return outcome }
+        try Promoter.stopIfInterrupted()
         let message = """
         plumb(rollback): \(environment) back to \(chosen.pin.source) run \(chosen.pin.run)
 
@@ -104,6 +105,7 @@ public struct Rollback {
         outcome.commit = written.commit
         outcome.branch = written.branch
         if push {
+            try Promoter.stopIfInterrupted(committed: written.commit, on: written.branch)
             try sync.push(branch: written.branch, ownedPaths: [path])
             outcome.pushed = true
         }

@@ -19,7 +19,11 @@ public final class Project: @unchecked Sendable {
         }
         root = workdir.path.hasSuffix("/") ? String(workdir.path.dropLast()) : workdir.path
         plumbDirectory = URL(fileURLWithPath: root).appendingPathComponent(".plumb")
-        try FileManager.default.createDirectory(at: plumbDirectory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: plumbDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw PlumbError(fileSystem: error, doing: "cannot create", path: plumbDirectory.path)
+        }
         statCache = StatCache(file: plumbDirectory.appendingPathComponent("statcache"))
         digester = ContentDigester(statCache: statCache)
         cache = try Cache(root: plumbDirectory.appendingPathComponent("cache"), digester: digester)
@@ -42,9 +46,22 @@ public final class Project: @unchecked Sendable {
     public var conflictsDirectory: URL { plumbDirectory.appendingPathComponent("conflicts") }
 
     /// Takes the one-writer lock of `environment` (see `RepositoryLock`), for any command that
-    /// records into `history/<env>/` or pins into it. `wait` nil fails at once, naming the holder.
+    /// records into `history/<env>/` or pins into it, with the cache lock shared (so `plumb gc`
+    /// cannot run meanwhile). `wait` nil fails at once, naming the holder. Refuses up front when the
+    /// repository cannot be written, rather than after the stages ran.
     public func lock(environment: String, command: String, wait: Double?) throws -> RepositoryLock {
-        try RepositoryLock.acquire(directory: locksDirectory, name: environment, command: command, wait: wait)
+        try repository.checkWritable()
+        let cache = try lockCache(.shared, command: command, wait: wait)
+        let lock = try RepositoryLock.acquire(directory: locksDirectory, name: environment, command: command, wait: wait)
+        lock.releasesAlso(cache)
+        return lock
+    }
+
+    /// The cache-wide lock: held shared by every command that stores into the cache or records
+    /// (from before it plans until it has recorded), exclusively by `plumb gc`, which removes what no
+    /// record refers to and so must not see objects a running reconcile stored but has not recorded yet.
+    public func lockCache(_ mode: RepositoryLock.Mode, command: String, wait: Double?) throws -> RepositoryLock {
+        try RepositoryLock.acquire(directory: locksDirectory, name: RepositoryLock.cacheName, command: command, wait: wait, mode: mode)
     }
 
     /// The read-only view of the cache the planner may consult.

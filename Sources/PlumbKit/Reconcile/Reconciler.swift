@@ -58,6 +58,10 @@ public struct Reconciler {
     /// runs again), applies and records.
     public func reconcile(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = true, jobs: Int,
                           onPlan: (Plan) -> Void = { _ in }) throws -> Outcome {
+        // Shared with other writers, exclusive with `plumb gc`, from before planning: a plan that
+        // restores from the cache must still find those objects when it applies.
+        let cacheLock = try locking.map { try project.lockCache(.shared, command: $0.command, wait: $0.wait) }
+        defer { cacheLock?.release() }
         var (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced, refresh: refresh)
         var lock: RepositoryLock?
         defer { lock?.release() }
@@ -105,16 +109,9 @@ public struct Reconciler {
             startedAt: result.startedAt, finishedAt: result.finishedAt, status: result.status, summary: plan.summary,
             dropped: plan.dropped, stages: result.outcomes, metrics: state.metrics, pin: plan.pin)
         let message = Recorder.message(plan: plan, result: result, run: run)
-        let commit = try PlumbError.wrap("cannot record run \(run)") {
-            try Recorder(repository: project.repository).record(state: state, record: record, message: message,
-                                                                 branch: branch, base: plan.commit)
-        }
-        // Keep history/ in the working tree current when the reconciled branch is checked out.
-        if try project.repository.head().reference == branch {
-            try PlumbError.wrap("recorded run \(run), but cannot update history/ in the working tree") {
-                try project.repository.syncWorkingTree(to: commit, paths: [SpecPaths.history(plan.environment)])
-            }
-        }
+        // The recorder also brings history/<env> of a checked-out working tree up to date.
+        let commit = try Recorder(repository: project.repository).record(state: state, record: record, message: message,
+                                                                          branch: branch, base: plan.commit)
         try? FileManager.default.removeItem(atPath: project.logDirectory(for: run))
         return Outcome(snapshot: snapshot, plan: plan, result: result, record: record, commit: commit)
     }

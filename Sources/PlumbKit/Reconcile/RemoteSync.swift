@@ -81,39 +81,80 @@ public struct RemoteSync {
                          hint: "the commit is kept locally; push again later with `plumb reconcile --push`")
     }
 
-    /// One push of `branch`. To a remote on this machine, libgit2's local transport would write the
-    /// branch without checking what it points at now (two racing pushers could both "succeed" and one
-    /// record be lost), so the objects go to a temporary ref and the branch moves by compare-and-swap
-    /// in the remote repository itself, expecting the tip last fetched, as git's receive-pack does.
+    /// One push of `branch`, never forced: only a fast-forward of the remote's branch is sent.
+    ///
+    /// Over ssh and https, git's receive-pack on the server moves the branch only if it still points
+    /// where the client saw it, and libgit2 refuses before sending what is not a fast-forward of
+    /// that. To a remote on this machine (a path or a `file://` URL), libgit2's local transport would
+    /// write the branch without checking what it points at now (two racing pushers could both
+    /// "succeed" and one record be lost), so the objects go to a new temporary ref and the branch
+    /// moves in the remote repository itself, as receive-pack does: only if what it points at now is
+    /// an ancestor of ours (else the local branch lost commits the remote has: after a `git reset`,
+    /// say) and by compare-and-swap against exactly that.
     func pushOnce(branch: String) throws -> PushResult {
         let reference = "refs/heads/\(branch)"
-        guard let path = localRemotePath() else {
+        guard let path = try localRemotePath() else {
             return try repository.push(remote: remote, refspecs: ["\(reference):\(reference)"])
         }
         let local = try repository.referenceTarget(reference)
-        let tracking = "refs/remotes/\(remote)/\(branch)"
-        let expected = try? repository.referenceTarget(tracking)
-        if expected == local { return .pushed }
-        let incoming = "refs/plumb/incoming/\(UUID().uuidString.lowercased())"
-        let sent = try repository.push(remote: remote, refspecs: ["+\(reference):\(incoming)"])
-        guard sent == .pushed else { return sent }
-        let target = try Repository(at: path)
-        defer { try? target.deleteReference(incoming) }
-        guard try target.updateReference(reference, to: local, expected: expected, message: "push: plumb") else {
-            if (try? target.referenceTarget(reference)) == local { return .pushed }
-            return .rejected(reason: "\(remote)/\(branch) moved since it was fetched")
+        let target: Repository
+        do { target = try Repository(at: path) } catch {
+            throw PlumbError("cannot open the repository of \(remote) at \(path): \(PlumbError.readable(error))",
+                             hint: "check the remote's URL with `git remote -v`")
         }
-        _ = try repository.updateReference(tracking, to: local, expected: expected, message: "plumb: pushed")
+        let current: ObjectID?
+        do { current = try target.referenceTarget(reference) } catch let e as GitError where e.isNotFound { current = nil }
+        if current == local { return .pushed }
+        // A remote tip we lack, or one ours does not descend from, is not a fast-forward: fetch,
+        // re-make on top (or stop), as with a server's "non-fast-forward".
+        if let current, (try? repository.isAncestor(current, of: local)) != true {
+            return .rejected(reason: "\(remote)/\(branch) is at \(current.short), which \(branch) does not contain (non-fast-forward)")
+        }
+        let incoming = "refs/plumb/incoming/\(UUID().uuidString.lowercased())"
+        let sent = try repository.push(remote: remote, refspecs: ["\(reference):\(incoming)"])
+        guard sent == .pushed else { return sent }
+        defer { try? target.deleteReference(incoming) }
+        // The remote's lock files are never cleared from here: other writers of that repository
+        // (a git receive-pack mid-transaction) are not ours to judge.
+        let moved: Bool
+        do {
+            moved = try target.updateReference(reference, to: local, expected: current, message: "push: plumb",
+                                               clearingAbandonedLocks: false)
+        } catch let e as PlumbError {
+            return .rejected(reason: e.message)
+        }
+        guard moved else {
+            if (try? target.referenceTarget(reference)) == local { return .pushed }
+            return .rejected(reason: "\(remote)/\(branch) moved while pushing")
+        }
+        _ = try? repository.updateReference("refs/remotes/\(remote)/\(branch)", to: local,
+                                            expected: try? repository.referenceTarget("refs/remotes/\(remote)/\(branch)"),
+                                            message: "plumb: pushed")
         return .pushed
     }
 
-    /// The path of the remote's repository when it is on this machine (a path or a file:// URL).
-    func localRemotePath() -> String? {
-        guard let url = repository.remoteURL(remote) else { return nil }
-        if url.hasPrefix("file://") { return String(url.dropFirst("file://".count)) }
+    /// The path of the remote's repository when pushes go to this machine (a path or a `file://`
+    /// URL, of the remote's push URL when it has one); nil for a network remote.
+    func localRemotePath() throws -> String? {
+        guard let url = repository.remotePushURL(remote) else { return nil }
+        if url.lowercased().hasPrefix("file:") {
+            // file:///srv/x.git, file://localhost/srv/x.git, percent-encoded as URLs are.
+            guard let parsed = URL(string: url), parsed.isFileURL, parsed.host == nil || parsed.host == "" || parsed.host == "localhost" else {
+                throw PlumbError("cannot push to \(url): only file:// URLs of this machine are supported",
+                                 hint: "use file:///path/to/repo.git, a plain path, or an ssh:// or https:// URL")
+            }
+            return parsed.path
+        }
         if url.contains("://") { return nil }
+        // scp-like host:path is ssh, unless the part before ':' has a '/' (git's own rule).
+        if let colon = url.firstIndex(of: ":"), !url[..<colon].contains("/") { return nil }
         let path = url.hasPrefix("/") ? url : (repository.root as NSString).appendingPathComponent(url)
-        return FileManager.default.fileExists(atPath: path) ? path : nil
+        // A plain path that is not there is not a network remote: never let it fall to the local
+        // transport's unchecked write.
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw PlumbError("cannot push to \(remote): \(path) does not exist", hint: "check the remote's URL with `git remote -v`")
+        }
+        return path
     }
 
     /// The unit two writers can conflict on: `history/<env>` for records, else the path itself
@@ -163,11 +204,9 @@ public struct RemoteSync {
             target = try repository.createCommit(tree: tree, parents: [tip], message: message, author: repository.defaultSignature())
         }
         let reference = "refs/heads/\(branch)"
-        guard try repository.updateReference(reference, to: target, expected: local, message: "plumb: re-make on \(remote)/\(branch)") else {
+        guard try repository.moveBranch(reference, to: target, expected: local, message: "plumb: re-make on \(remote)/\(branch)",
+                                        workingTree: .all) else {
             throw PlumbError("cannot move \(branch): it moved meanwhile", hint: "another process is writing to this repository; try again")
-        }
-        if repository.workingDirectory != nil, try repository.head().reference == reference {
-            try repository.checkoutSafely(target, from: local)
         }
         return target
     }

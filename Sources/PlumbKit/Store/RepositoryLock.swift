@@ -1,11 +1,24 @@
 import Foundation
 
 /// One writer per repository and environment: an exclusive `flock` on `.plumb/locks/<env>.lock`.
+/// Also the cache-wide lock (`_cache.lock`) that writers hold shared and `plumb gc` exclusive.
 ///
 /// The kernel releases the lock when the holding process dies, however it dies, so a crash never
-/// leaves a stale lock behind. The lock file is never deleted: removing it while another process
-/// waits on it would let two processes lock two different files of the same name.
+/// leaves a stale lock behind, and whether a lock is held is always the kernel's word (a flock, or
+/// its table in `/proc/locks`), never a pid written in a file: pids are reused. The lock file is
+/// never deleted: removing it while another process waits on it would let two processes lock two
+/// different files of the same name.
 public final class RepositoryLock {
+    /// How a lock is held: one holder, or any number of holders that exclude only an exclusive one.
+    public enum Mode: Sendable {
+        case exclusive
+        /// Holders write no details (they would overwrite each other's) and never truncate the file.
+        case shared
+    }
+
+    /// The name of the cache-wide lock. It cannot be an environment's: those start with a letter.
+    public static let cacheName = "_cache"
+
     /// Who holds a lock, written into the lock file so that a second writer can say who is in its way.
     public struct Holder: Codable, Sendable, Equatable {
         public var pid: Int32
@@ -26,30 +39,89 @@ public final class RepositoryLock {
     public let holder: Holder
     /// The lock file.
     public let path: String
+    public let mode: Mode
     private var fd: Int32
+    /// Locks taken together with this one and released with it (the shared cache lock of a writer).
+    private var companions: [RepositoryLock] = []
 
-    private init(fd: Int32, path: String, holder: Holder) {
+    private init(fd: Int32, path: String, holder: Holder, mode: Mode) {
         self.fd = fd
         self.path = path
         self.holder = holder
+        self.mode = mode
     }
 
     deinit { release() }
+
+    /// Keeps `other` until this lock is released, so that a caller holds one value for both.
+    public func releasesAlso(_ other: RepositoryLock) { companions.append(other) }
 
     /// Takes the lock for `name` (an environment) in `directory` (`.plumb/locks`).
     ///
     /// With `wait` nil, fails at once when someone else holds it; otherwise retries with backoff
     /// for up to `wait` seconds. The error names the holder: pid, host, since when, and command.
-    public static func acquire(directory: URL, name: String, command: String, wait: Double?) throws -> RepositoryLock {
+    public static func acquire(directory: URL, name: String, command: String, wait: Double?, mode: Mode = .exclusive) throws -> RepositoryLock {
+        switch try take(directory: directory, name: name, command: command, wait: wait, mode: mode) {
+        case let .taken(lock): return lock
+        case let .held(holder): throw lockedError(name: name, holder: holder, waited: wait)
+        }
+    }
+
+    /// Takes the lock if no one else holds it; nil when someone does. Other failures throw.
+    public static func attempt(directory: URL, name: String, command: String, mode: Mode = .exclusive) throws -> RepositoryLock? {
+        if case let .taken(lock) = try take(directory: directory, name: name, command: command, wait: nil, mode: mode) { return lock }
+        return nil
+    }
+
+    /// Releases the lock (idempotent). Also done in deinit and, if the process dies, by the kernel.
+    public func release() {
+        companions.forEach { $0.release() }
+        companions = []
+        guard fd >= 0 else { return }
+        // Clear the holder first, so that no one reads our details after we let go. A shared holder
+        // wrote none, and must not erase an exclusive holder's that it never owned.
+        if mode == .exclusive { _ = ftruncate(fd, 0) }
+        _ = flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    /// Who holds the lock for `name`, or nil when no one does.
+    ///
+    /// The file keeps the details of a holder that was killed (nothing could clear them), and the
+    /// pid it names may since belong to an unrelated process; so whether the lock is held is asked
+    /// of the kernel's lock table. Where that cannot be read, a holder on this host counts only if
+    /// its pid is alive and that process started before the lock was taken.
+    public static func holder(directory: URL, name: String) -> Holder? {
+        guard let path = try? lockPath(directory: directory, name: name, create: false),
+              let data = FileManager.default.contents(atPath: path),
+              let holder = decode(data) else { return nil }
+        if let held = ProcessTable.isFlocked(path) { return held ? holder : nil }
+        guard holder.host == hostName() else { return holder }
+        if kill(holder.pid, 0) != 0, errno == ESRCH { return nil }
+        // `since` is rounded down to the second: a process started a second after it is not the holder.
+        if let started = ProcessTable.startTime(of: holder.pid), started > holder.since.addingTimeInterval(1) { return nil }
+        return holder
+    }
+
+    // MARK: - Internals
+
+    private enum Taken {
+        case taken(RepositoryLock)
+        /// Someone else holds it; their details when the file has them (an exclusive holder's).
+        case held(Holder?)
+    }
+
+    private static func take(directory: URL, name: String, command: String, wait: Double?, mode: Mode) throws -> Taken {
         let path = try lockPath(directory: directory, name: name)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw PlumbError("cannot open lock file \(path): \(String(cString: strerror(errno)))")
+            throw PlumbError("cannot open lock file \(path): \(String(cString: strerror(errno)))", hint: writableHint)
         }
         let deadline = wait.map { Date().addingTimeInterval(max(0, $0)) }
         var delay = 0.05
         while true {
-            if flock(fd, LOCK_EX | LOCK_NB) == 0 { break }
+            if flock(fd, (mode == .shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0 { break }
             let reason = errno
             if reason == EINTR { continue }
             guard reason == EWOULDBLOCK else {
@@ -59,9 +131,10 @@ public final class RepositoryLock {
             let remaining = deadline.map { $0.timeIntervalSinceNow } ?? 0
             guard remaining > 0 else {
                 // Read through our own descriptor: the holder rewrites the file in place, never replaces it.
-                let holder = readHolder(fd: fd)
+                // Blocked by shared holders, the file names no one of them (what it has is stale).
+                let holder = mode == .exclusive && name == cacheName ? nil : readHolder(fd: fd)
                 close(fd)
-                throw lockedError(name: name, holder: holder, waited: wait)
+                return .held(holder)
             }
             // Backoff keeps many waiters from spinning; the cap keeps the handover prompt.
             Thread.sleep(forTimeInterval: min(delay, remaining))
@@ -70,34 +143,12 @@ public final class RepositoryLock {
         // Whole seconds, so that what is read back from the file equals what was written.
         let since = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         let holder = Holder(pid: getpid(), host: hostName(), since: since, command: command)
-        let lock = RepositoryLock(fd: fd, path: path, holder: holder)
-        lock.writeHolder()
-        return lock
+        let lock = RepositoryLock(fd: fd, path: path, holder: holder, mode: mode)
+        if mode == .exclusive { lock.writeHolder() }
+        return .taken(lock)
     }
 
-    /// Releases the lock (idempotent). Also done in deinit and, if the process dies, by the kernel.
-    public func release() {
-        guard fd >= 0 else { return }
-        // Clear the holder first, so that no one reads our details after we let go.
-        _ = ftruncate(fd, 0)
-        _ = flock(fd, LOCK_UN)
-        close(fd)
-        fd = -1
-    }
-
-    /// Who holds the lock for `name`, or nil when no one does (as far as the file tells: a holder
-    /// on this host whose process is gone counts as no one).
-    public static func holder(directory: URL, name: String) -> Holder? {
-        guard let path = try? lockPath(directory: directory, name: name, create: false),
-              let data = FileManager.default.contents(atPath: path),
-              let holder = decode(data) else { return nil }
-        // Probing with flock could make a concurrent acquire fail for nothing, so the file's word
-        // is checked against the process table instead (only possible for this host).
-        if holder.host == hostName(), kill(holder.pid, 0) != 0, errno == ESRCH { return nil }
-        return holder
-    }
-
-    // MARK: - Internals
+    private static let writableHint = "Plumb keeps its cache, locks and workspaces in .plumb/ of the working tree: it must be writable"
 
     private static func lockPath(directory: URL, name: String, create: Bool = true) throws -> String {
         // The name becomes a file name: keep it inside the locks folder.
@@ -108,7 +159,7 @@ public final class RepositoryLock {
             do {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             } catch {
-                throw PlumbError("cannot create \(directory.path): \(error.localizedDescription)")
+                throw PlumbError(fileSystem: error, doing: "cannot create", path: directory.path)
             }
         }
         return directory.appendingPathComponent("\(name).lock").path
@@ -143,7 +194,7 @@ public final class RepositoryLock {
     }()
 
     private static func lockedError(name: String, holder: Holder?, waited: Double?) -> PlumbError {
-        var message = "environment '\(name)' is locked"
+        var message = name == cacheName ? "the cache is locked" : "environment '\(name)' is locked"
         if let holder {
             let since = ISO8601DateFormatter().string(from: holder.since)
             message += " by pid \(holder.pid) on host \(holder.host) since \(since) (\(holder.command))"
@@ -152,6 +203,11 @@ public final class RepositoryLock {
             message += " by another process"
         }
         if let waited { message += "; still locked after waiting \(formatSeconds(waited))" }
+        if name == cacheName {
+            // Only `plumb gc` holds it exclusively: it is removing unrecorded objects.
+            return PlumbError(message + ": plumb gc is removing cache objects no record refers to",
+                              hint: "run again when it has finished, or pass --wait-for-lock[=DURATION]")
+        }
         return PlumbError(message, hint: "wait for it to finish, or pass --wait-for-lock[=DURATION]")
     }
 

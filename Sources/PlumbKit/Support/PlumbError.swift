@@ -31,7 +31,7 @@ public struct PlumbError: Error, Sendable, CustomStringConvertible {
         } catch let e as DiagnosticsError {
             throw e
         } catch {
-            throw PlumbError("\(context()): \(error)")
+            throw PlumbError("\(context()): \(readable(error))", hint: posixCode(of: error).flatMap(hint(for:)))
         }
     }
 }

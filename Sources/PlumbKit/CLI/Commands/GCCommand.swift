@@ -28,17 +28,11 @@ public struct GCCommand: PlumbCommand {
     public func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
-        // Collecting while a reconcile stores outputs could remove what it is about to record.
-        let lock = dryRun ? nil : try project.lock(environment: "gc", command: ReconcileCommand.commandLine, wait: nil)
+        // Collecting while a reconcile stores outputs would remove what it is about to record: the
+        // cache lock, exclusive here and shared by every reconcile, promote and rollback from before
+        // they plan until they have recorded, keeps them apart. The kernel decides who holds it.
+        let lock = dryRun ? nil : try Self.lockCache(project)
         defer { lock?.release() }
-        let locks = try FileManager.default.contentsOfDirectory(atPath: project.locksDirectory.path).filter { $0.hasSuffix(".lock") }
-        for file in locks where file != "gc.lock" {
-            let name = String(file.dropLast(5))
-            if let holder = RepositoryLock.holder(directory: project.locksDirectory, name: name) {
-                throw PlumbError("environment '\(name)' is being reconciled (pid \(holder.pid): \(holder.command))",
-                                 hint: "run plumb gc when no reconcile is going")
-            }
-        }
         let report = try GarbageCollector(project: project).collect(onlyCurrent: onlyCurrent, dryRun: dryRun)
         if global.json {
             try terminal.printJSON(report)
@@ -47,5 +41,22 @@ public struct GCCommand: PlumbCommand {
             terminal.print("\(dryRun ? "Would remove" : "Removed") \(report.removed) object\(report.removed == 1 ? "" : "s") (\(size)); kept \(report.kept).")
         }
         return PlumbCLI.ExitCode.ok
+    }
+
+    /// Takes the cache lock exclusively, or says who is using the cache.
+    static func lockCache(_ project: Project) throws -> RepositoryLock {
+        if let lock = try RepositoryLock.attempt(directory: project.locksDirectory, name: RepositoryLock.cacheName,
+                                                 command: ReconcileCommand.commandLine, mode: .exclusive) {
+            return lock
+        }
+        // Shared holders write no details; the environment locks name the writers that have one.
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: project.locksDirectory.path)) ?? []
+        let holders = files.filter { $0.hasSuffix(".lock") }.map { String($0.dropLast(5)) }.sorted()
+            .filter { $0 != RepositoryLock.cacheName }
+            .compactMap { name in RepositoryLock.holder(directory: project.locksDirectory, name: name).map { (name, $0) } }
+        let who = holders.isEmpty ? "another plumb command (reconcile, promote or rollback)"
+            : holders.map { "pid \($0.1.pid) for '\($0.0)' (\($0.1.command))" }.joined(separator: ", ")
+        throw PlumbError("the cache is in use by \(who); plumb gc would remove objects it has not recorded yet",
+                         hint: "run plumb gc when no reconcile, promote or rollback is going")
     }
 }

@@ -45,6 +45,8 @@ public struct PromoteCommand: PlumbCommand {
 
     public func run() throws -> Int32 {
         let terminal = global.terminal()
+        // Like reconcile: a signal never lands between the commit and its working-tree update.
+        if !request.dryRun { SignalHandling.install(stopping: "after the current step") }
         let project = try Project(path: global.repo)
         // One writer per environment: the pin is the target's desired state. A dry run takes no lock.
         let lock = request.dryRun ? nil : try project.lock(environment: request.to, command: ReconcileCommand.commandLine, wait: nil)

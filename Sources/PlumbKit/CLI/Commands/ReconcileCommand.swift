@@ -152,10 +152,13 @@ struct ReconcileReport: Codable {
 }
 
 /// SIGINT and SIGTERM stop the running stages and record the run as interrupted; a second signal exits at once.
+/// Promote and rollback install the same handling: a signal lets the step in progress (a commit, the
+/// branch and its files) finish, and the command stops at its next safe point.
 public enum SignalHandling {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
-    public static func install() {
+    /// `stopping` says what the first signal stops, in the line printed when it arrives.
+    public static func install(stopping: String = "the running stages") {
         guard sources.isEmpty else { return }
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
@@ -163,7 +166,7 @@ public enum SignalHandling {
             source.setEventHandler {
                 if Interruption.requested { _exit(130) }
                 Interruption.request()
-                FileHandle.standardError.write(Data("\nplumb: stopping the running stages (again to exit at once)\n".utf8))
+                FileHandle.standardError.write(Data("\nplumb: stopping \(stopping) (again to exit at once)\n".utf8))
                 RunningProcessGroups.terminateAll(signal: SIGTERM)
             }
             source.resume()

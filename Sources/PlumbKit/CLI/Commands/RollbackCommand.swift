@@ -41,6 +41,8 @@ public struct RollbackCommand: PlumbCommand {
 
     public func run() throws -> Int32 {
         let terminal = global.terminal()
+        // Like reconcile: a signal never lands between the commit and its working-tree update.
+        if !dryRun { SignalHandling.install(stopping: "after the current step") }
         let project = try Project(path: global.repo)
         let lock = dryRun ? nil : try project.lock(environment: environment, command: ReconcileCommand.commandLine, wait: nil)
         defer { lock?.release() }
