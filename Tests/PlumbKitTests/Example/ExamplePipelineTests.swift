@@ -74,7 +74,7 @@ import Testing
         process.arguments = [scratch.root + "/spec/stages/serve.py", "--env", "dev", "--port", "0", "--repo", scratch.root]
         // Its first line on stdout says where it listens; a file (not a pipe) is read without blocking.
         let banner = scratch.root + "/.plumb-serve.out"
-        FileManager.default.createFile(atPath: banner, contents: nil)
+        _ = FileManager.default.createFile(atPath: banner, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: banner))
         process.standardError = FileHandle.nullDevice
         try process.run()

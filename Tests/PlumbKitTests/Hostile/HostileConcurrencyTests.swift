@@ -210,7 +210,7 @@ private final class GateWorld {
 
     deinit { try? FileManager.default.removeItem(atPath: folder) }
 
-    func open() { FileManager.default.createFile(atPath: gate, contents: nil) }
+    func open() { _ = FileManager.default.createFile(atPath: gate, contents: nil) }
     func close() { try? FileManager.default.removeItem(atPath: gate) }
     func ran() -> [String] { ((try? String(contentsOfFile: side, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
     func clearRan() throws { try? FileManager.default.removeItem(atPath: side) }
@@ -240,7 +240,7 @@ private final class GateWorld {
                 let hex = String(format: "%064x", 0xdead_0000 + i)
                 let shard = objects + "/" + hex.prefix(2)
                 try FileManager.default.createDirectory(atPath: shard, withIntermediateDirectories: true)
-                FileManager.default.createFile(atPath: shard + "/" + hex.dropFirst(2), contents: Data("junk\n".utf8))
+                _ = FileManager.default.createFile(atPath: shard + "/" + hex.dropFirst(2), contents: Data("junk\n".utf8))
             }
             let gc = try PlumbProcess(["gc"], in: harness.root)
             let marker = "\"pid\":\(gc.pid)"

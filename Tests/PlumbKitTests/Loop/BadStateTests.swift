@@ -21,14 +21,14 @@ import Testing
     @Test func aRefLockLeftByAKilledWriterIsClearedButALiveOneIsRespected() throws {
         let h = try fourStageHarness()
         let lock = h.repository.gitDirectory.appendingPathComponent("refs/heads/main.lock").path
-        FileManager.default.createFile(atPath: lock, contents: Data())
+        _ = FileManager.default.createFile(atPath: lock, contents: Data())
         var old = [timeval(tv_sec: time(nil) - 60, tv_usec: 0), timeval(tv_sec: time(nil) - 60, tv_usec: 0)]
         utimes(lock, &old)
         #expect(try h.reconcile().commit != nil, "an abandoned main.lock must not block recording")
         #expect(!FileManager.default.fileExists(atPath: lock))
         #expect(Repository.isAbandonedLock(lock) == false, "absent is not abandoned")
         // Open in this process: someone is writing, whatever its age.
-        FileManager.default.createFile(atPath: lock, contents: Data())
+        _ = FileManager.default.createFile(atPath: lock, contents: Data())
         utimes(lock, &old)
         let fd = open(lock, O_RDONLY)
         defer { close(fd); unlink(lock) }

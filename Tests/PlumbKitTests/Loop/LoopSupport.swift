@@ -42,7 +42,7 @@ final class PlumbProcess {
 
     init(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws {
         output = FileManager.default.temporaryDirectory.appendingPathComponent("plumb-out-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         process = configuredProcess(plumbExecutable(), arguments, in: directory, environment: environment)
         let handle = FileHandle(forWritingAtPath: output)!
         process.standardOutput = handle
