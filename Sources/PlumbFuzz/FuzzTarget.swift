@@ -1,5 +1,9 @@
 import Foundation
-import PlumbKit
+import PlumbCore
+import PlumbGit
+import PlumbStore
+import PlumbEngine
+import PlumbCLI
 
 /// What one fuzzing run feeds its inputs to: the spec loader (for each spec file) or one decoder of
 /// something Plumb reads from git or from `.plumb/`. Chosen by `PLUMB_FUZZ_DECODER` (libFuzzer owns

@@ -6,7 +6,10 @@
 // `swift build` it is a replayer instead: `plumb-fuzz <decoder> FILE...` runs saved inputs (a
 // crash that fuzz.sh kept, the seed corpus) through the same code, without libFuzzer.
 import Foundation
-import PlumbKit
+import PlumbCore
+import PlumbGit
+import PlumbEngine
+import PlumbCLI
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CInt {

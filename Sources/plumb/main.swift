@@ -1,5 +1,5 @@
 import Foundation
-import PlumbKit
+import PlumbCLI
 
 // The executable only hands the arguments to the library and exits with its code.
 exit(PlumbCLI.main(Array(CommandLine.arguments.dropFirst())))

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 @Suite struct KillTests {
     /// `kill -9` of plumb while a stage runs: no commit, no corrupt cache object, and the next

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// The repository's own example (spec/, environments/), run for real in a scratch copy:
 /// Python stages with scikit-learn from the .venv that scripts/setup.sh builds.

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// `plumb checkout` and the cache touch only their own places (issue 10, item 2): declared outputs
 /// inside the repository, never through a symlinked folder, never over local changes without --force.

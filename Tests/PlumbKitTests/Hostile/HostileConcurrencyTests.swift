@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Item 9 of issue 10: gc and the writers exclude each other, a lock whose pid was reused blocks
 /// nothing, promote and rollback stop cleanly on SIGINT/SIGTERM, and a kill at any moment never

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Values from specs, params, paths, records and stage output are escaped in Markdown, DOT and
 /// terminal output (issue 10, item 10): none can forge a line, break out of a string or send an

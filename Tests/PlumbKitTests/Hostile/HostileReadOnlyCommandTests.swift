@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// A dev and a staging environment whose deploy stage has a drift probe that leaves a marker file
 /// outside the repository each time it runs (and fails while a `drift` file exists), reconciled once.

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Item 11 of issue 10: a read-only checkout, `.plumb/` or `.git/` gives a clear error naming the
 /// path, never a Foundation error dump, and a commit that cannot be recorded runs nothing.

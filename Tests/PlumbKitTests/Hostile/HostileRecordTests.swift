@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Records are untrusted input (issue 10, item 1): whatever a commit or a remote says in
 /// `history/` or a pin, Plumb refuses it where it is decoded, with `<file>: error: …` and a hint,

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Item 3 of issue 10: a push never rewrites a remote's history, whatever the transport, and Plumb
 /// never deletes the lock file of a live git transaction.

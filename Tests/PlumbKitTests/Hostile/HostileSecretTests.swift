@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Every file under `folder`, with its content, for grepping.
 func filesUnder(_ folder: String) -> [(path: String, data: Data)] {

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Hostile specs, command lines and records (issue 10, item 10): overflowing durations, NUL bytes,
 /// the YAML merge key, deps that are not files, alias bombs. Each is an error with a location or a

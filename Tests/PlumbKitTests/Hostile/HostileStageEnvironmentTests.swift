@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Runs the built `plumb` as an ordinary user: as root (a container, some CI) it drops to `nobody`
 /// with setpriv, after handing it the folders it works in, since root may read any process's

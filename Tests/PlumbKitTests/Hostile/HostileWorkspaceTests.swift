@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Issue 10, items 7 and 8: a stage sees exactly its commit, and stages cannot corrupt each other
 /// or the user's files.

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 @Suite(.serialized) struct LoopCrashTests {
     /// The sleepy pipeline with one side file shared by every repository of the test, so that the

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Four shell stages that sleep a little and write deterministic outputs (a file chain, a
 /// parallel branch, a directory output and metrics), for tests that kill or race reconciles.

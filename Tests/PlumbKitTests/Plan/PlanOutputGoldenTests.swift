@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// The human plan, byte for byte. `PLUMB_RECORD_GOLDEN=1 swift test` re-records the files.
 @Suite struct PlanOutputGoldenTests {

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// status, history, show, logs, metrics and report on a world where dev ran twice and staging runs dev's first model.
 @Suite(.serialized) struct InspectionCommandTests {

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// The "Must show" of issue 4, driven through the built binary with the commands of docs/ci/.
 @Suite(.serialized) struct PromotionEndToEndTests {

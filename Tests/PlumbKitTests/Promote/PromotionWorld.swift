@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// A three-stage pipeline of shell stages: train writes the model from its params, evaluate
 /// writes the accuracy its params say, deploy copies the model to `deployments/<env>/` next to

@@ -1,7 +1,11 @@
 import CGit2
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 @Suite struct RemoteCredentialTests {
     /// Asks `session` for a credential as libgit2 would, returning its kind (nil when it gave up).

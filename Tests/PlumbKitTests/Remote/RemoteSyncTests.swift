@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 @Suite struct RemoteSyncTests {
     /// A push to a local remote is a compare-and-swap against the tip last fetched: a push based on

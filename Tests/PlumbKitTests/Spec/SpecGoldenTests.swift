@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Golden tests: each folder under Fixtures/broken-specs is a repository whose spec is broken
 /// in one way; `expected.txt` holds exactly what `plumb validate` prints for it.

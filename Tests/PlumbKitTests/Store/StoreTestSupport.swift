@@ -1,5 +1,9 @@
 import Foundation
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// Writes a file under `folder`, creating its folders.
 func put(_ folder: String, _ path: String, _ content: String, executable: Bool = false) throws {

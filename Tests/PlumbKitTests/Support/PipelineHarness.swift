@@ -1,5 +1,9 @@
 import Foundation
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// A scratch Plumb repository with shell stages that append their name to a side-effect file
 /// outside the repository, so a test can see exactly what ran and in what order.

@@ -1,5 +1,9 @@
 import Foundation
-@testable import PlumbKit
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// A real git repository in a fresh temporary folder, removed when the value goes away.
 /// Tests build repositories with it; they never commit into the project's own repository.

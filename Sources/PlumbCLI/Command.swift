@@ -1,0 +1,272 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+import PlumbEngine
+
+/// A subcommand: parsed from arguments (validating as it goes), then run.
+///
+/// The shape of swift-argument-parser's `ParsableCommand`, by hand: one type per
+/// subcommand, shared option groups, validate then run; errors become exit codes in
+/// one place, `PlumbCLI.main`. Sendable because a parsed command is a plain value, and so
+/// that `CommandEntry`'s sendable entry point may construct one.
+package protocol PlumbCommand: Sendable {
+    /// The word after `plumb`.
+    static var name: String { get }
+    /// One line for `plumb --help`.
+    static var abstract: String { get }
+    /// Paragraphs for `plumb <name> --help`.
+    static var discussion: String { get }
+    /// Arguments after the name; include `GlobalOptions.arguments` for the shared ones.
+    static var arguments: [ArgumentSpec] { get }
+    /// Builds the command from parsed arguments; throws `UsageError` for invalid combinations.
+    init(_ parsed: ParsedArguments) throws
+    /// Does the work and returns the exit code.
+    func run() throws -> Int32
+}
+
+extension PlumbCommand {
+    package static var discussion: String { "" }
+}
+
+/// A command type's description and entry point, so the registry holds plain values
+/// rather than existential metatypes.
+package struct CommandEntry: Sendable {
+    package let name: String
+    package let abstract: String
+    package let discussion: String
+    package let arguments: [ArgumentSpec]
+    package let execute: @Sendable (ParsedArguments) throws -> Int32
+
+    package init<C: PlumbCommand>(_ type: C.Type) {
+        name = C.name
+        abstract = C.abstract
+        discussion = C.discussion
+        arguments = C.arguments
+        execute = { try C($0).run() }
+    }
+}
+
+/// Options every command shares.
+package struct GlobalOptions: Sendable {
+    /// The repository to work on (default: the one containing the current directory).
+    package var repo: String
+    /// The environment, when the command takes one.
+    package var env: String?
+    package var json: Bool
+    package var noColour: Bool
+    package var quiet: Bool
+    package var verbose: Bool
+
+    package static let arguments: [ArgumentSpec] = [
+        .option("--repo", "-C", value: "PATH", help: "The repository to work on (default: the one around the current directory)."),
+        .flag("--json", help: "Print machine-readable JSON on stdout."),
+        .flag("--no-color", help: "Never colour output (NO_COLOR does the same)."),
+        .flag("--quiet", "-q", help: "Print only results and errors."),
+        .flag("--verbose", "-v", help: "Print more detail."),
+    ]
+    /// `--env NAME`, for commands that act on one environment.
+    package static let envArgument = ArgumentSpec.option("--env", "-e", value: "NAME", help: "The environment (default: the only one, or dev).")
+
+    package init(_ parsed: ParsedArguments) {
+        repo = parsed.option("--repo") ?? FileManager.default.currentDirectoryPath
+        env = parsed.option("--env")
+        json = parsed.flag("--json")
+        noColour = parsed.flag("--no-color")
+        quiet = parsed.flag("--quiet")
+        verbose = parsed.flag("--verbose")
+    }
+
+    /// The terminal these options describe.
+    package func terminal() -> Terminal { Terminal(noColour: noColour || json, quiet: quiet, verbose: verbose) }
+}
+
+/// `--pull`, `--push` and `--remote`, shared by the commands that write to a branch
+/// (reconcile, promote, rollback).
+package struct RemoteOptions: Sendable {
+    package var pull: Bool
+    package var push: Bool
+    package var remote: String
+
+    /// The arguments, with `pullHelp` saying when that command pulls.
+    package static func arguments(pullHelp: String = "Fetch the branch from the remote and fast-forward first.") -> [ArgumentSpec] {
+        [
+            .flag("--pull", help: pullHelp),
+            .flag("--push", help: "Push the branch that received the commit (re-made on the remote's tip if it moved)."),
+            .option("--remote", value: "NAME", help: "The remote for --pull and --push (default: origin)."),
+        ]
+    }
+
+    /// Reads the options; `--push` with a dry run is a usage error, since a dry run writes nothing.
+    package init(_ parsed: ParsedArguments, dryRun: Bool) throws {
+        pull = parsed.flag("--pull")
+        push = parsed.flag("--push")
+        remote = parsed.option("--remote") ?? "origin"
+        if dryRun && push { throw UsageError("--push makes no sense with --dry-run, which writes nothing", command: parsed.command) }
+    }
+}
+
+/// The `plumb` command line: dispatch, help, version and the mapping of errors to exit codes.
+package enum PlumbCLI {
+    package static let version = "0.1.0"
+
+    /// Exit codes, as DESIGN.md fixes them.
+    package enum ExitCode {
+        package static let ok: Int32 = 0
+        package static let failure: Int32 = 1
+        package static let changesPending: Int32 = 2
+        package static let gateFailed: Int32 = 3
+        package static let usage: Int32 = 64
+        /// 128 + SIGINT, as a shell reports a command that a signal stopped.
+        package static let interrupted: Int32 = 130
+
+        /// The exit code of an error of `kind`: the one place kinds become numbers.
+        package static func of(_ kind: PlumbError.Kind) -> Int32 {
+            switch kind {
+            case .failure: failure
+            case .usage: usage
+            case .interrupted: interrupted
+            }
+        }
+    }
+
+    /// Every command that works, in the order `--help` lists them.
+    package static var commands: [CommandEntry] { PlumbCommands.all }
+
+    /// Runs the command line and returns the process's exit code.
+    package static func main(_ arguments: [String]) -> Int32 {
+        let code = runCommand(arguments)
+        // No thread may still be loading when the process exits.
+        StatCache.settle()
+        return code
+    }
+
+    private static func runCommand(_ arguments: [String]) -> Int32 {
+        var args = arguments
+        guard let first = args.first else { print(help()); return ExitCode.usage }
+        if first == "--help" || first == "-h" || first == "help" {
+            if args.count > 1, let command = commands.first(where: { $0.name == args[1] }) {
+                print(help(for: command)); return ExitCode.ok
+            }
+            print(help()); return ExitCode.ok
+        }
+        if first == "--version" { print("plumb \(version)"); return ExitCode.ok }
+        args.removeFirst()
+        guard let type = commands.first(where: { $0.name == first }) else {
+            let hint = Suggest.closest(to: first, in: commands.map(\.name)).map { "\n  hint: did you mean '\($0)'?" } ?? ""
+            report("error: unknown command '\(Escape.terminal(first))'\(hint)\nRun 'plumb --help' for the list of commands.")
+            return ExitCode.usage
+        }
+        if args.contains("--help") || args.contains("-h") { print(help(for: type)); return ExitCode.ok }
+        do {
+            return try dispatch(type, args)
+        } catch let e as UsageError {
+            report("error: \(e.message)\nRun 'plumb \(e.command) --help' for usage.")
+            return ExitCode.usage
+        } catch let e as DiagnosticsError {
+            report(e.diagnostics.sortedForDisplay().map(\.description).joined(separator: "\n"))
+            return ExitCode.failure
+        } catch let e as PlumbError {
+            // An error about a file leads with it, as a compiler's does: `history/dev/state.json: error: …`.
+            let shown = PlumbError(e.message, hint: e.hint)
+            report((e.file.map { "\($0): " } ?? "") + "error: \(shown.description)")
+            return ExitCode.of(e.kind)
+        } catch {
+            // Foundation's file errors by path and reason, never `Error Domain=NSCocoaErrorDomain …`.
+            let hint = PlumbError.posixCode(of: error).flatMap(PlumbError.hint(for:))
+            report("error: \(PlumbError.readable(error))" + (hint.map { "\n  hint: \($0)" } ?? ""))
+            return ExitCode.failure
+        }
+    }
+
+    private static func dispatch(_ type: CommandEntry, _ args: [String]) throws -> Int32 {
+        let parsed = try ParsedArguments.parse(args, specs: type.arguments, command: type.name)
+        return try type.execute(parsed)
+    }
+
+    private static func report(_ text: String) {
+        // Errors name paths and values from specs and records: no control character of theirs reaches the terminal,
+        // and no secret value.
+        FileHandle.standardError.write(Data((Escape.terminal(Redactor.process.redact(text), keeping: .layout) + "\n").utf8))
+    }
+
+    /// `plumb --help`.
+    package static func help() -> String {
+        var out = """
+        plumb \(version): a GitOps reconciler for machine-learning pipelines.
+
+        USAGE: plumb <command> [options]
+
+        COMMANDS:
+
+        """
+        let width = (commands.map(\.name.count).max() ?? 8) + 2
+        for c in commands { out += "  " + c.name.padding(toLength: width, withPad: " ", startingAt: 0) + c.abstract + "\n" }
+        out += """
+
+        OPTIONS:
+          --help                  Show help (also: plumb <command> --help).
+          --version               Show the version.
+
+        Exit codes: 0 ok, 1 error or failed stage, 2 changes pending (--detailed-exitcode),
+        3 promotion gate failed, 64 usage error.
+        """
+        return out
+    }
+
+    /// `plumb <command> --help`.
+    package static func help(for type: CommandEntry) -> String {
+        var usage = "plumb \(type.name)"
+        for spec in type.arguments {
+            if case let .positional(name, optional) = spec.kind { usage += optional ? " [<\(name)>]" : " <\(name)>" }
+        }
+        usage += " [options]"
+        var out = "OVERVIEW: \(type.abstract)\n"
+        if !type.discussion.isEmpty { out += "\n\(type.discussion)\n" }
+        out += "\nUSAGE: \(usage)\n"
+        let positionals = type.arguments.filter { if case .positional = $0.kind { return true }; return false }
+        // Names in a 28-column margin, help wrapped so no row passes helpWidth.
+        let margin = String(repeating: " ", count: 28)
+        func row(_ left: String, _ help: String) -> String {
+            let body = wrap(help, width: helpWidth - margin.count).joined(separator: "\n" + margin)
+            return left.count < 26 ? "  " + left.padding(toLength: 26, withPad: " ", startingAt: 0) + body + "\n"
+                : "  \(left)\n" + margin + body + "\n"
+        }
+        if !positionals.isEmpty {
+            out += "\nARGUMENTS:\n"
+            for p in positionals { out += row("<\(p.key)>", p.help) }
+        }
+        out += "\nOPTIONS:\n"
+        for spec in type.arguments {
+            var left = spec.names.joined(separator: ", ")
+            switch spec.kind {
+            case .positional: continue
+            case .flag: break
+            case let .option(v): left += " <\(v)>"
+            case let .optionalValue(v): left += "[=<\(v)>]"
+            }
+            out += row(left, spec.help)
+        }
+        out += row("-h, --help", "Show this help.")
+        return out
+    }
+
+    /// The widest line `plumb <command> --help` prints in its options table.
+    static let helpWidth = 100
+
+    /// `text` broken at spaces into lines of at most `width` characters (a longer word keeps a
+    /// line to itself).
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty && line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        lines.append(line)
+        return lines
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+import PlumbEngine
+
+/// `plumb plan`: what a reconcile would do, and why. Writes nothing.
+package struct PlanCommand: PlumbCommand {
+    package static let name = "plan"
+    package static let abstract = "Show what reconcile would run, and why (a dry run; writes nothing)."
+    package static let discussion = """
+    Plans the environment at a commit (default: HEAD) against the state recorded in history/<env>/
+    of that same commit. Each stage gets a glyph:
+      ~ run   + new stage   ? may run (if upstream outputs change)   < restore from cache
+      @ pinned by a promotion   (blank) unchanged   - dropped from the record
+    Uncommitted edits are never part of a plan; the plan says when the working tree has some.
+    A plan runs nothing from the repository; --refresh first runs the drift probes (`check`) of the
+    stages that deployed something, as reconcile does, and plans those that drifted to run again.
+    --json prints the plan in the versioned shape documented in docs/plan-json.md.
+    """
+    package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
+        GlobalOptions.envArgument,
+        .option("--ref", value: "REV", help: "Plan this commit instead of HEAD."),
+        .option("--force", value: "STAGE", help: "Plan STAGE to run whatever its state (repeatable)."),
+        .flag("--detailed-exitcode", help: "Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error."),
+        .flag("--refresh", help: "Run the drift probes (repository code) first, as reconcile does; drifted stages plan to run."),
+    ]
+
+    var global: GlobalOptions
+    var ref: String?
+    var forced: Set<String>
+    var detailedExitCode: Bool
+    var refresh: Bool
+
+    package init(_ parsed: ParsedArguments) throws {
+        global = GlobalOptions(parsed)
+        ref = parsed.option("--ref")
+        forced = Set(parsed.options("--force"))
+        detailedExitCode = parsed.flag("--detailed-exitcode")
+        refresh = parsed.flag("--refresh")
+    }
+
+    package func run() throws -> Int32 {
+        let terminal = global.terminal()
+        let project = try Project(path: global.repo)
+        Project.keepUntilExit(project)
+        let (_, plan) = try Reconciler(project: project).plan(ref: ref, environment: global.env, forced: forced, refresh: refresh)
+        try Self.print(plan, json: global.json, terminal: terminal)
+        return Self.exitCode(for: plan, detailed: detailedExitCode)
+    }
+
+    static func print(_ plan: Plan, json: Bool, terminal: Terminal) throws {
+        if json {
+            try terminal.printJSON(plan)
+        } else {
+            terminal.print(PlanRenderer(terminal: terminal).render(plan))
+        }
+    }
+
+    static func exitCode(for plan: Plan, detailed: Bool) -> Int32 {
+        if !plan.errors.isEmpty { return PlumbCLI.ExitCode.failure }
+        return detailed && plan.hasChanges ? PlumbCLI.ExitCode.changesPending : PlumbCLI.ExitCode.ok
+    }
+}

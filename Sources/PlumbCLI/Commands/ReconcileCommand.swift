@@ -1,0 +1,178 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+import PlumbEngine
+
+/// `plumb reconcile`: run what changed and record it in history/.
+package struct ReconcileCommand: PlumbCommand {
+    package static let name = "reconcile"
+    package static let abstract = "Run the stages whose inputs changed and commit the result to history/."
+    package static let discussion = """
+    Diffs the environment's desired state at a commit (default: HEAD of the current branch) against
+    history/<env>/state.json of that commit, runs only what changed in a workspace under .plumb/work/<env>/
+    (never in your working tree), and records one commit on the branch: plumb(<env>): … [skip ci].
+    A reconcile with nothing to do commits nothing. --dry-run is `plumb plan`.
+    """
+    package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
+        GlobalOptions.envArgument,
+        .option("--ref", value: "BRANCH", help: "Reconcile this branch instead of the current one."),
+        .flag("--dry-run", "-n", help: "Print the plan and stop; writes nothing."),
+        .option("--jobs", "-j", value: "N", help: "Run up to N stages at once (default: the number of cores)."),
+        .option("--force", value: "STAGE", help: "Run STAGE whatever its state (repeatable)."),
+        .flag("--detailed-exitcode", help: "With --dry-run: exit 0 when nothing to do, 2 when changes are pending."),
+    ] + RemoteOptions.arguments(pullHelp: "Fetch the branch from the remote and fast-forward before planning.") + [
+        .optionalValue("--wait-for-lock", value: "DURATION",
+                       help: "If another reconcile of the environment is running, wait for it (at most DURATION: 30s, 5m; bare: as long as it takes)."),
+        .flag("--watch", help: "Keep reconciling: fetch every --interval, reconcile when the desired state changed, push with --push. Stop with Ctrl-C / SIGTERM."),
+        .option("--interval", value: "DURATION", help: "With --watch: time between cycles (default: 60s; ±10% jitter; backoff up to 10m after failures)."),
+    ]
+
+    var global: GlobalOptions
+    var ref: String?
+    var dryRun: Bool
+    var jobs: Int
+    var forced: Set<String>
+    var detailedExitCode: Bool
+    var pull: Bool
+    var push: Bool
+    var remote: String
+    var lockWait: Double?
+    var watch: Bool
+    var interval: Double
+
+    package init(_ parsed: ParsedArguments) throws {
+        global = GlobalOptions(parsed)
+        ref = parsed.option("--ref")
+        dryRun = parsed.flag("--dry-run")
+        let remoteOptions = try RemoteOptions(parsed, dryRun: dryRun)
+        pull = remoteOptions.pull
+        push = remoteOptions.push
+        remote = remoteOptions.remote
+        jobs = try parsed.option("--jobs", as: "a positive number") { Int($0).flatMap { $0 > 0 ? $0 : nil } }
+            ?? ProcessInfo.processInfo.activeProcessorCount
+        forced = Set(parsed.options("--force"))
+        detailedExitCode = parsed.flag("--detailed-exitcode")
+        // Bare --wait-for-lock: no deadline; the longest duration keeps the date arithmetic finite.
+        lockWait = try parsed.duration("--wait-for-lock", empty: DurationParser.maximum)
+        watch = parsed.flag("--watch")
+        interval = try parsed.duration("--interval") ?? 60
+        if parsed.option("--interval") != nil && !watch { throw UsageError("--interval only applies to --watch", command: Self.name) }
+        if watch && (dryRun || detailedExitCode) { throw UsageError("--watch records runs; it cannot be combined with --dry-run", command: Self.name) }
+        if watch && !forced.isEmpty { throw UsageError("--force would run the stage on every cycle; use it without --watch", command: Self.name) }
+        if watch && parsed.flag("--json") { throw UsageError("--watch prints one line per cycle; --json is not supported with it", command: Self.name) }
+    }
+
+    /// The command line, for the lock holder's details.
+    static var commandLine: String { (["plumb"] + CommandLine.arguments.dropFirst()).joined(separator: " ") }
+
+    package func run() throws -> Int32 {
+        let terminal = global.terminal()
+        let project = try Project(path: global.repo)
+        Project.keepUntilExit(project)
+        let locking = Reconciler.LockPolicy(command: Self.commandLine, wait: lockWait)
+        let view = TerminalReconcileView(terminal: terminal, showsPlan: !global.json && !global.quiet)
+        let reconciler = Reconciler(project: project, observer: view, feedback: view.feedback, locking: locking)
+        var sync = RemoteSync(repository: project.repository, remote: remote)
+        sync.conflictsDirectory = project.conflictsDirectory
+        let branch = try ref ?? project.repository.head().branchName
+        if watch {
+            guard let branch else { throw PlumbError("--watch needs a branch to track; HEAD is detached", hint: "check out a branch or pass --ref") }
+            SignalHandling.install()
+            let options = WatchLoop.Options(interval: interval, environment: global.env, branch: branch, remote: remote, push: push, jobs: jobs)
+            // Stage progress goes quiet unless --verbose: the loop's own line per cycle is the record.
+            let stageTerminal = global.verbose ? terminal : Terminal(noColour: global.noColour, quiet: true)
+            let watchView = TerminalReconcileView(terminal: stageTerminal, lines: terminal, showsPlan: false)
+            let loop = WatchLoop(project: project, observer: watchView, feedback: watchView.feedback, options: options, locking: locking)
+            terminal.print("Watching \(branch)\(project.repository.remoteURL(remote) != nil ? " on \(remote)" : " (no remote '\(remote)': local commits only)") every \(formatDuration(interval)); Ctrl-C to stop.")
+            loop.run()
+            return PlumbCLI.ExitCode.ok
+        }
+        if pull {
+            guard let branch else { throw PlumbError("--pull needs a branch; HEAD is detached", hint: "check out a branch or pass --ref") }
+            let result = try sync.pull(branch: branch, ownedPaths: ["history"])
+            if !global.quiet && !global.json {
+                switch result {
+                case .upToDate: terminal.print("Pulled \(remote)/\(branch): up to date.")
+                case let .fastForwarded(to): terminal.print("Pulled \(remote)/\(branch): fast-forwarded to \(to.short).")
+                case let .replayed(onto, made): terminal.print("Pulled \(remote)/\(branch): re-made local records on \(onto.short) as \(made.short).")
+                case .noRemoteBranch: terminal.print("Pulled \(remote): it has no branch \(branch) yet.")
+                case let .discarded(records, to):
+                    terminal.print("Pulled \(remote)/\(branch): another writer recorded the same environment first; dropped the local record (kept in .plumb/conflicts/: \(records.joined(separator: ", "))) and moved to \(to.short).")
+                }
+            }
+        }
+        if dryRun {
+            let (_, plan) = try reconciler.plan(ref: ref, environment: global.env, forced: forced)
+            try PlanCommand.print(plan, json: global.json, terminal: terminal)
+            return PlanCommand.exitCode(for: plan, detailed: detailedExitCode)
+        }
+        SignalHandling.install()
+        let outcome = try reconciler.reconcile(ref: ref, environment: global.env, forced: forced, jobs: jobs)
+        if global.json {
+            let report = ReconcileReport(plan: outcome.plan, run: outcome.record, commit: outcome.commit)
+            try terminal.printJSON(report)
+        } else if let record = outcome.record, let commit = outcome.commit {
+            Self.printSummary(record, commit: commit, project: project, terminal: terminal)
+        }
+        if push, let branch {
+            try sync.push(branch: branch, ownedPaths: [SpecPaths.history(outcome.plan.environment)])
+            if !global.quiet && !global.json { terminal.print("Pushed \(branch) to \(remote).") }
+        }
+        guard let record = outcome.record else { return PlumbCLI.ExitCode.ok }
+        return record.status == .succeeded ? PlumbCLI.ExitCode.ok : PlumbCLI.ExitCode.failure
+    }
+
+    static func printSummary(_ record: RunRecord, commit: ObjectID, project: Project, terminal: Terminal) {
+        let counts = Dictionary(grouping: record.stages.values, by: \.status).mapValues(\.count)
+        let parts = [StageOutcome.Status.succeeded, .restored, .unchanged, .pinned, .failed, .blocked, .interrupted]
+            .compactMap { s in counts[s].map { "\($0) \(s == .succeeded ? "ran" : s.rawValue)" } }
+        terminal.print("")
+        if !record.metrics.isEmpty {
+            terminal.print(terminal.styled("Metrics", .bold))
+            let width = record.metrics.keys.map(\.count).max() ?? 0
+            for key in record.metrics.keys.sorted() {
+                terminal.print("  " + key.padding(toLength: width + 2, withPad: " ", startingAt: 0) + JSONValue.format(record.metrics[key]!))
+            }
+            terminal.print("")
+        }
+        for (name, stage) in record.stages.sorted(by: { $0.key < $1.key }) where stage.status == .failed {
+            terminal.error(terminal.styled("✘ \(name) failed", .red) + (stage.exitCode.map { " (exit \($0))" } ?? "") + "; last lines of its log:")
+            for line in (stage.logTail ?? "").split(separator: "\n", omittingEmptySubsequences: false) { terminal.error("    \(line)") }
+            terminal.error("  full log: plumb logs \(record.run) \(name)")
+        }
+        let verb = record.status == .succeeded ? terminal.styled("Recorded", .green) : terminal.styled("Recorded \(record.status.rawValue) run", .red)
+        terminal.print("\(verb) \(record.run) in \(commit.short) on \(record.branch ?? "?"): \(parts.joined(separator: ", ")).")
+    }
+}
+
+/// `plumb reconcile --json`.
+struct ReconcileReport: Codable {
+    var plan: Plan
+    var run: RunRecord?
+    var commit: ObjectID?
+}
+
+/// SIGINT and SIGTERM stop the running stages and record the run as interrupted; a second signal exits at once.
+/// Promote and rollback install the same handling: a signal lets the step in progress (a commit, the
+/// branch and its files) finish, and the command stops at its next safe point.
+package enum SignalHandling {
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    /// `stopping` says what the first signal stops, in the line printed when it arrives.
+    package static func install(stopping: String = "the running stages") {
+        guard sources.isEmpty else { return }
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if Interruption.requested { _exit(130) }
+                Interruption.request()
+                FileHandle.standardError.write(Data("\nplumb: stopping \(stopping) (again to exit at once)\n".utf8))
+                RunningProcessGroups.terminateAll(signal: SIGTERM)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}

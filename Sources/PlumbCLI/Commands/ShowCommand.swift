@@ -1,0 +1,74 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+import PlumbEngine
+
+/// `plumb show <run>`: one run record.
+package struct ShowCommand: PlumbCommand {
+    package static let name = "show"
+    package static let abstract = "Show one run: its stages, their outcomes, outputs and metrics."
+    package static let discussion = """
+    Reads history/<env>/runs/<run>.json at HEAD, in whichever environment recorded the run, and
+    prints the spec commit it ran, when it started and how long it took, the pin it deployed, each
+    stage's status, action, time, exit code and outputs, the run's metrics, and the last lines of
+    the log of every stage that failed. --json prints the whole run record.
+    """
+    package static let arguments: [ArgumentSpec] = [
+        .positional("run", help: "A run id (see `plumb history`)."),
+    ] + GlobalOptions.arguments
+
+    var global: GlobalOptions
+    var runID: String
+
+    package init(_ parsed: ParsedArguments) throws {
+        global = GlobalOptions(parsed)
+        runID = parsed.positional("run") ?? ""
+    }
+
+    /// The record of `run` at HEAD, in whichever environment has it.
+    static func find(_ run: String, project: Project) throws -> RunRecord {
+        guard let commit = try project.repository.head().commit else { throw PlumbError("the repository has no commits yet") }
+        let loaded = SpecLoader.load(from: CommitSpecSource(repository: project.repository, commit: commit))
+        let names = loaded.spec.map { Array($0.environments.keys) } ?? []
+        guard let record = try HistoryReader(repository: project.repository, commit: commit).run(run, environments: names) else {
+            throw PlumbError("no run '\(run)' in history/ at \(commit.short)", hint: "list runs with `plumb history`")
+        }
+        return record
+    }
+
+    package func run() throws -> Int32 {
+        let terminal = global.terminal()
+        let project = try Project(path: global.repo)
+        let record = try Self.find(runID, project: project)
+        if global.json {
+            try terminal.printJSON(record)
+            return PlumbCLI.ExitCode.ok
+        }
+        let formatter = ISO8601DateFormatter()
+        // The record is untrusted input: every text field of it is escaped before it is printed.
+        func v(_ text: String) -> String { Escape.terminal(text) }
+        let status = terminal.styled(record.status.rawValue, record.status == .succeeded ? .green : .red)
+        terminal.print("Run \(v(record.run)) of \(v(record.environment)): \(status)")
+        terminal.print("  spec      \(record.commit.hex)" + (record.branch.map { " on \(v($0))" } ?? ""))
+        terminal.print("  started   \(formatter.string(from: record.startedAt)), took \(formatDuration(record.finishedAt.timeIntervalSince(record.startedAt)))")
+        if let pin = record.pin { terminal.print("  pinned    \(v(pin.source)) run \(v(pin.run)) (spec \(pin.commit.short))") }
+        terminal.print("  plan      \(v(record.summary))")
+        terminal.print("")
+        let rows = record.stages.sorted { $0.key < $1.key }.map { name, s -> [String] in
+            [name, s.status.rawValue, s.action.rawValue, s.duration.map(formatDuration) ?? "—", s.exitCode.map(String.init) ?? "—",
+             s.outputs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.short)" }.joined(separator: ", ")]
+        }
+        terminal.print(TextTable.render(header: ["stage", "status", "action", "time", "exit", "outputs"], rows: rows))
+        if !record.metrics.isEmpty {
+            terminal.print("")
+            terminal.print(TextTable.render(header: ["metric", "value"], rows: record.metrics.sorted { $0.key < $1.key }.map { [$0.key, JSONValue.format($0.value)] }))
+        }
+        for (name, s) in record.stages.sorted(by: { $0.key < $1.key }) where s.status == .failed {
+            terminal.print("")
+            terminal.print(terminal.styled("✘ \(v(name))", .red) + "; last lines of its log (full log: plumb logs \(v(record.run)) \(v(name))):")
+            for line in (s.logTail ?? "").split(separator: "\n", omittingEmptySubsequences: false) { terminal.print("    \(v(String(line)))") }
+        }
+        return PlumbCLI.ExitCode.ok
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+import PlumbEngine
+
+/// `plumb status`: every environment at a glance.
+package struct StatusCommand: PlumbCommand {
+    package static let name = "status"
+    package static let abstract = "Show every environment: its pin, last run, pending changes and drift."
+    package static let discussion = """
+    For each environment, in promotion order: what it is pinned to (source, run, and the digest of the
+    artifact its deploy stage installs), its last reconcile and the result, and how many stages a
+    reconcile would run now. Runs nothing from the repository unless asked: drift is "not checked"
+    without --check, which runs the deploy stage's `check` (with the stage's environment, PLUMB_REPO,
+    PLUMB_ENV and PLUMB_EXPECTED_MODEL, the artifact's digest) in the environment's workspace. Exit 0
+    always unless an error stops it; --json for machines.
+    """
+    package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
+        .flag("--check", help: "Run the deploy stages' drift probes (repository code) and report drift."),
+        .flag("--no-check", help: "Do not run the drift probes (the default)."),
+    ]
+
+    var global: GlobalOptions
+    var check: Bool
+
+    package init(_ parsed: ParsedArguments) throws {
+        global = GlobalOptions(parsed)
+        check = parsed.flag("--check")
+        if check && parsed.flag("--no-check") { throw UsageError("--check and --no-check contradict each other", command: Self.name) }
+    }
+
+    package func run() throws -> Int32 {
+        let terminal = global.terminal()
+        let project = try Project(path: global.repo)
+        let statuses = try StatusReader(project: project).statuses(checkDrift: check)
+        if global.json {
+            try terminal.printJSON(statuses)
+            return PlumbCLI.ExitCode.ok
+        }
+        let rows = statuses.map { s -> [String] in
+            let pin = s.pin.map { "\($0.source) run \($0.run)" } ?? (s.from == nil ? "(builds its own)" : "not promoted yet")
+            let model = s.modelDigest.map { $0.short } ?? "—"
+            let last = s.lastRun.map { "\($0) \(s.lastResult?.rawValue ?? "?")" } ?? "never reconciled"
+            let pending = !s.planErrors.isEmpty ? "plan error" : s.pending == 0 ? "up to date" : "\(s.pending) to run"
+            return [s.environment, pin, model, last, pending, s.drift == .notChecked ? "not checked" : s.drift.rawValue]
+        }
+        terminal.print(TextTable.render(header: ["env", "pin", "model", "last run", "pending", "drift"], rows: rows) { row, column, text in
+            switch (column, row[column]) {
+            case (5, "in-sync"), (4, "up to date"): return terminal.styled(text, .green)
+            case (5, "drifted"), (4, "plan error"): return terminal.styled(text, .red)
+            case (4, _) where row[4].hasSuffix("to run"): return terminal.styled(text, .yellow)
+            default: return text
+            }
+        })
+        for s in statuses {
+            // Probe output and plan errors quote stage output and paths.
+            if let detail = s.driftDetail { terminal.print("  \(s.environment): \(Escape.terminal(detail))") }
+            if let error = s.planErrors.first, !global.quiet { terminal.print("  \(s.environment): \(Escape.terminal(error))") }
+        }
+        if !check && !global.quiet { terminal.print("drift: not checked (use --check)") }
+        return PlumbCLI.ExitCode.ok
+    }
+}

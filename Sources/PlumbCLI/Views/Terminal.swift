@@ -1,0 +1,68 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+import PlumbEngine
+
+/// Where a command writes, and whether it may use colour.
+///
+/// Colour goes to a terminal only: never when piped, under `NO_COLOR`, or with `--no-color`.
+package final class Terminal: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Whether styles are emitted.
+    package let colour: Bool
+    /// Whether stdout is an interactive terminal (live status lines are drawn only there).
+    package let isInteractive: Bool
+    /// Suppress progress lines.
+    package let quiet: Bool
+    package let verbose: Bool
+    private var statusLineShown = false
+
+    package init(noColour: Bool = false, quiet: Bool = false, verbose: Bool = false,
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        isInteractive = isatty(STDOUT_FILENO) == 1 && environment["TERM"] != "dumb"
+        let noColorSet = environment["NO_COLOR"].map { !$0.isEmpty } ?? false
+        colour = isInteractive && !noColour && !noColorSet
+        self.quiet = quiet
+        self.verbose = verbose
+    }
+
+    package typealias Style = TextStyle
+
+    /// `text` in `style` when colour is on, else unchanged.
+    package func styled(_ text: String, _ style: Style?) -> String {
+        guard colour, let style else { return text }
+        return "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m"
+    }
+
+    /// Writes a line to stdout.
+    package func print(_ line: String = "") { write(line + "\n", to: FileHandle.standardOutput) }
+    /// Writes `value` to stdout as JSON, in the layout every `--json` output shares (`RecordJSON`).
+    package func printJSON<T: Encodable>(_ value: T) throws {
+        print(String(decoding: try RecordJSON.encode(value), as: UTF8.self).trimmingCharacters(in: .newlines))
+    }
+    /// Writes a line to stderr.
+    package func error(_ line: String) { write(line + "\n", to: FileHandle.standardError) }
+
+    /// Replaces the live status line (interactive terminals only); an empty text clears it.
+    package func status(_ text: String) {
+        guard isInteractive, !quiet else { return }
+        lock.lock(); defer { lock.unlock() }
+        var out = "\r\u{1B}[2K"
+        if !text.isEmpty { out += styled(Escape.terminal(text), .dim) }
+        statusLineShown = !text.isEmpty
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+
+    private func write(_ text: String, to handle: FileHandle) {
+        // Everything printed, JSON included, passes here: no secret this process knows leaves it.
+        let text = Redactor.process.redact(text)
+        lock.lock(); defer { lock.unlock() }
+        // A line printed while a status line is shown first clears it, so the two never mix.
+        if statusLineShown && isInteractive { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)); statusLineShown = false }
+        // The last net under every line printed: whatever a caller forgot to escape, no control
+        // character but the layout and the styles this terminal emits itself reaches the screen.
+        // Values are escaped where they enter a line (`Escape.terminal`), which also covers newlines.
+        handle.write(Data(Escape.terminal(text, keeping: colour ? [.layout, .styles] : .layout).utf8))
+    }
+}

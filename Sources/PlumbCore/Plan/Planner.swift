@@ -1,0 +1,365 @@
+import Foundation
+
+/// A fingerprint that ran before, as the local cache remembers it.
+package struct CachedOutcome: Sendable, Hashable, Codable {
+    package var outputs: [String: Digest]
+    package var metrics: [String: Double]
+    package var run: String
+    package init(outputs: [String: Digest], metrics: [String: Double], run: String) {
+        self.outputs = outputs; self.metrics = metrics; self.run = run
+    }
+}
+
+/// What the planner may ask of the cache: read-only questions, answered from memory in tests.
+package struct CacheView: Sendable {
+    /// Whether an object is present.
+    package var contains: @Sendable (Digest) -> Bool
+    /// The outputs an earlier run of this fingerprint produced, if they are all still present.
+    package var outcome: @Sendable (Digest) -> CachedOutcome?
+
+    package init(contains: @escaping @Sendable (Digest) -> Bool, outcome: @escaping @Sendable (Digest) -> CachedOutcome?) {
+        self.contains = contains
+        self.outcome = outcome
+    }
+
+    /// A cache that holds nothing.
+    package static let empty = CacheView(contains: { _ in false }, outcome: { _ in nil })
+}
+
+/// Everything the planner decides from. Gathered by one read of git and disk; nothing else is consulted.
+package struct PlanningInput: Sendable {
+    package var spec: Spec
+    package var environment: EnvironmentSpec
+    package var commit: ObjectID
+    package var branch: String?
+    package var recorded: RecordedState?
+    package var pin: Pin?
+    /// The identity of every dep that no stage produces: `git:<id>` or `sha256:<hex>`.
+    package var sourceDigests: [String: String]
+    /// Deps git tracks as Git LFS pointers (identified `sha256:<oid>`): content from the commit, not untracked data.
+    package var lfsDeps: Set<String> = []
+    package var uncommittedEdits: [String]
+    /// Stages to run whatever their state.
+    package var forced: Set<String>
+    /// Stages whose drift probe failed, with what it printed: they run again (self-heal).
+    /// Empty unless the caller ran the probes (`reconcile`, `plan --refresh`).
+    package var drifted: [String: String] = [:]
+
+    package init(spec: Spec, environment: EnvironmentSpec, commit: ObjectID, branch: String? = nil, recorded: RecordedState?,
+                pin: Pin? = nil, sourceDigests: [String: String], uncommittedEdits: [String] = [], forced: Set<String> = []) {
+        self.spec = spec; self.environment = environment; self.commit = commit; self.branch = branch
+        self.recorded = recorded; self.pin = pin; self.sourceDigests = sourceDigests
+        self.uncommittedEdits = uncommittedEdits; self.forced = forced
+    }
+}
+
+/// The pure planner: (spec, environment, recorded state, digests) → Plan. No I/O.
+package enum Planner {
+    /// The plan for `input`; `cache` answers only whether outputs are present, for restores.
+    package static func plan(_ input: PlanningInput, cache: CacheView) -> Plan {
+        var errors: [String] = []
+        let pipeline = input.spec.pipeline
+        let graph = StageGraph(pipeline)
+        if let cycle = graph.cycle { errors.append("dependency cycle: \(cycle.joined(separator: " → "))") }
+        let effectiveParams = input.spec.params.merging(input.environment.params)
+        let runsHere = input.environment.runs.map(Set.init)
+
+        // Output digests known at planning time, by producing stage and path.
+        var knownOutputs: [String: [String: Digest]] = [:]
+        var planned: [PlannedStage] = []
+
+        let byName = pipeline.stagesByName
+        for name in graph.order {
+            guard let stage = byName[name] else { continue }
+            let record = input.recorded?.stages[name]
+
+            var params: [String: JSONValue] = [:]
+            var document = JSONValue.object([:])
+            for key in stage.params.sorted() {
+                guard let value = effectiveParams.value(at: key) else {
+                    errors.append("stage '\(name)' uses param '\(key)', which spec/params.yaml does not define")
+                    continue
+                }
+                params[key] = value
+                document = document.merging(nested(key, value))
+            }
+            let env = stage.variables(in: input.environment)
+
+            // Each dep's source, and its identity where known now.
+            var deps: [String: DepSource] = [:]
+            var known: [String: String] = [:]
+            var external: [String] = []
+            var unknownUpstream: Set<String> = []
+            // A stage this environment takes from its pin never runs here: its deps are not read.
+            let pinnedHere = runsHere.map { !$0.contains(name) } ?? false
+            for dep in stage.deps where !pinnedHere {
+                if let (producer, output) = graph.producer(of: dep) {
+                    if let digest = knownOutputs[producer]?[output] {
+                        let id = ContentID.produced(dep, output: output, digest: digest)
+                        deps[dep] = .known(id)
+                        known[dep] = id
+                    } else {
+                        deps[dep] = .output(stage: producer, path: dep)
+                        unknownUpstream.insert(producer)
+                    }
+                } else if let id = input.sourceDigests[dep] {
+                    deps[dep] = .known(id)
+                    known[dep] = id
+                    if id.hasPrefix("sha256:") && !dep.hasPrefix("/") && !input.lfsDeps.contains(dep) { external.append(dep) }
+                } else {
+                    errors.append("stage '\(name)' depends on '\(dep)', which no stage produces, git does not track, and is not on disk")
+                }
+            }
+            var upstream = Set(graph.upstream[name] ?? [])
+            upstream.formUnion(unknownUpstream)
+
+            let inputs = FingerprintInputs(command: stage.cmd, env: env, params: params, inputs: known)
+            let fingerprint = unknownUpstream.isEmpty ? inputs.fingerprint : nil
+
+            var item = PlannedStage(
+                name: name, action: .run, reasons: [], fingerprint: fingerprint, recordedFingerprint: record?.fingerprint,
+                command: stage.cmd, env: env, secrets: (input.environment.secrets + stage.secrets).sorted(),
+                params: params, paramsDocument: document, deps: deps, externalDeps: external.sorted(),
+                outputs: stage.outs, metricsFiles: stage.metrics, cachedOutputs: [:], cachedMetrics: [:], cachedRun: nil,
+                upstream: upstream.sorted(), timeout: stage.timeout, retries: stage.retries)
+
+            if let runsHere, !runsHere.contains(name) {
+                // This environment takes the stage's artifacts from its pin instead of running it.
+                guard let pin = input.pin, let pinned = pin.stages[name] else {
+                    let source = input.environment.from ?? "the source environment"
+                    errors.append("environment '\(input.environment.name)' takes '\(name)' from a promotion, but no promotion pins it; run `plumb promote \(source) \(input.environment.name)`")
+                    planned.append(item)
+                    continue
+                }
+                item.action = .pinned
+                item.fingerprint = pinned.fingerprint
+                item.cachedOutputs = pinned.outputs
+                item.cachedMetrics = pinned.metrics
+                item.cachedRun = pin.run
+                item.upstream = []
+                item.reasons = [PlanReason(.pinned, "\(pin.source) run \(pin.run)")]
+                if let record, record.fingerprint != pinned.fingerprint {
+                    item.reasons.append(PlanReason(.pinChanged, old: record.fingerprint.short, new: pinned.fingerprint.short))
+                }
+                for (path, digest) in pinned.outputs.sorted(by: { $0.key < $1.key }) where !cache.contains(digest) {
+                    errors.append("pinned artifact \(path) (\(digest.short)) from \(pin.source) run \(pin.run) is not in the local cache; reconcile '\(pin.source)' at commit \(pin.commit.short) on this machine first, or copy its .plumb/cache")
+                }
+                knownOutputs[name] = pinned.outputs
+                planned.append(item)
+                continue
+            }
+
+            let changes = record.map { differences(record: $0, now: inputs) } ?? []
+            // A stage with a drift `check` deploys: its effect lives outside the workspace, so
+            // outputs from the cache would not reproduce it. It runs again instead (a rollback
+            // or a promotion back to an earlier model must really redeploy it).
+            let restorable = stage.check == nil
+            if input.forced.contains(name) {
+                item.action = .run
+                item.reasons = [PlanReason(.forced)] + changes
+            } else if let detail = input.drifted[name] {
+                item.action = .run
+                item.reasons = [PlanReason(.drifted, detail)] + changes
+            } else if let record {
+                if let fingerprint {
+                    if fingerprint == record.fingerprint && record.status == .succeeded {
+                        let missing = stage.allOutputs.filter { path in record.outputs[path].map { !cache.contains($0) } ?? true }
+                        if missing.isEmpty {
+                            item.action = .unchanged
+                            item.cachedOutputs = record.outputs
+                            item.cachedMetrics = record.metrics
+                            item.cachedRun = record.run
+                        } else {
+                            item.action = .run
+                            item.reasons = missing.map { PlanReason(.outputMissing, $0) }
+                        }
+                    } else if restorable, let outcome = cache.outcome(fingerprint), record.status == .succeeded || fingerprint != record.fingerprint {
+                        item.action = .restore
+                        item.reasons = changes + [PlanReason(.restore, outcome.run)]
+                        item.cachedOutputs = outcome.outputs
+                        item.cachedMetrics = outcome.metrics
+                        item.cachedRun = outcome.run
+                    } else {
+                        item.action = .run
+                        item.reasons = changes
+                        if record.status == .failed { item.reasons.append(PlanReason(.previousFailure, record.run)) }
+                    }
+                } else if case let missing = stage.allOutputs.filter({ p in record.outputs[p].map { !cache.contains($0) } ?? true }),
+                          !missing.isEmpty, record.status == .succeeded {
+                    // Whatever upstream produces, this stage's own outputs must be rebuilt.
+                    item.action = .run
+                    item.reasons = changes + missing.map { PlanReason(.outputMissing, $0) }
+                } else if record.status == .failed {
+                    item.action = .run
+                    item.reasons = changes + [PlanReason(.previousFailure, record.run)]
+                } else if !changes.isEmpty {
+                    item.action = .run
+                    item.reasons = changes
+                } else {
+                    item.action = .mayRun
+                    item.reasons = unknownUpstream.sorted().map { PlanReason(.upstream, $0) }
+                }
+            } else if restorable, let fingerprint, let outcome = cache.outcome(fingerprint) {
+                item.action = .restore
+                item.reasons = [PlanReason(.newStage), PlanReason(.restore, outcome.run)]
+                item.cachedOutputs = outcome.outputs
+                item.cachedMetrics = outcome.metrics
+                item.cachedRun = outcome.run
+            } else {
+                item.action = .create
+                item.reasons = [PlanReason(.newStage)]
+            }
+            if item.action == .run && item.reasons.isEmpty { item.reasons = [PlanReason(.forced)] }
+            if !item.cachedOutputs.isEmpty || item.action == .unchanged || item.action == .restore {
+                knownOutputs[name] = item.cachedOutputs
+            }
+            planned.append(item)
+        }
+
+        let declared = Set(pipeline.stages.map(\.name))
+        let dropped = (input.recorded?.stages.keys.filter { !declared.contains($0) } ?? []).sorted()
+        let pinReference = input.pin.map { PinReference(source: $0.source, commit: $0.commit, run: $0.run) }
+        return Plan(environment: input.environment.name, commit: input.commit, branch: input.branch, stages: planned,
+                    dropped: dropped, uncommittedEdits: input.uncommittedEdits, pin: pinReference, errors: errors)
+    }
+
+    /// Every difference between a recorded stage and its inputs now, old → new, sorted.
+    static func differences(record: StageRecord, now: FingerprintInputs) -> [PlanReason] {
+        var reasons: [PlanReason] = []
+        if record.command != now.command { reasons.append(PlanReason(.command, old: record.command, new: now.command)) }
+        for key in Set(record.env.keys).union(now.env.keys).sorted() where record.env[key] != now.env[key] {
+            reasons.append(PlanReason(.env, key, old: record.env[key], new: now.env[key]))
+        }
+        for key in Set(record.params.keys).union(now.params.keys).sorted() where record.params[key] != now.params[key] {
+            let old = record.params[key], new = now.params[key]
+            // For a subtree, name the leaves that changed: `train.max_depth: 4 → 6`, not the whole object.
+            let leaves = changedLeaves(old ?? .null, new ?? .null, prefix: key)
+            if leaves.isEmpty || leaves.count > 5 {
+                reasons.append(PlanReason(.param, key, old: old?.display, new: new?.display))
+            } else {
+                reasons += leaves
+            }
+        }
+        for path in Set(record.inputs.keys).union(now.inputs.keys).sorted() {
+            switch (record.inputs[path], now.inputs[path]) {
+            case let (old?, new?) where old != new:
+                reasons.append(PlanReason(.dep, path, old: ContentID.short(old), new: ContentID.short(new)))
+            case (nil, _?): reasons.append(PlanReason(.depAdded, path))
+            default: break
+            }
+        }
+        return reasons
+    }
+
+    static func changedLeaves(_ old: JSONValue, _ new: JSONValue, prefix: String) -> [PlanReason] {
+        if case let .object(a) = old, case let .object(b) = new {
+            return Set(a.keys).union(b.keys).sorted().flatMap { key -> [PlanReason] in
+                let x = a[key] ?? .null, y = b[key] ?? .null
+                return x == y ? [] : changedLeaves(x, y, prefix: "\(prefix).\(key)")
+            }
+        }
+        if old == new { return [] }
+        return [PlanReason(.param, prefix, old: old == .null ? nil : old.display, new: new == .null ? nil : new.display)]
+    }
+
+    /// `split.seed`, 42 → `{"split": {"seed": 42}}`.
+    static func nested(_ key: String, _ value: JSONValue) -> JSONValue {
+        key.split(separator: ".").reversed().reduce(value) { .object([String($1): $0]) }
+    }
+}
+
+/// The stage graph: who produces which path, who must run before whom, in what order.
+package struct StageGraph: Sendable {
+    /// Stage names in execution order: topological, ties broken by name for deterministic output.
+    package private(set) var order: [String] = []
+    /// Per stage, the stages it waits for (data deps and `after`).
+    package private(set) var upstream: [String: [String]] = [:]
+    /// A cycle, if the graph has one (the first stage repeated at the end).
+    package private(set) var cycle: [String]?
+    private let outputs: OutputProducers
+
+    package init(_ pipeline: Pipeline) {
+        outputs = OutputProducers(pipeline.stages.map { ($0.name, $0.allOutputs) })
+        let names = Set(pipeline.stages.map(\.name))
+        for stage in pipeline.stages {
+            var up = Set(stage.after.filter { names.contains($0) })
+            for dep in stage.deps { if let p = producer(of: dep)?.stage, p != stage.name { up.insert(p) } }
+            upstream[stage.name] = up.sorted()
+        }
+        // Kahn's algorithm with the ready stages in a min-heap of names: O((stages + edges) log stages).
+        var waitingFor = upstream.mapValues(\.count)
+        var downstream: [String: [String]] = [:]
+        for (stage, ups) in upstream { for up in ups { downstream[up, default: []].append(stage) } }
+        var ready = NameHeap(waitingFor.filter { $0.value == 0 }.keys)
+        while let next = ready.pop() {
+            order.append(next)
+            waitingFor[next] = nil
+            for stage in downstream[next] ?? [] {
+                guard let n = waitingFor[stage] else { continue }
+                waitingFor[stage] = n - 1
+                if n == 1 { ready.push(stage) }
+            }
+        }
+        if !waitingFor.isEmpty {
+            let remaining = Dictionary(uniqueKeysWithValues: waitingFor.keys.map { name in
+                (name, Set(upstream[name]!.filter { waitingFor[$0] != nil }))
+            })
+            cycle = Self.findCycle(in: remaining)
+            order += remaining.keys.sorted()
+        }
+    }
+
+    /// The stage producing `path` (an output itself, or a file inside an output folder) and that output.
+    package func producer(of path: String) -> (stage: String, output: String)? { outputs.producer(of: path) }
+
+    static func findCycle(in edges: [String: Set<String>]) -> [String] {
+        // Walk upstream edges from the smallest name until a stage repeats.
+        guard var current = edges.keys.sorted().first else { return [] }
+        var path: [String] = []
+        while !path.contains(current) {
+            path.append(current)
+            guard let next = edges[current]?.sorted().first else { return path }
+            current = next
+        }
+        let loop = Array(path[path.firstIndex(of: current)!...])
+        // Edges point upstream; show the cycle in the direction data flows.
+        return loop.reversed() + [loop.last!]
+    }
+}
+
+/// A binary min-heap of stage names: the graph's ready set, smallest name first.
+struct NameHeap {
+    private var items: [String] = []
+
+    init<S: Sequence>(_ names: S) where S.Element == String {
+        for n in names { push(n) }
+    }
+
+    mutating func push(_ name: String) {
+        items.append(name)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard items[i] < items[parent] else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> String? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count && items[l] < items[m] { m = l }
+            if r < items.count && items[r] < items[m] { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return top
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+
+/// One immutable record per reconcile: `history/<env>/runs/<run-id>.json`.
+package struct RunRecord: Sendable, Hashable, Codable {
+    package static let formatVersion = 1
+
+    /// How a run ended.
+    package enum Status: String, Sendable, Codable { case succeeded, failed, interrupted }
+
+    package var formatVersion: Int
+    package var run: String
+    package var environment: String
+    /// The commit whose spec was reconciled.
+    package var commit: ObjectID
+    package var branch: String?
+    package var startedAt: Date
+    package var finishedAt: Date
+    package var status: Status
+    /// The plan's summary line, as printed.
+    package var summary: String
+    /// Stages that left the spec and were dropped from the recorded state.
+    package var dropped: [String]
+    package var stages: [String: StageOutcome]
+    /// All metrics the environment has after this run, keyed `stage.key`.
+    package var metrics: [String: Double]
+    /// The pin this run deployed from, if the environment takes artifacts from a promotion.
+    package var pin: PinReference?
+
+    package init(run: String, environment: String, commit: ObjectID, branch: String?, startedAt: Date, finishedAt: Date,
+                status: Status, summary: String, dropped: [String], stages: [String: StageOutcome],
+                metrics: [String: Double], pin: PinReference? = nil) {
+        formatVersion = Self.formatVersion
+        self.run = run; self.environment = environment; self.commit = commit; self.branch = branch
+        self.startedAt = startedAt; self.finishedAt = finishedAt; self.status = status; self.summary = summary
+        self.dropped = dropped; self.stages = stages; self.metrics = metrics; self.pin = pin
+    }
+
+    package static func path(for environment: String, run: String) -> String { "\(SpecPaths.history(environment))/runs/\(run).json" }
+
+    /// Decodes a run record; its digests, paths, names and run ids are checked (RecordValidation.swift).
+    package static func decode(_ data: Data, path: String) throws -> RunRecord {
+        do { return try RecordJSON.decode(RunRecord.self, from: data) } catch {
+            throw RecordRules.refusal(error, file: path, kind: "run record",
+                                      hint: "run records are written by plumb; see who changed it with `git log -p -- \(path)` and restore it from git history")
+        }
+    }
+}
+
+/// What happened to one stage in a run.
+package struct StageOutcome: Sendable, Hashable, Codable {
+    /// The final status of a stage in a run.
+    package enum Status: String, Sendable, Codable {
+        /// Ran and succeeded.
+        case succeeded
+        /// Ran and failed (exit code, signal or timeout).
+        case failed
+        /// Not run because a stage it depends on failed.
+        case blocked
+        /// Outputs taken from the cache: this exact fingerprint ran before.
+        case restored
+        /// Nothing to do: planned unchanged, or its inputs came out byte-identical (early cutoff).
+        case unchanged
+        /// Outputs taken from a promotion's pin.
+        case pinned
+        /// Stopped by a signal to plumb.
+        case interrupted
+    }
+
+    package var action: StageAction
+    package var reasons: [String]
+    package var status: Status
+    package var exitCode: Int32?
+    package var duration: Double?
+    package var attempts: Int?
+    /// The captured log, in the cache.
+    package var log: Digest?
+    /// The log's last lines, kept in the record when the stage failed.
+    package var logTail: String?
+    package var fingerprint: Digest?
+    /// Each dep's content identity in this run (`git:…` or `sha256:…`).
+    package var inputs: [String: String]
+    package var outputs: [String: Digest]
+    package var metrics: [String: Double]
+
+    package init(action: StageAction, reasons: [String], status: Status, exitCode: Int32? = nil, duration: Double? = nil,
+                attempts: Int? = nil, log: Digest? = nil, logTail: String? = nil, fingerprint: Digest? = nil,
+                inputs: [String: String] = [:], outputs: [String: Digest] = [:], metrics: [String: Double] = [:]) {
+        self.action = action; self.reasons = reasons; self.status = status; self.exitCode = exitCode
+        self.duration = duration; self.attempts = attempts; self.log = log; self.logTail = logTail
+        self.fingerprint = fingerprint; self.inputs = inputs; self.outputs = outputs; self.metrics = metrics
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// JSON Schema (draft 2020-12) for spec files, rendered from `SpecSchema`, so editors
+/// (yaml-language-server) complete and check exactly the keys the decoder accepts.
+package enum JSONSchema {
+    /// The files a schema exists for.
+    package enum Kind: String, Sendable, CaseIterable {
+        case pipeline, environment
+
+        var root: SchemaObject { self == .pipeline ? SpecSchema.pipeline : SpecSchema.environment }
+        /// The file name `plumb schema --output` writes.
+        package var fileName: String { "\(rawValue).schema.json" }
+    }
+
+    /// The schema document for `kind`.
+    package static func document(_ kind: Kind) -> JSONValue {
+        var defs: [String: JSONValue] = [:]
+        var root = object(kind.root, defs: &defs)
+        guard case var .object(fields) = root else { return root }
+        fields["$schema"] = .string("https://json-schema.org/draft/2020-12/schema")
+        fields["$id"] = .string("https://plumb.dev/schema/\(kind.fileName)")
+        fields["title"] = .string(kind == .pipeline ? "Plumb pipeline (spec/pipeline.yaml)" : "Plumb environment (environments/<name>.yaml)")
+        if !defs.isEmpty { fields["$defs"] = .object(defs) }
+        root = .object(fields)
+        return root
+    }
+
+    /// The schema as pretty JSON text with sorted keys and a trailing newline.
+    package static func text(_ kind: Kind) -> String {
+        (try? RecordJSON.encode(document(kind))).map { String(decoding: $0, as: UTF8.self) } ?? "{}\n"
+    }
+
+    private static func object(_ shape: SchemaObject, defs: inout [String: JSONValue]) -> JSONValue {
+        var properties: [String: JSONValue] = [:]
+        for field in shape.fields {
+            var property = type(field.type, defs: &defs)
+            if case var .object(p) = property { p["description"] = .string(field.doc); property = .object(p) }
+            properties[field.name] = property
+        }
+        var out: [String: JSONValue] = [
+            "type": .string("object"),
+            "description": .string(shape.doc),
+            "properties": .object(properties),
+            "additionalProperties": .bool(false),
+        ]
+        let required = shape.fields.filter(\.required).map { JSONValue.string($0.name) }
+        if !required.isEmpty { out["required"] = .array(required) }
+        if !shape.requiresOneOf.isEmpty {
+            out["anyOf"] = .array(shape.requiresOneOf.map { .object(["required": .array([.string($0)])]) })
+        }
+        return .object(out)
+    }
+
+    /// A reference to `shape` in `$defs`, adding it on first use.
+    private static func reference(_ shape: SchemaObject, defs: inout [String: JSONValue]) -> JSONValue {
+        if defs[shape.name] == nil {
+            defs[shape.name] = .object([:])  // placeholder against recursion
+            defs[shape.name] = object(shape, defs: &defs)
+        }
+        return .object(["$ref": .string("#/$defs/\(shape.name)")])
+    }
+
+    private static func type(_ type: SchemaType, defs: inout [String: JSONValue]) -> JSONValue {
+        switch type {
+        case let .string(nonEmpty):
+            return nonEmpty ? .object(["type": .string("string"), "minLength": .int(1), "pattern": .string("\\S")]) : .object(["type": .string("string")])
+        case .strings:
+            return .object(["anyOf": .array([.object(["type": .string("string")]),
+                                             .object(["type": .string("array"), "items": .object(["type": .string("string")])])])])
+        case let .integer(minimum, maximum):
+            return .object(["type": .string("integer"), "minimum": .int(minimum), "maximum": .int(maximum)])
+        case .number:
+            return .object(["type": .string("number")])
+        case .duration:
+            return .object(["anyOf": .array([.object(["type": .string("number"), "exclusiveMinimum": .int(0)]),
+                                             .object(["type": .string("string"), "pattern": .string(SpecSchema.durationPattern)])])])
+        case .variables:
+            return .object(["type": .string("object"),
+                            "propertyNames": .object(["pattern": .string(SpecSchema.variablePattern)]),
+                            "additionalProperties": .object(["type": .array([.string("string"), .string("number"), .string("boolean")])])])
+        case .anyMapping:
+            return .object(["type": .string("object")])
+        case let .version(v):
+            return .object(["const": .int(v)])
+        case let .objects(shape):
+            return .object(["type": .string("array"), "items": reference(shape, defs: &defs)])
+        case let .namedObjects(shape):
+            return .object(["type": .string("object"),
+                            "propertyNames": .object(["pattern": .string(SpecSchema.namePattern)]),
+                            "additionalProperties": reference(shape, defs: &defs)])
+        }
+    }
+
+    /// Every key the schema for `kind` declares, by mapping shape: what tests compare with the decoder.
+    package static func declaredKeys(_ kind: Kind) -> [String: Set<String>] {
+        var out: [String: Set<String>] = [:]
+        func walk(_ value: JSONValue, name: String) {
+            guard case let .object(o) = value, case let .object(props)? = o["properties"] else { return }
+            out[name] = Set(props.keys)
+        }
+        guard case let .object(doc) = document(kind) else { return [:] }
+        walk(.object(doc), name: kind.root.name)
+        if case let .object(defs)? = doc["$defs"] { for (name, def) in defs { walk(def, name: name) } }
+        return out
+    }
+}

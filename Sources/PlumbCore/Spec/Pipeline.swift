@@ -1,0 +1,138 @@
+import Foundation
+
+/// The desired pipeline declared in `spec/pipeline.yaml`.
+package struct Pipeline: Sendable, Hashable {
+    /// Format version; only 1 exists.
+    package var version: Int
+    /// Stages in the order the file declares them.
+    package var stages: [Stage]
+
+    package init(version: Int = 1, stages: [Stage]) {
+        self.version = version
+        self.stages = stages
+    }
+
+    /// The stage called `name`, if any. A linear search: for many lookups, use `stagesByName`.
+    package func stage(_ name: String) -> Stage? { stages.first { $0.name == name } }
+
+    /// Stages by name (the first, should a name repeat).
+    package var stagesByName: [String: Stage] {
+        Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+/// One step of the pipeline: a command with declared inputs and outputs.
+package struct Stage: Sendable, Hashable {
+    package var name: String
+    /// A shell command, run with `/bin/sh -c` in the workspace.
+    package var cmd: String
+    /// Files or directories read, relative to the repository root (or absolute for data outside it).
+    package var deps: [String]
+    /// Files or directories written, relative to the repository root.
+    package var outs: [String]
+    /// JSON files of numbers written by the stage; they are outputs too and their numbers are recorded.
+    package var metrics: [String]
+    /// Keys or subtrees of params.yaml that the stage reads (`train`, `split.seed`).
+    package var params: [String]
+    /// Variables set for the command; part of the fingerprint.
+    package var env: [String: String]
+    /// Names of variables passed through from Plumb's own environment; never recorded.
+    package var secrets: [String]
+    /// Stages that must finish first although no file passes between them.
+    package var after: [String]
+    /// Seconds after which the stage's process group is killed.
+    package var timeout: Double?
+    /// Extra attempts after a failure, with backoff.
+    package var retries: Int
+    /// A drift probe: exit 0 means the deployed state matches the record.
+    package var check: String?
+    /// Where the stage is declared, for diagnostics.
+    package var location: SourceLocation?
+
+    package init(name: String, cmd: String, deps: [String] = [], outs: [String] = [], metrics: [String] = [],
+                params: [String] = [], env: [String: String] = [:], secrets: [String] = [], after: [String] = [],
+                timeout: Double? = nil, retries: Int = 0, check: String? = nil, location: SourceLocation? = nil) {
+        self.name = name; self.cmd = cmd; self.deps = deps; self.outs = outs; self.metrics = metrics
+        self.params = params; self.env = env; self.secrets = secrets; self.after = after
+        self.timeout = timeout; self.retries = retries; self.check = check; self.location = location
+    }
+
+    /// Everything the stage writes: outs, then metrics files.
+    package var allOutputs: [String] { outs + metrics }
+
+    /// The stage's declared variables with the environment's laid over them, as its params are
+    /// over params.yaml: what the stage runs with, and what its fingerprint covers.
+    package func variables(in environment: EnvironmentSpec) -> [String: String] {
+        env.merging(environment.env) { _, environmentValue in environmentValue }
+    }
+}
+
+/// The desired state of one environment, from `environments/<name>.yaml`.
+package struct EnvironmentSpec: Sendable, Hashable {
+    package var name: String
+    /// The environment promotions into this one come from.
+    package var from: String?
+    /// Stages run here; nil means all. The others come from the pin.
+    package var runs: [String]?
+    /// Overrides laid over spec/params.yaml.
+    package var params: JSONValue
+    /// Variables for every stage in this environment.
+    package var env: [String: String]
+    /// Variable names passed through from Plumb's environment, never recorded.
+    package var secrets: [String]
+    /// Conditions a promotion into this environment must meet.
+    package var gates: [Gate]
+    package var location: SourceLocation?
+
+    package init(name: String, from: String? = nil, runs: [String]? = nil, params: JSONValue = .object([:]),
+                env: [String: String] = [:], secrets: [String] = [], gates: [Gate] = [], location: SourceLocation? = nil) {
+        self.name = name; self.from = from; self.runs = runs; self.params = params
+        self.env = env; self.secrets = secrets; self.gates = gates; self.location = location
+    }
+
+    /// The environment used when a repository has no `environments/` folder.
+    package static let implicitName = "default"
+}
+
+/// A promotion condition on one metric (`evaluate.accuracy`).
+package struct Gate: Sendable, Hashable, Codable {
+    package var metric: String
+    package var min: Double?
+    package var max: Double?
+    /// Largest allowed fall against what the target environment runs now.
+    package var maxDrop: Double?
+    package var location: SourceLocation?
+
+    package init(metric: String, min: Double? = nil, max: Double? = nil, maxDrop: Double? = nil, location: SourceLocation? = nil) {
+        self.metric = metric; self.min = min; self.max = max; self.maxDrop = maxDrop; self.location = location
+    }
+    enum CodingKeys: String, CodingKey { case metric, min, max, maxDrop = "max_drop" }
+}
+
+/// Everything declared in a repository at one commit (or in the working tree).
+package struct Spec: Sendable, Hashable {
+    package var pipeline: Pipeline
+    /// The content of spec/params.yaml.
+    package var params: JSONValue
+    /// Environments by name; one implicit environment when the repository declares none.
+    package var environments: [String: EnvironmentSpec]
+
+    package init(pipeline: Pipeline, params: JSONValue = .object([:]), environments: [String: EnvironmentSpec] = [:]) {
+        self.pipeline = pipeline
+        self.params = params
+        self.environments = environments.isEmpty
+            ? [EnvironmentSpec.implicitName: EnvironmentSpec(name: EnvironmentSpec.implicitName)] : environments
+    }
+}
+
+/// Paths of the files that make up a spec.
+package enum SpecPaths {
+    package static let pipeline = "spec/pipeline.yaml"
+    package static let params = "spec/params.yaml"
+    package static let environments = "environments"
+    package static let history = "history"
+    /// `history/<env>`: everything Plumb records for one environment, and the one folder a reconcile writes.
+    package static func history(_ environment: String) -> String { "\(history)/\(environment)" }
+    package static func environment(_ name: String) -> String { "environments/\(name).yaml" }
+    package static func pin(_ name: String) -> String { "environments/\(name).pin.json" }
+}

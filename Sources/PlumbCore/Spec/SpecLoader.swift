@@ -1,0 +1,133 @@
+import Foundation
+
+/// The outcome of reading a spec: the spec when it is valid, and every diagnostic either way.
+package struct SpecLoadResult: Sendable {
+    /// The spec; nil exactly when `diagnostics` holds an error.
+    package var spec: Spec?
+    /// Errors and warnings, sorted for display.
+    package var diagnostics: [Diagnostic]
+
+    package init(spec: Spec?, diagnostics: [Diagnostic]) {
+        self.spec = spec
+        self.diagnostics = diagnostics
+    }
+}
+
+/// Reads and validates the spec of one source (a commit or a working tree).
+///
+/// Loading never throws and never traps on bad input: a broken file becomes diagnostics and
+/// the other files are still checked, so `plumb validate` reports everything at once.
+package enum SpecLoader {
+    /// Reads `spec/pipeline.yaml` (required), `spec/params.yaml` (optional) and
+    /// `environments/*.yaml`, decodes them and checks them against each other.
+    package static func load(from source: SpecSource) -> SpecLoadResult {
+        var diagnostics: [Diagnostic] = []
+
+        var pipeline: DecodedPipeline?
+        switch readYAML(SpecPaths.pipeline, from: source, diagnostics: &diagnostics) {
+        case .missing:
+            diagnostics.append(Diagnostic(at: nil, "\(SpecPaths.pipeline) not found in \(source.label)",
+                                          hint: "a Plumb repository declares its stages there; `plumb init` writes a starting one"))
+        case let .parsed(root):
+            pipeline = PipelineDecoder.decode(root, file: SpecPaths.pipeline, diagnostics: &diagnostics)
+        case .broken:
+            break
+        }
+
+        var params: JSONValue? = .object([:])
+        switch readYAML(SpecPaths.params, from: source, diagnostics: &diagnostics) {
+        case .missing: break
+        case .broken: params = nil
+        case let .parsed(root):
+            if let root, !root.kindIsNull {
+                if case .mapping = root.kind {
+                    var found: [Diagnostic] = []
+                    let value = ParamsDecoder.decode(root, context: SpecPaths.params, diagnostics: &found)
+                    diagnostics += found
+                    params = found.hasErrors ? nil : value
+                } else {
+                    diagnostics.append(Diagnostic(at: root.location, "\(SpecPaths.params) must be a mapping, found \(ScalarResolver.typeName(root))",
+                                                  hint: "write keys such as 'train:' with values nested below"))
+                    params = nil
+                }
+            }
+        }
+
+        var environments: [DecodedEnvironment] = []
+        let names: [String]
+        do {
+            names = try source.files(in: SpecPaths.environments)
+        } catch {
+            diagnostics.append(Diagnostic(at: nil, "cannot list \(SpecPaths.environments)/ in \(source.label): \(error)"))
+            names = []
+        }
+        for file in names {
+            let path = "\(SpecPaths.environments)/\(file)"
+            if file.hasSuffix(".yml") {
+                diagnostics.append(Diagnostic(.warning, at: SourceLocation(file: path, line: 1, column: 1),
+                                              "\(path) is ignored: environment files end in .yaml",
+                                              hint: "rename it to \(SpecPaths.environments)/\(file.dropLast(4)).yaml"))
+                continue
+            }
+            guard file.hasSuffix(".yaml"), !file.hasSuffix(".pin.json") else { continue }
+            let name = String(file.dropLast(5))
+            if case let .parsed(root) = readYAML(path, from: source, diagnostics: &diagnostics),
+               let env = EnvironmentDecoder.decode(name: name, root, file: path, diagnostics: &diagnostics) {
+                environments.append(env)
+            }
+        }
+
+        var validator = SpecValidator(pipeline: pipeline, params: params, environments: environments, source: source)
+        diagnostics += validator.run()
+
+        let sorted = diagnostics.sortedForDisplay()
+        guard !sorted.hasErrors, let pipeline, let params else {
+            if !sorted.hasErrors {
+                // Unreachable by construction; kept so a spec is never returned half-decoded.
+                return SpecLoadResult(spec: nil, diagnostics: sorted + [Diagnostic(at: nil, "the spec could not be decoded")])
+            }
+            return SpecLoadResult(spec: nil, diagnostics: sorted)
+        }
+        let spec = Spec(pipeline: pipeline.pipeline, params: params,
+                        environments: Dictionary(environments.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a }))
+        return SpecLoadResult(spec: spec, diagnostics: sorted)
+    }
+
+    private enum Read { case missing, broken, parsed(YAMLNode?) }
+
+    /// A file's YAML root: missing, broken (diagnostics appended), or parsed (nil for an empty document).
+    private static func readYAML(_ path: String, from source: SpecSource, diagnostics: inout [Diagnostic]) -> Read {
+        let data: Data?
+        do { data = try source.read(path) } catch {
+            diagnostics.append(Diagnostic(at: SourceLocation(file: path, line: 1, column: 1), "cannot read \(path): \(error)"))
+            return .broken
+        }
+        guard let data else { return .missing }
+        guard let text = String(data: data, encoding: .utf8) else {
+            diagnostics.append(Diagnostic(at: invalidUTF8Location(data, file: path), "\(path) is not valid UTF-8",
+                                          hint: "spec files are UTF-8 text"))
+            return .broken
+        }
+        do {
+            return .parsed(try YAMLReader.parse(text, file: path))
+        } catch {
+            diagnostics += error.diagnostics
+            return .broken
+        }
+    }
+
+    /// Where the first byte that is not UTF-8 sits, so an editor can jump to it.
+    static func invalidUTF8Location(_ data: Data, file: String) -> SourceLocation {
+        var line = 1, column = 1
+        var iterator = data.makeIterator()
+        var decoder = UTF8()
+        while true {
+            switch decoder.decode(&iterator) {
+            case let .scalarValue(scalar):
+                if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+            case .emptyInput, .error:
+                return SourceLocation(file: file, line: line, column: column)
+            }
+        }
+    }
+}

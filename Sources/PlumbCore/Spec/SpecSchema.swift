@@ -1,0 +1,147 @@
+import Foundation
+
+/// The one declaration of what each mapping in a spec file may hold.
+///
+/// The decoder checks keys and types against these values and `JSONSchema` renders
+/// them for editors, so the two cannot drift: adding a key here is the whole change.
+package enum SpecSchema {
+    /// Stage names, and environment names (file stems): lowercase words that are safe in paths and refs.
+    package static let namePattern = "^[a-z][a-z0-9_-]*$"
+    /// A duration string: one or more `<number><unit>` parts, unit ms, s, m, h or d (`90s`, `1h30m`).
+    package static let durationPattern = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d))+$"
+    /// Names of environment variables (env and secrets).
+    package static let variablePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
+
+    /// One stage of `spec/pipeline.yaml`.
+    package static let stage = SchemaObject(
+        name: "stage",
+        doc: "One step of the pipeline: a shell command with declared inputs and outputs.",
+        fields: [
+            .init("cmd", .string(nonEmpty: true), required: true,
+                  doc: "Shell command, run with /bin/sh -c in a workspace checked out from the commit."),
+            .init("deps", .strings, doc: "Files or folders the command reads, relative to the repository root (or absolute for data outside it)."),
+            .init("outs", .strings, doc: "Files or folders the command writes, relative to the repository root."),
+            .init("metrics", .strings, doc: "JSON files of numbers the command writes; outputs whose numbers are recorded."),
+            .init("params", .strings, doc: "Keys or subtrees of spec/params.yaml the command reads (`train`, `split.seed`)."),
+            .init("after", .strings, doc: "Stages that must finish first although no file passes between them."),
+            .init("secrets", .strings, doc: "Names of variables passed through from Plumb's environment; never recorded."),
+            .init("env", .variables, doc: "Variables set for the command; part of the stage's fingerprint."),
+            .init("timeout", .duration, doc: "Seconds (a number) or a duration such as `90s`, `10m`, `1h30m`, after which the stage is killed."),
+            .init("retries", .integer(minimum: 0, maximum: 100), doc: "Extra attempts after a failure, with backoff."),
+            .init("check", .string(nonEmpty: true), doc: "Drift probe: a command whose exit status 0 means the deployed state matches the record."),
+            .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
+        ])
+
+    /// The root mapping of `spec/pipeline.yaml`.
+    package static let pipeline = SchemaObject(
+        name: "pipeline",
+        doc: "The desired pipeline of a Plumb repository (spec/pipeline.yaml).",
+        fields: [
+            .init("version", .version(1), required: true, doc: "Format version; must be 1."),
+            .init("stages", .namedObjects(stage), required: true, doc: "Stages by name (lowercase letters, digits, '-' and '_', starting with a letter)."),
+            .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
+        ])
+
+    /// One promotion gate of an environment.
+    package static let gate = SchemaObject(
+        name: "gate",
+        doc: "A condition on one recorded metric that a promotion into this environment must meet.",
+        fields: [
+            .init("metric", .string(nonEmpty: true), required: true, doc: "`<stage>.<key>`: a key of a metrics file that the stage declares (`evaluate.accuracy`)."),
+            .init("min", .number, doc: "Smallest allowed value."),
+            .init("max", .number, doc: "Largest allowed value."),
+            .init("max_drop", .number, doc: "Largest allowed fall against what the target environment runs now."),
+            .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
+        ],
+        requiresOneOf: ["min", "max", "max_drop"])
+
+    /// The root mapping of `environments/<name>.yaml`.
+    package static let environment = SchemaObject(
+        name: "environment",
+        doc: "The desired state of one environment (environments/<name>.yaml).",
+        fields: [
+            .init("from", .string(nonEmpty: true), doc: "The environment promotions into this one come from."),
+            .init("runs", .strings, doc: "Stages run in this environment; the others come pinned from `from`. All stages when absent."),
+            .init("params", .anyMapping, doc: "Overrides laid over spec/params.yaml; every key must exist there."),
+            .init("env", .variables, doc: "Variables set for every stage in this environment."),
+            .init("secrets", .strings, doc: "Names of variables passed through from Plumb's environment; never recorded."),
+            .init("gates", .objects(gate), doc: "Conditions checked by `plumb promote` before artifacts move into this environment."),
+            .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
+        ])
+
+    /// Every mapping shape the spec language has, for tests and the schema generator.
+    package static let allObjects: [SchemaObject] = [pipeline, stage, environment, gate]
+}
+
+/// The shape of a value in a spec file.
+package indirect enum SchemaType: Sendable {
+    /// A scalar taken as text; `nonEmpty` rejects "" and whitespace-only strings.
+    case string(nonEmpty: Bool)
+    /// A string or a list of strings (paths, stage names, param keys, variable names).
+    case strings
+    /// An integer within bounds.
+    case integer(minimum: Int, maximum: Int)
+    /// Any finite number.
+    case number
+    /// A positive number of seconds, or a duration string.
+    case duration
+    /// A mapping from variable name to a scalar, taken as text.
+    case variables
+    /// Any mapping; its scalars are converted to JSON values by YAML's core schema.
+    case anyMapping
+    /// The integer `version` must equal.
+    case version(Int)
+    /// A list of mappings of one shape.
+    case objects(SchemaObject)
+    /// A mapping from names (matching `SpecSchema.namePattern`) to mappings of one shape.
+    case namedObjects(SchemaObject)
+
+    /// How messages name this type: "expected a list of strings, found a mapping".
+    package var expectation: String {
+        switch self {
+        case .string: return "a string"
+        case .strings: return "a string or a list of strings"
+        case .integer: return "an integer"
+        case .number: return "a number"
+        case .duration: return "a number of seconds or a duration such as '90s', '10m', '1h'"
+        case .variables: return "a mapping of variable names to values"
+        case .anyMapping: return "a mapping"
+        case let .version(v): return "the number \(v)"
+        case .objects: return "a list of mappings"
+        case .namedObjects: return "a mapping of names to mappings"
+        }
+    }
+}
+
+/// One allowed key of a mapping.
+package struct SchemaField: Sendable {
+    package var name: String
+    package var type: SchemaType
+    package var required: Bool
+    /// One sentence for people; becomes the JSON Schema `description`.
+    package var doc: String
+
+    package init(_ name: String, _ type: SchemaType, required: Bool = false, doc: String) {
+        self.name = name; self.type = type; self.required = required; self.doc = doc
+    }
+}
+
+/// The keys a mapping may hold.
+package struct SchemaObject: Sendable {
+    /// The name of this shape in messages ("stage") and in the JSON Schema's `$defs`.
+    package var name: String
+    package var doc: String
+    /// Keys in the order the documentation lists them.
+    package var fields: [SchemaField]
+    /// At least one of these keys must be present (a gate needs a bound).
+    package var requiresOneOf: [String]
+
+    package init(name: String, doc: String, fields: [SchemaField], requiresOneOf: [String] = []) {
+        self.name = name; self.doc = doc; self.fields = fields; self.requiresOneOf = requiresOneOf
+    }
+
+    /// The field called `name`, if the shape allows it.
+    package func field(_ name: String) -> SchemaField? { fields.first { $0.name == name } }
+    /// All allowed key names.
+    package var keys: [String] { fields.map(\.name) }
+}

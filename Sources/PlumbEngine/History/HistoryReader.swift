@@ -1,0 +1,86 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+
+/// Reads what happened from git: run records under `history/<env>/runs/` and the commits that
+/// recorded them, promoted into an environment, or rolled one back.
+package struct HistoryReader {
+    package let repository: Repository
+    package let commit: ObjectID
+
+    package init(repository: Repository, commit: ObjectID) { self.repository = repository; self.commit = commit }
+
+    /// One line of `plumb history`.
+    package struct Entry: Sendable, Codable, Hashable {
+        package enum Kind: String, Sendable, Codable { case run, promotion, rollback }
+        package var kind: Kind
+        package var environment: String
+        /// The run (for a promotion or rollback: the source run now pinned).
+        package var run: String
+        /// A run's status; `promoted`/`rolled back` otherwise.
+        package var status: String
+        package var time: Date
+        /// The commit that recorded it (nil when it is no longer on the branch's history).
+        package var commit: ObjectID?
+        package var summary: String
+    }
+
+    /// Every run record of `environment` at the commit, newest first.
+    package func runs(of environment: String) throws -> [RunRecord] {
+        let entries = try repository.blobs(under: "\(SpecPaths.history(environment))/runs", in: commit).filter { $0.path.hasSuffix(".json") }
+        let records = try entries.map { try RunRecord.decode(try repository.blob($0.id), path: $0.path) }
+        return records.sorted { ($0.startedAt, $0.run) > ($1.startedAt, $1.run) }
+    }
+
+    /// The run record `run` of whichever environment has it.
+    package func run(_ run: String, environments: [String]) throws -> RunRecord? {
+        for env in environments.sorted() {
+            if let record = try RunRecord.read(run, environment: env, at: commit, in: repository) { return record }
+        }
+        return nil
+    }
+
+    /// Runs, promotions and rollbacks of the given environments, newest first.
+    package func entries(environments: [String], limit: Int, scanCommits: Int = 5000) throws -> [Entry] {
+        var recordedBy: [String: ObjectID] = [:]
+        // Position in the branch's history, newest first: clocks tie within a second, commits do not.
+        var position: [ObjectID: Int] = [:]
+        var out: [Entry] = []
+        let wanted = Set(environments)
+        for (index, info) in try repository.log(to: commit, limit: scanCommits).enumerated() {
+            position[info.id] = index
+            let trailers = Self.trailers(info.message)
+            if let env = trailers["Plumb-Env"], let run = trailers["Plumb-Run"] { recordedBy["\(env)/\(run)"] = info.id }
+            if let to = trailers["Plumb-Promote-To"], wanted.contains(to) {
+                out.append(Entry(kind: .promotion, environment: to, run: trailers["Plumb-Run"] ?? "?", status: "promoted",
+                                 time: info.time, commit: info.id, summary: info.summary))
+            }
+            if let env = trailers["Plumb-Rollback-Env"], wanted.contains(env) {
+                out.append(Entry(kind: .rollback, environment: env, run: trailers["Plumb-Run"] ?? "?", status: "rolled back",
+                                 time: info.time, commit: info.id, summary: info.summary))
+            }
+        }
+        for env in environments {
+            for record in try runs(of: env) {
+                out.append(Entry(kind: .run, environment: env, run: record.run, status: record.status.rawValue, time: record.startedAt,
+                                 commit: recordedBy["\(env)/\(record.run)"], summary: record.summary))
+            }
+        }
+        out.sort { a, b in
+            let x = a.commit.flatMap { position[$0] } ?? Int.max, y = b.commit.flatMap { position[$0] } ?? Int.max
+            return x != y ? x < y : a.time > b.time
+        }
+        return Array(out.prefix(limit))
+    }
+
+    /// `Key: value` lines of a commit message's last paragraph.
+    static func trailers(_ message: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for line in message.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":"), line.hasPrefix("Plumb-") else { continue }
+            out[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return out
+    }
+}

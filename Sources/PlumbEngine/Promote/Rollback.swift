@@ -1,0 +1,132 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+
+/// Goes back to an earlier promotion by committing its pin again.
+///
+/// The pin file is desired state, so a rollback is nothing but an earlier content of
+/// `environments/<env>.pin.json` committed anew, byte for byte; `git revert` of a promotion
+/// commit produces the same file and works the same way.
+package struct Rollback {
+    package let project: Project
+
+    package init(project: Project) { self.project = project }
+
+    /// One content of an environment's pin in the history of the branch.
+    package struct PinVersion: Sendable, Codable {
+        /// The newest commit that has this content (for the oldest content: the one that wrote it).
+        package var commit: ObjectID
+        package var pin: Pin
+        /// The exact bytes, rewritten as they were.
+        package var content: Data
+    }
+
+    /// What a rollback did; `plumb rollback --json` prints it.
+    package struct Outcome: Sendable, Codable {
+        package var environment: String
+        package var from: PinReference
+        package var to: PinReference
+        /// The commit the restored pin was taken from.
+        package var restoredFrom: ObjectID
+        package var commit: ObjectID?
+        package var branch: String?
+        package var pushed: Bool
+        package var dryRun: Bool
+    }
+
+    /// Every distinct pin content on the first-parent history of `head`, newest first.
+    /// A pin that differs only in who promoted it, and when, counts as the same.
+    package func pinHistory(environment: String, head: ObjectID) throws -> [PinVersion] {
+        let repo = project.repository
+        let path = SpecPaths.pin(environment)
+        var versions: [PinVersion] = []
+        var commit: ObjectID? = head
+        while let id = commit {
+            let info = try repo.commit(id)
+            guard let data = try repo.file(at: path, in: id) else { break }
+            let pin = try Pin.decode(data, path: "\(path) at \(id.short)")
+            if let last = versions.last, Promotion.sameArtifacts(last.pin, pin) {
+                // Older commit with the same artifacts: keep the newest commit, the oldest bytes do not matter.
+            } else {
+                versions.append(PinVersion(commit: id, pin: pin, content: data))
+            }
+            commit = info.parents.first
+        }
+        return versions
+    }
+
+    /// Re-commits the previous distinct pin, or the one named by `to` (a run id of the source,
+    /// or a commit: its pin is taken).
+    package func rollback(environment: String, to: String?, dryRun: Bool, branch newBranch: String?, pull: Bool, push: Bool,
+                         remote: String) throws -> Outcome {
+        let repo = project.repository
+        let path = SpecPaths.pin(environment)
+        let current = try repo.head().branchName
+        let sync = RemoteSync(repository: repo, remote: remote)
+        if pull {
+            guard let current else { throw PlumbError("--pull needs a branch; HEAD is detached", hint: "check out a branch") }
+            try sync.pull(branch: current, ownedPaths: ["history", path])
+        }
+        let snapshot = try Snapshot.read(project, ref: nil, environment: environment)
+        guard let pin = snapshot.pin else {
+            throw PlumbError("\(environment) has no pin: nothing was ever promoted into it", hint: "promote with `plumb promote <from> \(environment)`")
+        }
+        let history = try pinHistory(environment: environment, head: snapshot.commit)
+        let chosen: PinVersion
+        if let to {
+            chosen = try find(to, history: history, environment: environment)
+        } else {
+            guard history.count > 1 else {
+                throw PlumbError("\(environment) has had only one promotion (\(pin.source) run \(pin.run)); there is nothing earlier to go back to")
+            }
+            chosen = history[1]
+        }
+        let currentRef = PinReference(source: pin.source, commit: pin.commit, run: pin.run)
+        let target = PinReference(source: chosen.pin.source, commit: chosen.pin.commit, run: chosen.pin.run)
+        var outcome = Outcome(environment: environment, from: currentRef, to: target, restoredFrom: chosen.commit,
+                              commit: nil, branch: newBranch ?? current, pushed: false, dryRun: dryRun)
+        if Promotion.sameArtifacts(chosen.pin, pin) {
+            throw PlumbError("\(environment) already pins \(pin.source) run \(pin.run)", hint: "nothing to roll back to")
+        }
+        if dryRun { return outcome }
+        try Promoter.stopIfInterrupted()
+        let message = """
+        plumb(rollback): \(environment) back to \(chosen.pin.source) run \(chosen.pin.run)
+
+        Restores \(path) as of \(chosen.commit.short); it pinned \(pin.source) run \(pin.run).
+
+        Plumb-Rollback-Env: \(environment)
+        Plumb-Rollback-From: \(pin.run)
+        Plumb-Run: \(chosen.pin.run)
+
+        """
+        let written = try PlumbError.wrap("cannot commit the rollback") {
+            try PinWriter(project: project).write(environment: environment, content: chosen.content, message: message,
+                                                  base: snapshot.commit, onBranch: current, newBranch: newBranch)
+        }
+        outcome.commit = written.commit
+        outcome.branch = written.branch
+        if push {
+            try Promoter.stopIfInterrupted(committed: written.commit, on: written.branch)
+            try sync.push(branch: written.branch, ownedPaths: [path])
+            outcome.pushed = true
+        }
+        return outcome
+    }
+
+    /// The version named by `reference`: a run id of a pin in the history, else a commit whose pin is taken.
+    func find(_ reference: String, history: [PinVersion], environment: String) throws -> PinVersion {
+        if let version = history.first(where: { $0.pin.run == reference }) { return version }
+        let repo = project.repository
+        let path = SpecPaths.pin(environment)
+        guard let commit = try? repo.resolveCommit(reference) else {
+            throw PlumbError("no promotion of run '\(reference)' in the history of \(path), and no commit '\(reference)'",
+                             hint: "runs pinned so far: \(history.map(\.pin.run).joined(separator: ", "))")
+        }
+        guard let data = try repo.file(at: path, in: commit) else {
+            throw PlumbError("commit \(commit.short) has no \(path)", hint: "give a promotion commit or a run id")
+        }
+        return PinVersion(commit: commit, pin: try Pin.decode(data, path: "\(path) at \(commit.short)"), content: data)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+
+/// Frees cache space: removes objects that no record on any local branch refers to.
+///
+/// What is kept (the roots), read from the tip of every local branch: each environment's
+/// state (its outputs), its pin (promoted artifacts), and every run record under history/
+/// (outputs and logs) — so everything a recorded run produced, including what a rollback or
+/// a restore could need, stays. With `onlyCurrent`, only the current states and pins are kept:
+/// older runs' outputs go, and restoring them means running again.
+/// Fingerprint-index entries whose outputs are gone are removed with them.
+package struct GarbageCollector {
+    package let project: Project
+
+    package init(project: Project) { self.project = project }
+
+    /// What a collection found and did.
+    package struct Report: Sendable, Codable {
+        package var kept: Int
+        package var removed: Int
+        package var freedBytes: Int64
+        package var removedFingerprints: Int
+        package var dryRun: Bool
+    }
+
+    package func collect(onlyCurrent: Bool, dryRun: Bool) throws -> Report {
+        let roots = try liveDigests(onlyCurrent: onlyCurrent)
+        // A manifest keeps the file objects it lists.
+        var live = roots
+        for digest in roots where project.cache.isDirectory(digest) {
+            for entry in (try? project.cache.manifest(digest))??.entries ?? [] { if let d = entry.digest { live.insert(d) } }
+        }
+        let fm = FileManager.default
+        var kept = 0, removed = 0
+        var freed: Int64 = 0
+        for folder in ["objects", "manifests"] {
+            let base = project.cache.root.appendingPathComponent(folder).path
+            for shard in (try? fm.contentsOfDirectory(atPath: base)) ?? [] {
+                for rest in (try? fm.contentsOfDirectory(atPath: base + "/" + shard)) ?? [] {
+                    // Only names that are digests: anything else in these folders is not Plumb's to remove.
+                    guard let digest = Digest(hex: shard + rest) else { continue }
+                    if live.contains(digest) { kept += 1; continue }
+                    let path = base + "/" + shard + "/" + rest
+                    freed += Int64((try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+                    removed += 1
+                    if !dryRun { try? fm.removeItem(atPath: path) }
+                }
+            }
+        }
+        // Index entries pointing at removed outputs can no longer restore anything.
+        var staleFingerprints = 0
+        let index = project.cache.root.appendingPathComponent("fingerprints").path
+        for shard in (try? fm.contentsOfDirectory(atPath: index)) ?? [] {
+            for name in (try? fm.contentsOfDirectory(atPath: index + "/" + shard)) ?? [] {
+                let path = index + "/" + shard + "/" + name
+                guard let data = fm.contents(atPath: path), let outcome = try? RecordJSON.decode(CachedOutcome.self, from: data) else { continue }
+                if !outcome.outputs.values.allSatisfy(live.contains) {
+                    staleFingerprints += 1
+                    if !dryRun { try? fm.removeItem(atPath: path) }
+                }
+            }
+        }
+        return Report(kept: kept, removed: removed, freedBytes: freed, removedFingerprints: staleFingerprints, dryRun: dryRun)
+    }
+
+    /// Digests referenced by states, pins and (unless `onlyCurrent`) run records at every local branch tip.
+    func liveDigests(onlyCurrent: Bool) throws -> Set<Digest> {
+        let repo = project.repository
+        var live: Set<Digest> = []
+        for (_, commit) in try repo.localBranches() {
+            for entry in try repo.blobs(under: "history", in: commit) {
+                let path = entry.path
+                if path.hasSuffix("/state.json") {
+                    let state = try RecordedState.decode(try repo.blob(entry.id), path: path)
+                    for record in state.stages.values { live.formUnion(record.outputs.values) }
+                } else if !onlyCurrent, path.contains("/runs/"), path.hasSuffix(".json") {
+                    let record = try RunRecord.decode(try repo.blob(entry.id), path: path)
+                    for stage in record.stages.values {
+                        live.formUnion(stage.outputs.values)
+                        if let log = stage.log { live.insert(log) }
+                    }
+                }
+            }
+            for entry in try repo.blobs(under: SpecPaths.environments, in: commit) where entry.path.hasSuffix(".pin.json") {
+                let pin = try Pin.decode(try repo.blob(entry.id), path: entry.path)
+                for stage in pin.stages.values { live.formUnion(stage.outputs.values) }
+            }
+        }
+        return live
+    }
+}

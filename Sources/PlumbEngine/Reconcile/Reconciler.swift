@@ -1,0 +1,133 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+
+/// The reconcile loop's one pass, as ordered steps: read → plan → apply → record.
+/// Each step returns early when there is nothing for it to do, so a second pass over
+/// an unchanged repository does nothing and commits nothing.
+package struct Reconciler {
+    package let project: Project
+    /// Told what happens, as it happens.
+    package let observer: ReconcileObserver
+    package var feedback: Feedback
+    /// How apply and record are guarded against a second writer; nil takes no lock (tests of the engine alone).
+    package var locking: LockPolicy?
+
+    package init(project: Project, observer: ReconcileObserver = SilentObserver(), feedback: Feedback = Feedback(),
+                 locking: LockPolicy? = LockPolicy()) {
+        self.project = project
+        self.observer = observer
+        self.feedback = feedback
+        self.locking = locking
+    }
+
+    /// The environment lock a reconcile takes around apply and record.
+    package struct LockPolicy: Sendable {
+        /// Shown to whoever finds the lock taken (`plumb reconcile --env dev`).
+        package var command: String
+        /// Seconds to wait for the lock; nil fails at once. `.infinity` waits as long as it takes.
+        package var wait: Double?
+        package init(command: String = "plumb reconcile", wait: Double? = nil) {
+            self.command = command
+            self.wait = wait
+        }
+    }
+
+    /// What one pass did.
+    package struct Outcome: Sendable {
+        package var snapshot: Snapshot
+        package var plan: Plan
+        /// Nil when there was nothing to do.
+        package var result: Executor.Result?
+        package var record: RunRecord?
+        /// The history commit, nil when nothing was recorded.
+        package var commit: ObjectID?
+    }
+
+    /// Reads the commit and plans; writes nothing. With `refresh`, first runs the drift probes of the
+    /// stages that deployed something (repository code), and plans those that drifted to run again.
+    package func plan(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = false) throws -> (Snapshot, Plan) {
+        let snapshot = try Snapshot.read(project, ref: ref, environment: environment)
+        let unknown = forced.subtracting(snapshot.spec.pipeline.stages.map(\.name))
+        if let name = unknown.sorted().first {
+            throw PlumbError("no stage '\(name)' to force", hint: "stages: \(snapshot.spec.pipeline.stages.map(\.name).joined(separator: ", "))",
+                             kind: .usage)
+        }
+        var input = try snapshot.planningInput(project, forced: forced)
+        if refresh { input.drifted = DriftProbe(project: project).driftedStages(snapshot) }
+        let plan = Planner.plan(input, cache: project.cacheView)
+        try? project.statCache.save()
+        return (snapshot, plan)
+    }
+
+    /// Plans (running the drift probes unless `refresh` is false: a stage whose deployment drifted
+    /// runs again), applies and records.
+    package func reconcile(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = true, jobs: Int) throws -> Outcome {
+        // Shared with other writers, exclusive with `plumb gc`, from before planning: a plan that
+        // restores from the cache must still find those objects when it applies.
+        let cacheLock = try locking.map { try project.lockCache(.shared, command: $0.command, wait: $0.wait) }
+        defer { cacheLock?.release() }
+        var (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced, refresh: refresh)
+        var lock: RepositoryLock?
+        defer { lock?.release() }
+        if let locking, plan.errors.isEmpty, plan.hasChanges {
+            // Planning takes no lock (a dry run never does); the lock guards apply and record.
+            lock = try project.lock(environment: plan.environment, command: locking.command, wait: locking.wait)
+            // While we waited, another writer may have recorded this environment: plan again from
+            // what the branch holds now, or we would redo (and then fail to record) its work.
+            if try Snapshot.read(project, ref: ref, environment: environment).commit != snapshot.commit {
+                (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced, refresh: refresh)
+            }
+        }
+        observer.observe(.planned(plan))
+        guard plan.errors.isEmpty else {
+            throw PlumbError("the plan has errors; nothing was run", hint: plan.errors.first)
+        }
+        guard plan.hasChanges else { return Outcome(snapshot: snapshot, plan: plan) }
+        guard let branch = snapshot.branch else {
+            throw PlumbError("cannot record a run of \(plan.commit.short): it is not the tip of a branch",
+                             hint: "check out a branch, or pass --ref with a branch name")
+        }
+
+        let run = Self.newRunID()
+        var result: Executor.Result
+        var attempt = 0
+        while true {
+            attempt += 1
+            let executor = Executor(project: project, plan: plan, options: .init(jobs: jobs, runID: run, feedback: feedback),
+                                    observer: observer)
+            result = try executor.apply()
+            try? project.statCache.save()
+            // A cache object that failed verification was deleted while materializing; planning again
+            // schedules the stage that produced it, and whatever already ran this time is restored from
+            // the fingerprint index. Bounded: a second corruption in a row is reported, not chased.
+            guard !result.corruptObjects.isEmpty, attempt < 3, !Interruption.requested else { break }
+            observer.observe(.cacheObjectsCorrupt(result.corruptObjects))
+            (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced, refresh: refresh)
+        }
+
+        let state = Recorder.nextState(after: plan, result: result, previous: snapshot.recorded, run: run)
+        let record = RunRecord(
+            run: run, environment: plan.environment, commit: plan.commit, branch: plan.branch,
+            startedAt: result.startedAt, finishedAt: result.finishedAt, status: result.status, summary: plan.summary,
+            dropped: plan.dropped, stages: result.outcomes, metrics: state.metrics, pin: plan.pin)
+        let message = Recorder.message(plan: plan, result: result, run: run)
+        // The recorder also brings history/<env> of a checked-out working tree up to date.
+        let commit = try Recorder(repository: project.repository).record(state: state, record: record, message: message,
+                                                                          branch: branch, base: plan.commit)
+        try? FileManager.default.removeItem(atPath: project.logDirectory(for: run))
+        observer.observe(.recorded(run: run, commit: commit))
+        return Outcome(snapshot: snapshot, plan: plan, result: result, record: record, commit: commit)
+    }
+
+    /// `20261125-091502-3fa9c1`: sortable by time, unique across machines in practice.
+    package static func newRunID(now: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let random = String(format: "%06x", UInt32.random(in: 0..<0x100_0000))
+        return "\(formatter.string(from: now))-\(random)"
+    }
+}

@@ -1,0 +1,287 @@
+import Foundation
+import PlumbCore
+import PlumbGit
+import PlumbStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The inputs stages read in their workspace, staged so that no stage can change what another reads
+/// or what the user has:
+///
+/// - each input is staged once, and a stage starts only when all of its inputs are complete (two
+///   stages needing the same cache object wait for the one copy, never start on half of it);
+/// - untracked data and Git LFS content are copies, verified against the digest the plan identified
+///   them by (a reflink where the file system has them, so large data costs no space);
+/// - every input is read-only (its files lose their write bits), and its files' stat stamps
+///   (device, inode, size, mtime, ctime) are taken once staged. A stage that starts finds an input
+///   as staged or stages it again; a stage that ends is checked: if any of its inputs changed while it
+///   ran, it fails, since its record would name a digest it did not read.
+///
+/// Stamps make the check cost one `lstat` per input file: a write, a rename over, a `chmod` back to
+/// writable all change ctime, which no unprivileged process can set back.
+final class WorkspaceInputs: @unchecked Sendable {
+    /// Where an input's content comes from: to stage it, and to stage it again after a stage changed it.
+    enum Source: Sendable {
+        /// Tracked by git and written by the checkout; a changed file is rewritten from its blob.
+        case checkout
+        /// Another stage's output (file or folder), from the cache.
+        case cache(Digest)
+        /// Untracked data at `path`, which the plan identified by `digest`.
+        case data(path: String, digest: Digest)
+        /// A Git LFS file: the object at `object`, which its pointer names.
+        case lfs(LFSFile, object: String)
+    }
+
+    private enum State {
+        case staging
+        /// Staged; the stamp of each of its files, by path relative to the workspace.
+        case ready([String: FileStamp])
+        case failed(any Error)
+    }
+
+    /// The workspace's root.
+    let root: String
+    private let cache: Cache
+    /// The workspace's own repository, for rewriting tracked files; libgit2 handles are used by one thread at a time.
+    private let checkout: Repository
+    private let commit: ObjectID
+    private let gitLock = NSLock()
+    /// Paths of Git LFS files: never part of a tracked input's files (their pointers are not their content).
+    private let lfsPaths: Set<String>
+    /// Declared outputs: never part of a tracked input's files either (their producer rewrites them).
+    private let producers: OutputProducers
+
+    private let condition = NSCondition()
+    private var states: [String: State] = [:]
+
+    init(root: String, cache: Cache, checkout: Repository, commit: ObjectID, lfs: [LFSFile], producers: OutputProducers) {
+        self.root = root
+        self.cache = cache
+        self.checkout = checkout
+        self.commit = commit
+        lfsPaths = Set(lfs.map(\.path))
+        self.producers = producers
+    }
+
+    /// Takes content that is already in place (the checkout's tracked files, `tracked`, or an output a
+    /// stage of this run just wrote) as the input at `path`: makes it read-only and remembers its stamps.
+    func adopt(_ path: String, tracked: Bool) throws {
+        let stamps = try protect(path, only: nil, tracked: tracked)
+        condition.lock()
+        states[path] = .ready(stamps)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Makes sure the input at `path` is in the workspace as staged, staging it (again) from `source` if it
+    /// is not, and returns the stamps of its files. Concurrent callers for one path wait for one staging.
+    func stage(_ path: String, from source: Source) throws -> [String: FileStamp] {
+        condition.lock()
+        var previous: [String: FileStamp]?
+        waiting: while true {
+            switch states[path] {
+            case .staging?:
+                condition.wait()
+            case let .failed(error)?:
+                condition.unlock()
+                throw error
+            case let .ready(stamps)?:
+                if changed(stamps).isEmpty {
+                    condition.unlock()
+                    return stamps
+                }
+                previous = stamps
+                break waiting
+            case nil:
+                break waiting
+            }
+        }
+        states[path] = .staging
+        condition.unlock()
+
+        let result = Result { () throws -> [String: FileStamp] in
+            try write(path, from: source, previous: previous)
+            // A tracked input keeps the files it had: what stages wrote into its folder is not part of it.
+            if case .checkout = source { return try protect(path, only: previous.map { Set($0.keys) }, tracked: true) }
+            return try protect(path, only: nil, tracked: false)
+        }
+        condition.lock()
+        switch result {
+        case let .success(stamps): states[path] = .ready(stamps)
+        case let .failure(error): states[path] = .failed(error)
+        }
+        condition.broadcast()
+        condition.unlock()
+        return try result.get()
+    }
+
+    /// The files among `expected` whose stamps are no longer as staged (or that are gone), sorted.
+    func changed(_ expected: [String: FileStamp]) -> [String] {
+        expected.filter { Self.stamp(root + "/" + $0.key) != $0.value }.keys.sorted()
+    }
+
+    // MARK: - Staging
+
+    private func write(_ path: String, from source: Source, previous: [String: FileStamp]?) throws {
+        // A committed symlink as a parent folder must not make staging write or delete outside the workspace.
+        let target = try ContainedPath.prepare(path, under: root, create: true)
+        switch source {
+        case .checkout:
+            for file in changed(previous ?? [:]) { try restoreTracked(file) }
+        case let .cache(digest):
+            try cache.materialize(digest, at: target)
+        case let .data(sourcePath, digest):
+            try replace(target) { temporary in
+                let actual = try Self.copyVerifying(sourcePath, to: temporary)
+                guard actual == digest else {
+                    throw PlumbError("\(path) changed after it was planned (planned sha256 \(digest.short), now \(actual.short))",
+                                     hint: "reconcile again once the data stays put; a run uses the data its plan identified")
+                }
+            }
+        case let .lfs(file, object):
+            guard access(object, F_OK) == 0 else {
+                throw PlumbError("\(path) is stored in Git LFS and its content is not in this clone (\(object))",
+                                 hint: "run `git lfs fetch` (or `git lfs pull`) in the repository, then reconcile again")
+            }
+            try replace(target) { temporary in
+                let actual = try Self.copyFile(object, to: temporary, mode: file.executable ? 0o555 : 0o444)
+                guard actual == file.pointer.oid else {
+                    throw PlumbError("the Git LFS object of \(path) does not match its pointer (sha256 \(actual.short), the pointer says \(file.pointer.oid.short))",
+                                     hint: "remove \(object) and run `git lfs fetch` (or `git lfs pull`) to download it again")
+                }
+            }
+        }
+    }
+
+    /// Rewrites one tracked file from the commit's blob (a file a stage changed in place).
+    private func restoreTracked(_ file: String) throws {
+        let target = root + "/" + file
+        let (entry, content): (TreeEntry?, Data?) = try gitLock.withLock {
+            guard let entry = try checkout.entry(at: file, in: commit), entry.kind == .blob else { return (nil, nil) }
+            return (entry, try checkout.blob(entry.id))
+        }
+        guard let entry, let content else { return }
+        try replace(target) { temporary in
+            if entry.mode == 0o120000 {
+                guard symlink(String(decoding: content, as: UTF8.self), temporary) == 0 else {
+                    throw PlumbError("cannot create link \(temporary): \(errnoText())")
+                }
+            } else {
+                let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { throw PlumbError("cannot create \(temporary): \(errnoText())") }
+                defer { close(fd) }
+                try AtomicFile.writeAll(fd, content, path: temporary)
+                fchmod(fd, entry.mode == 0o100755 ? 0o755 : 0o644)
+            }
+        }
+    }
+
+    /// Builds the new content at a temporary path beside `target` and renames it over `target`.
+    private func replace(_ target: String, _ build: (String) throws -> Void) throws {
+        let parent = (target as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let temporary = parent + "/.plumb-stage-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        do {
+            try build(temporary)
+            var s = stat()
+            if lstat(target, &s) == 0, (s.st_mode & S_IFMT) == S_IFDIR { try FileManager.default.removeItem(atPath: target) }
+            guard rename(temporary, target) == 0 else { throw PlumbError("cannot move \(temporary) to \(target): \(errnoText())") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+    }
+
+    /// Copies a file or a folder (read-only), returning the digest of what was copied, as
+    /// `ContentDigester` computes it for the original.
+    static func copyVerifying(_ source: String, to destination: String) throws -> Digest {
+        var s = stat()
+        guard stat(source, &s) == 0 else { throw PlumbError("\(source) does not exist") }
+        switch s.st_mode & S_IFMT {
+        case S_IFREG:
+            return try copyFile(source, to: destination, mode: s.st_mode & 0o555)
+        case S_IFDIR:
+            let scanned = try ContentDigester.scan(directory: source)
+            try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: false)
+            for folder in Set(scanned.map { ($0.relativePath as NSString).deletingLastPathComponent }) where !folder.isEmpty {
+                try FileManager.default.createDirectory(atPath: destination + "/" + folder, withIntermediateDirectories: true)
+            }
+            for e in scanned {
+                if let link = e.symlinkTarget, symlink(link, destination + "/" + e.relativePath) != 0 {
+                    throw PlumbError("cannot create link \(destination)/\(e.relativePath): \(errnoText())")
+                }
+            }
+            let files = scanned.filter { $0.symlinkTarget == nil }
+            let digests = try parallelMap(files.count) { i in
+                try copyFile(files[i].absolutePath, to: destination + "/" + files[i].relativePath, mode: files[i].executable ? 0o555 : 0o444)
+            }
+            return ContentDigester.manifest(of: scanned, fileDigests: digests).digest
+        default:
+            throw PlumbError("\(source) is neither a file nor a directory")
+        }
+    }
+
+    /// Copies one file to a new `destination` with `mode`, returning the SHA-256 of the copy: a reflink
+    /// (FICLONE: shared blocks, copy-on-write, so a write to either never reaches the other) read once to
+    /// hash it, or else a copy hashed as it is written.
+    static func copyFile(_ source: String, to destination: String, mode: mode_t) throws -> Digest {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw PlumbError("cannot read \(source): \(errnoText())") }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw PlumbError("cannot create \(destination): \(errnoText())") }
+        var closed = false
+        defer { if !closed { close(output) } }
+        let digest: Digest
+        if ioctl(output, ficlone, input) == 0 {
+            close(output); closed = true
+            digest = try SHA256Hasher.digest(fileAt: destination)
+        } else {
+            digest = try Cache.copyHashing(from: input, to: output, path: source)
+        }
+        guard chmod(destination, mode) == 0 else { throw PlumbError("cannot set the mode of \(destination): \(errnoText())") }
+        return digest
+    }
+
+    /// `FICLONE` from <linux/fs.h>: `_IOW(0x94, 9, int)`.
+    private static let ficlone: UInt = 0x4004_9409
+
+    // MARK: - Protection
+
+    /// Removes the write bits of the input's regular files (never following a link) and returns the
+    /// stamps of its files, taken after that (chmod changes ctime). `only` limits it to those files; a
+    /// `tracked` folder leaves out its Git LFS files and any declared output inside it.
+    private func protect(_ path: String, only: Set<String>?, tracked: Bool) throws -> [String: FileStamp] {
+        let absolute = root + "/" + path
+        var s = stat()
+        guard lstat(absolute, &s) == 0 else { return [:] }
+        var files: [String] = []
+        if let only {
+            files = only.sorted()
+        } else if (s.st_mode & S_IFMT) == S_IFDIR {
+            files = try ContentDigester.scan(directory: absolute).map { path + "/" + $0.relativePath }
+            if tracked { files = files.filter { !lfsPaths.contains($0) && producers.producer(of: $0) == nil } }
+        } else {
+            files = [path]
+        }
+        var stamps: [String: FileStamp] = [:]
+        for file in files {
+            let full = root + "/" + file
+            var f = stat()
+            guard lstat(full, &f) == 0 else { continue }
+            if (f.st_mode & S_IFMT) == S_IFREG, f.st_mode & 0o222 != 0 {
+                guard chmod(full, f.st_mode & 0o555) == 0 else { throw PlumbError("cannot make \(full) read-only: \(errnoText())") }
+            }
+            stamps[file] = Self.stamp(full)
+        }
+        return stamps
+    }
+
+    /// The stamp of the file or link at `path` itself (a link is not followed), nil when absent.
+    static func stamp(_ path: String) -> FileStamp? {
+        var s = stat()
+        guard lstat(path, &s) == 0 else { return nil }
+        return FileStamp(s)
+    }
+}

@@ -1,0 +1,148 @@
+import CGit2
+import Foundation
+import PlumbCore
+
+extension Repository {
+    /// Every local branch and the commit it points at, sorted by name.
+    package func localBranches() throws -> [(name: String, commit: ObjectID)] {
+        var iterator: OpaquePointer?
+        try Git.check(git_branch_iterator_new(&iterator, handle, GIT_BRANCH_LOCAL), "git_branch_iterator_new")
+        defer { git_branch_iterator_free(iterator) }
+        var out: [(String, ObjectID)] = []
+        var reference: OpaquePointer?
+        var type = GIT_BRANCH_LOCAL
+        while git_branch_next(&reference, &type, iterator) == 0 {
+            defer { git_reference_free(reference) }
+            guard let target = git_reference_target(reference) else { continue }
+            out.append((String(cString: git_reference_shorthand(reference)), ObjectID(target)))
+        }
+        return out.sorted { $0.0 < $1.0 }
+    }
+}
+
+/// How the working tree follows when `Repository.moveBranch` moves the checked-out branch.
+package enum WorkingTreeFollow: Sendable, Equatable {
+    /// Only these paths, which Plumb owns (`history/<env>`, a pin file), are brought to the new
+    /// commit, whatever they hold now.
+    case paths([String])
+    /// The whole tree is brought from the old commit to the new one, refusing to overwrite local
+    /// changes (a fast-forward, as `git merge --ff-only`).
+    case all
+}
+
+/// The branch moved, but its working tree (or part of it) could not follow: the files under
+/// `paths` still hold the old content. The index was brought up to date where possible, so that
+/// a plain `git commit` does not undo the move.
+package struct StaleWorkingTree: Error, Sendable {
+    package var paths: [String]
+    package var reason: String
+}
+
+extension Repository {
+    /// Moves `reference` from `expected` to `new` by compare-and-swap (false: it no longer points at
+    /// `expected`, and nothing was changed). When it is the checked-out branch of this working tree,
+    /// the working tree and index follow as `workingTree` says.
+    ///
+    /// Files and index go first, the reference last, as `git merge` does: a process killed in
+    /// between leaves the new content staged on the old commit, which a `git commit` keeps. The other
+    /// order would leave the branch on the new commit with the old content in the index, and the
+    /// next ordinary `git commit` would silently undo the move (a record, a pin, a teammate's work).
+    /// Plumb processes moving the same checked-out branch take turns on a lock in the git directory.
+    ///
+    /// Throws `StaleWorkingTree` when the reference moved but paths of the working tree could not be
+    /// written; a conflict with local changes (`.all`) throws before anything moves.
+    package func moveBranch(_ reference: String, to new: ObjectID, expected: ObjectID?, message: String,
+                           workingTree: WorkingTreeFollow) throws -> Bool {
+        guard workingDirectory != nil, (try? head().reference) == reference else {
+            return try updateReference(reference, to: new, expected: expected, message: message)
+        }
+        let turn = try WorkingTreeTurn(gitDirectory: gitDirectory)
+        defer { turn.release() }
+        // A branch that moved already is a rejection before any file is touched.
+        let current: ObjectID?
+        do { current = try referenceTarget(reference) } catch let e as GitError where e.isNotFound { current = nil }
+        guard current == expected else { return false }
+
+        var stale: StaleWorkingTree?
+        switch workingTree {
+        case .all:
+            try checkoutSafely(new, from: expected)
+        case let .paths(paths):
+            do {
+                try syncWorkingTree(to: new, paths: paths)
+            } catch {
+                // The files cannot be written (a read-only working tree, a folder in the way): the
+                // index at least must name the new content, or `git commit` would revert the move.
+                stale = StaleWorkingTree(paths: paths, reason: PlumbError.readable(error))
+                try setIndexEntries(paths, to: new)
+            }
+        }
+        // Something other than Plumb moved the branch after our check, or holds its lock: the files
+        // go back to where the branch is.
+        func putBack() {
+            let now = try? referenceTarget(reference)
+            switch workingTree {
+            case .all: if let expected { try? checkoutSafely(expected, from: new) }
+            case let .paths(paths): if let now { try? syncWorkingTree(to: now, paths: paths); try? setIndexEntries(paths, to: now) }
+            }
+        }
+        let moved: Bool
+        do { moved = try updateReference(reference, to: new, expected: expected, message: message) } catch {
+            putBack()
+            throw error
+        }
+        guard moved else {
+            putBack()
+            return false
+        }
+        if let stale { throw stale }
+        return true
+    }
+
+    /// Fails with the path when this repository cannot be written (a read-only `.git`, mount or
+    /// permissions), so that a command which will commit says so before it runs anything.
+    package func checkWritable() throws {
+        for folder in [gitDirectory.path, gitDirectory.appendingPathComponent("objects").path,
+                       gitDirectory.appendingPathComponent("refs/heads").path] {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else { continue }
+            if access(folder, W_OK) != 0 {
+                let code = errno
+                throw PlumbError("cannot write to \(folder): \(String(cString: strerror(code)))",
+                                 hint: PlumbError.hint(for: code) ?? "Plumb commits its records into this repository")
+            }
+        }
+    }
+}
+
+/// One Plumb process at a time moves a checked-out branch and its files: an exclusive `flock` on
+/// `<git dir>/plumb-worktree.flock` (per working tree: a linked worktree has its own git dir and
+/// index). A flock dies with its process, so a crash leaves nothing to clean up.
+private final class WorkingTreeTurn {
+    private var fd: Int32
+
+    init(gitDirectory: URL) throws {
+        let path = gitDirectory.appendingPathComponent("plumb-worktree.flock").path
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let code = errno
+            throw PlumbError("cannot open \(path): \(String(cString: strerror(code)))", hint: PlumbError.hint(for: code))
+        }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let code = errno
+                close(fd)
+                throw PlumbError("cannot lock \(path): \(String(cString: strerror(code)))")
+            }
+        }
+    }
+
+    func release() {
+        guard fd >= 0 else { return }
+        _ = flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
+}

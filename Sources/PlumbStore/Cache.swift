@@ -1,0 +1,401 @@
+import Dispatch
+import Foundation
+import PlumbCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the cache could not give back an object.
+package enum CacheError: Error, Sendable, CustomStringConvertible {
+    /// No object with this digest is in the cache.
+    case missing(Digest)
+    /// The object's bytes no longer hash to its name; it has been deleted so that it is rebuilt.
+    case corrupt(Digest)
+
+    package var description: String {
+        switch self {
+        case let .missing(d): return "object \(d.short) is not in the cache"
+        case let .corrupt(d): return "object \(d.short) in the cache is corrupt (removed; it will be rebuilt)"
+        }
+    }
+}
+
+/// The content-addressed cache of stage outputs, logs and records (`.plumb/cache`).
+///
+/// Layout (see docs/decisions.md):
+///
+///     objects/ab/cdef…     file contents, named by the SHA-256 of their bytes (read-only; readable by
+///                          group and others only if every file stored with these bytes was, see `objectMode`)
+///     manifests/ab/cdef…   directory manifests (`DirectoryManifest.canonicalEncoding`), named by their SHA-256
+///     tmp/                 objects being written; renamed into place once complete and fsync'ed
+///
+/// Every object is named by the SHA-256 of exactly the bytes it holds, so any object can be verified by
+/// re-hashing it. Manifests live in their own folder rather than carrying a marker, so `isDirectory`
+/// is one `access(2)` and a file whose bytes happen to form a manifest still has a file object.
+///
+/// Crash safety: an object appears under its final name only by `rename(2)` of a complete, fsync'ed
+/// temporary file, so a kill at any moment leaves at worst a stray file in tmp/, which the next
+/// `init` removes once it is an hour old (younger ones may belong to another running Plumb).
+package final class Cache: @unchecked Sendable {
+    /// The cache's folder.
+    package let root: URL
+    /// The digester whose stat cache learns the digest of every file stored.
+    package let digester: ContentDigester
+    private let objects: String
+    private let manifests: String
+    private let tmp: String
+
+    /// Opens (creating if needed) the cache at `root`, removing temporary files older than an hour.
+    package init(root: URL, digester: ContentDigester) throws {
+        self.root = root
+        self.digester = digester
+        objects = root.path + "/objects"
+        manifests = root.path + "/manifests"
+        tmp = root.path + "/tmp"
+        try PlumbError.wrap("cannot open the cache \(root.path)") {
+            for folder in [objects, manifests, tmp] {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            }
+        }
+        removeStaleTemporaryFiles(olderThan: 3600)
+    }
+
+    // MARK: - Storing
+
+    /// Stores a file or a directory (a manifest object plus one object per file) and returns its digest,
+    /// the same as `digester.digest(of:)`. Each file is read once: copied into tmp/ while being hashed,
+    /// and the digest recorded in the stat cache; a file the stat cache knows whose object exists is not
+    /// read at all. An existing object is never rewritten.
+    @discardableResult
+    package func store(_ path: String) throws -> Digest {
+        let absolute = StatCache.absolute(path)
+        var s = stat()
+        guard stat(absolute, &s) == 0 else { throw PlumbError("\(path) does not exist") }
+        return try PlumbError.wrap("cannot store \(path) in the cache") {
+            switch s.st_mode & S_IFMT {
+            case S_IFREG:
+                return try storeFile(absolute)
+            case S_IFDIR:
+                let scanned = try ContentDigester.scan(directory: absolute)
+                let files = scanned.compactMap(\.fileAbsolutePath)
+                let digests = try parallelMap(files.count) { try storeFile(files[$0]) }
+                let byFile = Dictionary(uniqueKeysWithValues: zip(files, digests))
+                let manifest = ContentDigester.manifest(of: scanned) { byFile[$0]! }
+                let encoding = manifest.canonicalEncoding
+                let digest = SHA256Hasher.digest(encoding)
+                // The manifest names the folder's files: as private as the folder.
+                let mode = Self.objectMode(of: s.st_mode)
+                if access(manifestPath(digest), F_OK) != 0 {
+                    try writeObject(encoding, to: manifestPath(digest), mode: mode)
+                } else {
+                    Self.narrow(manifestPath(digest), to: mode)
+                }
+                return digest
+            default:
+                throw PlumbError("\(path) is neither a file nor a directory")
+            }
+        }
+    }
+
+    /// Stores bytes (a log, a record) as a file object.
+    @discardableResult
+    package func storeData(_ data: Data) throws -> Digest {
+        let digest = SHA256Hasher.digest(data)
+        if access(objectPath(digest), F_OK) != 0 {
+            try PlumbError.wrap("cannot store data in the cache") { try writeObject(data, to: objectPath(digest)) }
+        }
+        return digest
+    }
+
+    private func storeFile(_ absolute: String) throws -> Digest {
+        let statCache = digester.statCache
+        if let known = statCache.cachedDigest(forFileAt: absolute), access(objectPath(known), F_OK) == 0 {
+            var s = stat()
+            if stat(absolute, &s) == 0 { Self.narrow(objectPath(known), to: Self.objectMode(of: s.st_mode)) }
+            return known
+        }
+        let source = open(absolute, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw PlumbError("cannot read \(absolute): \(errnoText())") }
+        defer { close(source) }
+        let started = StatCache.now()
+        var sourceStat = stat()
+        guard fstat(source, &sourceStat) == 0 else { throw PlumbError("cannot stat \(absolute): \(errnoText())") }
+        let before = FileStamp(sourceStat)
+        let mode = Self.objectMode(of: sourceStat.st_mode)
+        let (temporary, destination) = try createTemporary(mode: mode)
+        var keep = false
+        defer { if !keep { unlink(temporary) } }
+        let digest: Digest
+        do {
+            defer { close(destination) }
+            digest = try Self.copyHashing(from: source, to: destination, path: absolute)
+            guard fsync(destination) == 0 else { throw PlumbError("cannot fsync \(temporary): \(errnoText())") }
+        }
+        statCache.noteFileHashed()
+        // Record only if the file did not change while it was read; otherwise the digest is of the bytes
+        // we copied, which is still a correct object, but not a fact about the file as it is now.
+        if let after = FileStamp.of(descriptor: source), after == before {
+            statCache.record(digest, stamp: before, hashedAt: started, forFileAt: absolute)
+        }
+        let final = objectPath(digest)
+        if access(final, F_OK) == 0 {
+            Self.narrow(final, to: mode)
+            return digest
+        }
+        try makeShard(final)
+        guard rename(temporary, final) == 0 else { throw PlumbError("cannot rename \(temporary) to \(final): \(errnoText())") }
+        keep = true
+        return digest
+    }
+
+    // MARK: - Reading
+
+    /// Whether the object is present, and for a directory every file object its manifest lists.
+    /// Reads no file content (a directory's manifest is read to know its files).
+    package func contains(_ digest: Digest) -> Bool {
+        if access(manifestPath(digest), F_OK) == 0 {
+            guard let data = FileManager.default.contents(atPath: manifestPath(digest)),
+                  let manifest = try? DirectoryManifest(canonicalEncoding: data) else { return false }
+            return manifest.entries.allSatisfy { e in e.digest.map { access(objectPath($0), F_OK) == 0 } ?? true }
+        }
+        return access(objectPath(digest), F_OK) == 0
+    }
+
+    /// Whether the digest names a directory (a manifest object).
+    package func isDirectory(_ digest: Digest) -> Bool {
+        access(manifestPath(digest), F_OK) == 0
+    }
+
+    /// The directory manifest named by `digest` (verified), or nil if `digest` is not a directory in the cache.
+    package func manifest(_ digest: Digest) throws -> DirectoryManifest? {
+        let path = manifestPath(digest)
+        guard access(path, F_OK) == 0 else { return nil }
+        let data = try readVerified(path: path, digest: digest)
+        do { return try DirectoryManifest(canonicalEncoding: data) } catch {
+            removeObject(at: path)
+            throw CacheError.corrupt(digest)
+        }
+    }
+
+    /// The bytes of a file object, verified against its digest.
+    package func data(_ digest: Digest) throws -> Data {
+        try readVerified(path: objectPath(digest), digest: digest)
+    }
+
+    /// Re-hashes the object (for a directory, the manifest and every file) and says whether all match.
+    package func verify(_ digest: Digest) -> Bool {
+        if isDirectory(digest) {
+            guard let data = FileManager.default.contents(atPath: manifestPath(digest)),
+                  SHA256Hasher.digest(data) == digest,
+                  let manifest = try? DirectoryManifest(canonicalEncoding: data) else { return false }
+            let files = Array(Set(manifest.entries.compactMap(\.digest)))
+            let results = (try? parallelMap(files.count) { i in
+                (try? SHA256Hasher.digest(fileAt: self.objectPath(files[i]))) == files[i]
+            }) ?? []
+            return results.count == files.count && results.allSatisfy { $0 }
+        }
+        return (try? SHA256Hasher.digest(fileAt: objectPath(digest))) == digest
+    }
+
+    // MARK: - Materializing
+
+    /// Recreates the file or directory named by `digest` at `path`, replacing whatever is there.
+    ///
+    /// Contents are copied, never hard-linked: a stage that writes through a link would corrupt the cache.
+    /// Every byte is verified against its digest while copying; a corrupt object is deleted (so the stage
+    /// that made it is rebuilt) and `CacheError.corrupt` names it, and `path` is left as it was.
+    /// A directory is assembled in a sibling folder and renamed into place.
+    package func materialize(_ digest: Digest, at path: String) throws {
+        let target = StatCache.absolute(path)
+        let parent = (target as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let staging = parent + "/.plumb-materialize-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        var done = false
+        defer { if !done { try? FileManager.default.removeItem(atPath: staging) } }
+
+        if let manifest = try manifest(digest) {
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)
+            var folders = Set<String>()
+            for e in manifest.entries {
+                var folder = (e.path as NSString).deletingLastPathComponent
+                while !folder.isEmpty, folders.insert(folder).inserted {
+                    folder = (folder as NSString).deletingLastPathComponent
+                }
+            }
+            // Shorter paths first, so parents exist before children.
+            for folder in folders.sorted(by: { $0.count < $1.count }) {
+                try FileManager.default.createDirectory(atPath: staging + "/" + folder, withIntermediateDirectories: true)
+            }
+            for e in manifest.entries where e.symlink != nil {
+                guard symlink(e.symlink!, staging + "/" + e.path) == 0 else {
+                    throw PlumbError("cannot create link \(path)/\(e.path): \(errnoText())")
+                }
+            }
+            let files = manifest.entries.filter { $0.symlink == nil }
+            let results = try parallelMap(files.count) { i in
+                let e = files[i]
+                return Result { try copyObject(e.digest!, to: staging + "/" + e.path, executable: e.executable) }
+            }
+            // Two entries may share an object: when one copy finds it corrupt and deletes it, the other
+            // sees it missing. Report the corruption, the cause.
+            let errors = results.compactMap { r -> Error? in if case let .failure(e) = r { return e }; return nil }
+            if let corrupt = errors.first(where: { if case CacheError.corrupt = $0 { return true }; return false }) {
+                throw corrupt
+            }
+            if let first = errors.first { throw first }
+        } else if access(objectPath(digest), F_OK) == 0 {
+            try copyObject(digest, to: staging, executable: false)
+        } else {
+            throw CacheError.missing(digest)
+        }
+
+        try removeItemIfPresent(target)
+        guard rename(staging, target) == 0 else { throw PlumbError("cannot move \(staging) to \(target): \(errnoText())") }
+        done = true
+    }
+
+    /// Recreates the file or directory named by `digest` at `path` inside `root` (a repository, a
+    /// workspace), replacing whatever is there, after checking that no folder between `root` and
+    /// `path` is a symbolic link or a file (`ContainedPath`): nothing outside `root` is ever deleted
+    /// or written.
+    package func materialize(_ digest: Digest, at path: RecordPath, under root: String) throws {
+        try materialize(digest, at: try ContainedPath.prepare(path.value, under: root, create: true))
+    }
+
+    /// Copies a file object to `destination`, hashing as it goes; deletes the object if it does not match.
+    /// The copy is writable by its owner, readable by whom the object is, and executable by them when
+    /// the manifest says so.
+    private func copyObject(_ digest: Digest, to destination: String, executable: Bool) throws {
+        let objectPath = objectPath(digest)
+        let source = open(objectPath, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else {
+            if errno == ENOENT { throw CacheError.missing(digest) }
+            throw PlumbError("cannot read \(objectPath): \(errnoText())")
+        }
+        defer { close(source) }
+        var objectStat = stat()
+        guard fstat(source, &objectStat) == 0 else { throw PlumbError("cannot stat \(objectPath): \(errnoText())") }
+        let mode = Self.materializedMode(object: objectStat.st_mode, executable: executable)
+        let out = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard out >= 0 else { throw PlumbError("cannot create \(destination): \(errnoText())") }
+        defer { close(out) }
+        fchmod(out, mode) // the umask must not strip an executable bit the manifest recorded
+        let actual = try Self.copyHashing(from: source, to: out, path: objectPath)
+        if actual != digest {
+            removeObject(at: objectPath)
+            throw CacheError.corrupt(digest)
+        }
+    }
+
+    // MARK: - Internals
+
+    func objectPath(_ d: Digest) -> String { "\(objects)/\(d.hex.prefix(2))/\(d.hex.dropFirst(2))" }
+    func manifestPath(_ d: Digest) -> String { "\(manifests)/\(d.hex.prefix(2))/\(d.hex.dropFirst(2))" }
+
+    /// Deletes a corrupt object. Its path comes from a `Digest`, which holds only hex, so it always
+    /// lies in objects/ or manifests/; checked again here because this is the cache's one unlink of
+    /// an object, and the cache must never remove anything that is not its own.
+    private func removeObject(at path: String) {
+        let name = path.split(separator: "/").suffix(2)
+        guard path.hasPrefix(objects + "/") || path.hasPrefix(manifests + "/"), name.count == 2,
+              Digest.isValid(name.joined()) else { return }
+        unlink(path)
+    }
+
+    private func readVerified(path: String, digest: Digest) throws -> Data {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if access(path, F_OK) != 0 { throw CacheError.missing(digest) }
+            throw PlumbError("cannot read \(path)")
+        }
+        guard SHA256Hasher.digest(data) == digest else {
+            removeObject(at: path)
+            throw CacheError.corrupt(digest)
+        }
+        return data
+    }
+
+    /// Writes an object: temporary file in tmp/, fsync, rename to its final name.
+    private func writeObject(_ data: Data, to final: String, mode: mode_t = 0o444) throws {
+        let (temporary, fd) = try createTemporary(mode: mode)
+        var keep = false
+        defer { if !keep { unlink(temporary) } }
+        do {
+            defer { close(fd) }
+            try AtomicFile.writeAll(fd, data, path: temporary)
+            guard fsync(fd) == 0 else { throw PlumbError("cannot fsync \(temporary): \(errnoText())") }
+        }
+        try makeShard(final)
+        guard rename(temporary, final) == 0 else { throw PlumbError("cannot rename \(temporary) to \(final): \(errnoText())") }
+        keep = true
+    }
+
+    /// A new file in tmp/, read-only once renamed (objects are immutable; no write bit catches accidental
+    /// writes). Created with its final `mode`, so a private file's bytes are never readable by others, even
+    /// while being copied.
+    private func createTemporary(mode: mode_t) throws -> (String, Int32) {
+        let path = "\(tmp)/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw PlumbError("cannot create \(path): \(errnoText())") }
+        fchmod(fd, mode) // the umask may only have narrowed it; keep exactly the mode asked for
+        return (path, fd)
+    }
+
+    // MARK: - Modes
+
+    /// The mode of an object stored from a file (or folder) with `mode`: read-only, readable by the owner,
+    /// and by group and others only where the source was. Digests do not depend on modes (as in git), so
+    /// the executable bit lives in manifests, not here.
+    static func objectMode(of mode: mode_t) -> mode_t { 0o400 | (mode & 0o044) }
+
+    /// The mode of a file materialised from an object with `object`'s mode: writable by its owner (it is
+    /// a copy), readable as the object is, and executable by those readers when the manifest says so.
+    static func materializedMode(object: mode_t, executable: Bool) -> mode_t {
+        let readers = object & 0o044
+        return 0o600 | readers | (executable ? 0o100 | (readers >> 2) : 0)
+    }
+
+    /// One object serves every file with its bytes: when a more private file is stored with the same
+    /// bytes, the object loses the read bits that file lacks (never gains any), so storing a 0600 file
+    /// never leaves its bytes world-readable. A failure (an object another user owns) changes nothing.
+    static func narrow(_ path: String, to mode: mode_t) {
+        var s = stat()
+        guard stat(path, &s) == 0 else { return }
+        let current = s.st_mode & 0o777
+        if current & ~mode != 0 { chmod(path, current & mode) }
+    }
+
+    private func makeShard(_ final: String) throws {
+        let shard = (final as NSString).deletingLastPathComponent
+        if mkdir(shard, 0o755) != 0 && errno != EEXIST {
+            throw PlumbError("cannot create \(shard): \(errnoText())")
+        }
+    }
+
+    private func removeStaleTemporaryFiles(olderThan seconds: Double) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: tmp) else { return }
+        let cutoff = StatCache.now() - Int64(seconds * 1e9)
+        for name in names {
+            let path = tmp + "/" + name
+            guard let stamp = FileStamp.of(path: path), stamp.mtimeNanoseconds < cutoff else { continue }
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    private func removeItemIfPresent(_ path: String) throws {
+        var s = stat()
+        guard lstat(path, &s) == 0 else { return }
+        if (s.st_mode & S_IFMT) == S_IFDIR {
+            try FileManager.default.removeItem(atPath: path)
+        } else if unlink(path) != 0 {
+            throw PlumbError("cannot remove \(path): \(errnoText())")
+        }
+    }
+
+    /// Copies `source` to `destination` with read/write in 1 MiB chunks, returning the SHA-256 of the bytes.
+    /// (copy_file_range would be faster but bypasses us, and every copy here must be hashed.)
+    package static func copyHashing(from source: Int32, to destination: Int32, path: String) throws -> Digest {
+        try SHA256Hasher.digest(descriptor: source, path: path) { chunk in
+            try AtomicFile.writeAll(destination, chunk, path: path)
+        }
+    }
+}
