@@ -29,9 +29,11 @@ let package = Package(
         .target(name: "PlumbCLI", dependencies: ["PlumbCore", "PlumbGit", "PlumbStore", "PlumbEngine"]),
         .executableTarget(name: "plumb", dependencies: ["PlumbCLI"]),
         .executableTarget(name: "PlumbFuzz", dependencies: ["PlumbCore", "PlumbGit", "PlumbStore", "PlumbEngine", "PlumbCLI"]),
+        // Specs and plans as values, shared by the tests of every layer.
+        .target(name: "PlumbCoreFixtures", dependencies: ["PlumbCore"], path: "Tests/PlumbCoreFixtures"),
         // The spec, the planner and the record formats, tested without libgit2.
-        .testTarget(name: "PlumbCoreTests", dependencies: ["PlumbCore"]),
-        .testTarget(name: "PlumbKitTests", dependencies: ["PlumbCore", "PlumbGit", "PlumbStore", "PlumbEngine", "PlumbCLI", "plumb"],
+        .testTarget(name: "PlumbCoreTests", dependencies: ["PlumbCore", "PlumbCoreFixtures"]),
+        .testTarget(name: "PlumbKitTests", dependencies: ["PlumbCore", "PlumbGit", "PlumbStore", "PlumbEngine", "PlumbCLI", "PlumbCoreFixtures", "plumb"],
                     exclude: ["Fixtures"]),
     ]
 )

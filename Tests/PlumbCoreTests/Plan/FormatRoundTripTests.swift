@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PlumbCore
+import PlumbCoreFixtures
 
 /// Every on-disk and machine-readable format decodes to what was encoded, byte-stably.
 @Suite struct FormatRoundTripTests {
@@ -39,9 +40,9 @@ import Testing
     }
 
     @Test func plan() throws {
-        let (state, present) = PlannerTests.recordedAfterFirstRun()
-        try roundTrip(PlannerTests.plan(recorded: state, present: present))
-        try roundTrip(PlannerTests.plan(recorded: nil, present: []))
+        let (state, present) = PlanFixture.recordedAfterFirstRun()
+        try roundTrip(PlanFixture.plan(recorded: state, present: present))
+        try roundTrip(PlanFixture.plan(recorded: nil, present: []))
     }
 
     @Test func aHandEditedStateFileGivesAnErrorNamingTheFile() {

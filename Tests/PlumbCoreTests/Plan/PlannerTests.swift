@@ -1,59 +1,14 @@
 import Foundation
 import Testing
 @testable import PlumbCore
+import PlumbCoreFixtures
 
 /// The planner is pure: these tests give it values and read the plan, with no git and no disk.
 @Suite struct PlannerTests {
-    static let commit = ObjectID(hex: String(repeating: "a", count: 40))!
-    static let pipeline = Pipeline(stages: [
-        Stage(name: "prepare", cmd: "prep", deps: ["data.csv"], outs: ["build/clean.csv"]),
-        Stage(name: "train", cmd: "train", deps: ["build/clean.csv", "train.py"], outs: ["build/model"], params: ["train"]),
-        Stage(name: "evaluate", cmd: "eval", deps: ["build/model/weights.bin"], metrics: ["build/metrics.json"]),
-        Stage(name: "lint", cmd: "lint", deps: ["train.py"], after: ["prepare"]),
-    ])
-    static let params: JSONValue = .object(["train": .object(["depth": .int(4), "rate": .double(0.1)]), "other": .int(1)])
-    static let sources = ["data.csv": "git:1111", "train.py": "git:2222"]
-
-    /// Plans once with an empty record, pretends every stage succeeded with fixed outputs, and returns that state.
-    static func recordedAfterFirstRun(params: JSONValue = params) -> (RecordedState, Set<Digest>) {
-        let input = PlanningInput(spec: Spec(pipeline: pipeline, params: params), environment: EnvironmentSpec(name: "dev"),
-                                  commit: commit, recorded: nil, sourceDigests: sources)
-        var state = RecordedState(environment: "dev")
-        var present: Set<Digest> = []
-        var produced: [String: Digest] = [:]
-        for stage in Planner.plan(input, cache: .empty).stages {
-            var inputs: [String: String] = [:]
-            for (dep, source) in stage.deps {
-                switch source {
-                case let .known(id): inputs[dep] = id
-                case let .output(_, path):
-                    let (_, output) = StageGraph(pipeline).producer(of: path)!
-                    inputs[dep] = ContentID.produced(path, output: output, digest: produced[output]!)
-                }
-            }
-            let fingerprint = FingerprintInputs(command: stage.command, env: stage.env, params: stage.params, inputs: inputs).fingerprint
-            var outputs: [String: Digest] = [:]
-            for out in stage.outputs + stage.metricsFiles {
-                let d = SHA256Hasher.digest("\(stage.name):\(out)")
-                outputs[out] = d; produced[out] = d; present.insert(d)
-            }
-            state.stages[stage.name] = StageRecord(status: .succeeded, fingerprint: fingerprint, command: stage.command, env: stage.env,
-                                                   params: stage.params, inputs: inputs, outputs: outputs, metrics: [:], run: "run-1")
-        }
-        return (state, present)
-    }
-
-    static func plan(params: JSONValue = params, sources: [String: String] = sources, recorded: RecordedState?,
-                     present: Set<Digest>, forced: Set<String> = [], outcomes: [Digest: CachedOutcome] = [:]) -> Plan {
-        let input = PlanningInput(spec: Spec(pipeline: pipeline, params: params), environment: EnvironmentSpec(name: "dev"),
-                                  commit: commit, recorded: recorded, sourceDigests: sources, forced: forced)
-        return Planner.plan(input, cache: CacheView(contains: { present.contains($0) }, outcome: { outcomes[$0] }))
-    }
-
     struct Case: CustomTestStringConvertible, Sendable {
         var name: String
-        var params: JSONValue = PlannerTests.params
-        var sources: [String: String] = PlannerTests.sources
+        var params: JSONValue = PlanFixture.params
+        var sources: [String: String] = PlanFixture.sources
         var dropFromCache: Bool = false
         var forced: Set<String> = []
         var want: [String: StageAction]
@@ -84,8 +39,8 @@ import Testing
     ]
 
     @Test(arguments: cases) func plansTheExpectedActions(_ c: Case) {
-        let (state, present) = Self.recordedAfterFirstRun()
-        let plan = Self.plan(params: c.params, sources: c.sources, recorded: state, present: c.dropFromCache ? [] : present, forced: c.forced)
+        let (state, present) = PlanFixture.recordedAfterFirstRun()
+        let plan = PlanFixture.plan(params: c.params, sources: c.sources, recorded: state, present: c.dropFromCache ? [] : present, forced: c.forced)
         #expect(plan.errors.isEmpty)
         #expect(Dictionary(uniqueKeysWithValues: plan.stages.map { ($0.name, $0.action) }) == c.want)
         for (stage, reasons) in c.wantReasons where c.name != "data changed" {
@@ -96,21 +51,21 @@ import Testing
     @Test func aWholeNumberWrittenAsAFloatIsTheSameParam() {
         // A record stores 1.0 as 1; reading it back must not look like a change.
         let asFloat: JSONValue = .object(["train": .object(["depth": .double(4.0), "rate": .double(0.1)]), "other": .int(1)])
-        let (state, present) = Self.recordedAfterFirstRun()
-        let plan = Self.plan(params: asFloat, recorded: state, present: present)
+        let (state, present) = PlanFixture.recordedAfterFirstRun()
+        let plan = PlanFixture.plan(params: asFloat, recorded: state, present: present)
         #expect(plan.stage("train")?.action == .unchanged)
         #expect(Planner.differences(record: state.stages["train"]!, now: FingerprintInputs(
             command: "train", env: [:], params: ["train": asFloat.value(at: "train")!], inputs: state.stages["train"]!.inputs)).isEmpty)
     }
 
     @Test func aChangedDepNamesOldAndNewIdentity() {
-        let (state, present) = Self.recordedAfterFirstRun()
-        let plan = Self.plan(sources: ["data.csv": "git:99998888", "train.py": "git:2222"], recorded: state, present: present)
+        let (state, present) = PlanFixture.recordedAfterFirstRun()
+        let plan = PlanFixture.plan(sources: ["data.csv": "git:99998888", "train.py": "git:2222"], recorded: state, present: present)
         #expect(plan.stage("prepare")?.reasons.map(\.description) == ["dep data.csv changed: git:1111 → git:99998888"])
     }
 
     @Test func aFirstPlanCreatesEverythingInTopologicalOrder() {
-        let plan = Self.plan(recorded: nil, present: [])
+        let plan = PlanFixture.plan(recorded: nil, present: [])
         #expect(plan.stages.map(\.name) == ["prepare", "lint", "train", "evaluate"])
         #expect(plan.stages.allSatisfy { $0.action == .create })
         #expect(plan.summary == "Plan: 4 to run, 0 may run, 0 unchanged, 0 restored from cache.")
@@ -119,13 +74,13 @@ import Testing
     }
 
     @Test func aFingerprintThatRanBeforeIsRestored() {
-        let (state, present) = Self.recordedAfterFirstRun()
+        let (state, present) = PlanFixture.recordedAfterFirstRun()
         let changed: JSONValue = .object(["train": .object(["depth": .int(6), "rate": .double(0.1)]), "other": .int(1)])
         // What train's fingerprint would be with depth 6:
-        let probe = Self.plan(params: changed, recorded: state, present: present)
+        let probe = PlanFixture.plan(params: changed, recorded: state, present: present)
         let fingerprint = try! #require(probe.stage("train")?.fingerprint)
         let outcome = CachedOutcome(outputs: ["build/model": SHA256Hasher.digest("older model")], metrics: [:], run: "run-0")
-        let plan = Self.plan(params: changed, recorded: state, present: present, outcomes: [fingerprint: outcome])
+        let plan = PlanFixture.plan(params: changed, recorded: state, present: present, outcomes: [fingerprint: outcome])
         #expect(plan.stage("train")?.action == .restore)
         #expect(plan.stage("train")?.cachedOutputs == outcome.outputs)
         // The restored model differs from the recorded one, so evaluate knows its input now and must run.
@@ -133,23 +88,23 @@ import Testing
     }
 
     @Test func stagesThatLeftTheSpecAreDropped() {
-        var (state, present) = Self.recordedAfterFirstRun()
+        var (state, present) = PlanFixture.recordedAfterFirstRun()
         state.stages["retired"] = state.stages["lint"]
-        let plan = Self.plan(recorded: state, present: present)
+        let plan = PlanFixture.plan(recorded: state, present: present)
         #expect(plan.dropped == ["retired"])
         #expect(plan.hasChanges)
     }
 
     @Test func aMissingDepOrParamIsAPlanError() {
-        let plan = Self.plan(params: .object([:]), sources: ["train.py": "git:2222"], recorded: nil, present: [])
+        let plan = PlanFixture.plan(params: .object([:]), sources: ["train.py": "git:2222"], recorded: nil, present: [])
         #expect(plan.errors.contains("stage 'prepare' depends on 'data.csv', which no stage produces, git does not track, and is not on disk"))
         #expect(plan.errors.contains("stage 'train' uses param 'train', which spec/params.yaml does not define"))
     }
 
     @Test func thePlanIsDeterministic() throws {
-        let (state, present) = Self.recordedAfterFirstRun()
-        let a = try RecordJSON.encode(Self.plan(recorded: state, present: present))
-        let b = try RecordJSON.encode(Self.plan(recorded: state, present: present))
+        let (state, present) = PlanFixture.recordedAfterFirstRun()
+        let a = try RecordJSON.encode(PlanFixture.plan(recorded: state, present: present))
+        let b = try RecordJSON.encode(PlanFixture.plan(recorded: state, present: present))
         #expect(a == b)
     }
 }

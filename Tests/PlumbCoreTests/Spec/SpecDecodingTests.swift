@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PlumbCore
+import PlumbCoreFixtures
 
 @Suite struct SpecDecodingTests {
     @Test func decodesTheSamplePipeline() throws {

@@ -32,7 +32,7 @@ import Testing
     @Test func theExampleRunsEndToEndAndRerunsOnlyWhatAParamChangeAffects() throws {
         let scratch = try Self.scratchCopy()
         let terminal = Terminal(noColour: true, quiet: true)
-        let first = try Reconciler(project: try Project(path: scratch.root), terminal: terminal)
+        let first = try Reconciler(project: try Project(path: scratch.root))
             .reconcile(ref: nil, environment: "dev", jobs: 2)
         let result = try #require(first.result)
         #expect(result.status == .succeeded, "\(result.outcomes.mapValues { $0.logTail ?? "" })")
@@ -55,7 +55,7 @@ import Testing
         let params = try scratch.read("spec/params.yaml")
         try scratch.write("spec/params.yaml", params.replacingOccurrences(of: "n_estimators: 200", with: "n_estimators: 150"))
         try scratch.commit("fewer trees")
-        let second = try Reconciler(project: try Project(path: scratch.root), terminal: terminal)
+        let second = try Reconciler(project: try Project(path: scratch.root))
             .reconcile(ref: nil, environment: "dev", jobs: 2)
         let outcomes = try #require(second.result?.outcomes)
         #expect(second.plan.stage("preprocess")?.action == .unchanged)

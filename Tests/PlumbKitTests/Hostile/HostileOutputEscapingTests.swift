@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PlumbCore
+import PlumbCoreFixtures
 @testable import PlumbGit
 @testable import PlumbStore
 @testable import PlumbEngine

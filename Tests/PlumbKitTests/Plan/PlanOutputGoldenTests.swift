@@ -5,6 +5,7 @@ import Testing
 @testable import PlumbStore
 @testable import PlumbEngine
 @testable import PlumbCLI
+import PlumbCoreFixtures
 
 /// The human plan, byte for byte. `PLUMB_RECORD_GOLDEN=1 swift test` re-records the files.
 @Suite struct PlanOutputGoldenTests {
@@ -23,25 +24,25 @@ import Testing
     }
 
     @Test func firstPlan() throws {
-        try check("first-plan", PlannerTests.plan(recorded: nil, present: []))
+        try check("first-plan", PlanFixture.plan(recorded: nil, present: []))
     }
 
     @Test func paramChange() throws {
-        let (state, present) = PlannerTests.recordedAfterFirstRun()
-        var plan = PlannerTests.plan(params: .object(["train": .object(["depth": .int(6), "rate": .double(0.1)]), "other": .int(1)]),
+        let (state, present) = PlanFixture.recordedAfterFirstRun()
+        var plan = PlanFixture.plan(params: .object(["train": .object(["depth": .int(6), "rate": .double(0.1)]), "other": .int(1)]),
                                      recorded: state, present: present)
         plan.uncommittedEdits = ["spec/params.yaml"]
         try check("param-change", plan)
     }
 
     @Test func nothingToDoWithADroppedStage() throws {
-        var (state, present) = PlannerTests.recordedAfterFirstRun()
-        try check("nothing-to-do", PlannerTests.plan(recorded: state, present: present))
+        var (state, present) = PlanFixture.recordedAfterFirstRun()
+        try check("nothing-to-do", PlanFixture.plan(recorded: state, present: present))
         state.stages["retired"] = state.stages["lint"]
-        try check("dropped", PlannerTests.plan(recorded: state, present: present))
+        try check("dropped", PlanFixture.plan(recorded: state, present: present))
     }
 
     @Test func planErrors() throws {
-        try check("errors", PlannerTests.plan(params: .object([:]), sources: [:], recorded: nil, present: []))
+        try check("errors", PlanFixture.plan(params: .object([:]), sources: [:], recorded: nil, present: []))
     }
 }

@@ -32,12 +32,12 @@ final class PipelineHarness {
     /// Reconciles through the library, as `plumb reconcile` does, quietly.
     @discardableResult
     func reconcile(environment: String? = nil, jobs: Int = 2, forced: Set<String> = []) throws -> Reconciler.Outcome {
-        try Reconciler(project: try project(), terminal: Terminal(noColour: true, quiet: true))
+        try Reconciler(project: try project())
             .reconcile(ref: nil, environment: environment, forced: forced, jobs: jobs)
     }
 
     func plan(environment: String? = nil) throws -> Plan {
-        try Reconciler(project: try project(), terminal: Terminal(noColour: true, quiet: true)).plan(ref: nil, environment: environment).1
+        try Reconciler(project: try project()).plan(ref: nil, environment: environment).1
     }
 
     /// Stage names in the order they ran since the last call (and clears the record).

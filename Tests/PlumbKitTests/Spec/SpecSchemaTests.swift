@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 @testable import PlumbCore
+import PlumbCoreFixtures
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 @Suite struct SpecSchemaTests {
     /// The JSON Schema lists exactly the keys each mapping declares in SpecSchema.

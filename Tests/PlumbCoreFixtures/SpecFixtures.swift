@@ -1,41 +1,41 @@
 import Foundation
-@testable import PlumbCore
+import PlumbCore
 
 /// A spec source held in memory: file contents by path, and the set of paths git tracks.
 /// Lets decoding tests and the mutation test run without touching the disk.
-struct MemorySpecSource: SpecSource {
-    var files: [String: Data]
-    var tracked: Set<String> = []
-    var onDisk: Set<String> = []
+package struct MemorySpecSource: SpecSource {
+    package var files: [String: Data]
+    package var tracked: Set<String> = []
+    package var onDisk: Set<String> = []
 
-    init(_ files: [String: String], tracked: Set<String> = [], onDisk: Set<String> = []) {
+    package init(_ files: [String: String], tracked: Set<String> = [], onDisk: Set<String> = []) {
         self.files = files.mapValues { Data($0.utf8) }
         self.tracked = tracked
         self.onDisk = onDisk
     }
 
-    init(data: [String: Data], tracked: Set<String> = []) {
+    package init(data: [String: Data], tracked: Set<String> = []) {
         files = data
         self.tracked = tracked
     }
 
-    var label: String { "memory" }
-    func read(_ path: String) throws -> Data? { files[path] }
-    func files(in directory: String) throws -> [String] {
+    package var label: String { "memory" }
+    package func read(_ path: String) throws -> Data? { files[path] }
+    package func files(in directory: String) throws -> [String] {
         files.keys.filter { $0.hasPrefix(directory + "/") }
             .map { String($0.dropFirst(directory.count + 1)) }
             .filter { !$0.contains("/") }
             .sorted()
     }
-    func isTracked(_ path: String) -> Bool {
+    package func isTracked(_ path: String) -> Bool {
         files[path] != nil || tracked.contains(path) || tracked.contains { $0.hasPrefix(path + "/") }
     }
-    func existsOnDisk(_ path: String) -> Bool { onDisk.contains(path) }
+    package func existsOnDisk(_ path: String) -> Bool { onDisk.contains(path) }
 }
 
 /// A realistic four-stage pipeline, as DESIGN.md sketches it.
-enum SampleSpec {
-    static let pipeline = """
+package enum SampleSpec {
+    package static let pipeline = """
     version: 1
     stages:
       preprocess:
@@ -67,7 +67,7 @@ enum SampleSpec {
 
     """
 
-    static let params = """
+    package static let params = """
     split:
       seed: 42
       test_fraction: 0.2
@@ -78,13 +78,13 @@ enum SampleSpec {
 
     """
 
-    static let dev = """
+    package static let dev = """
     runs: [preprocess, train, evaluate, deploy]
     env: {DEPLOY_TARGET: deployments/dev}
 
     """
 
-    static let staging = """
+    package static let staging = """
     from: dev
     runs: [deploy]
     params: {train: {max_depth: 6}}
@@ -97,15 +97,15 @@ enum SampleSpec {
 
     """
 
-    static let tracked: Set<String> = [
+    package static let tracked: Set<String> = [
         "spec/stages/preprocess.py", "spec/stages/train.py", "spec/stages/evaluate.py",
         "spec/stages/deploy.py", "spec/data/titanic.csv",
     ]
 
-    static var files: [String: String] {
+    package static var files: [String: String] {
         [SpecPaths.pipeline: pipeline, SpecPaths.params: params,
          "environments/dev.yaml": dev, "environments/staging.yaml": staging]
     }
 
-    static var source: MemorySpecSource { MemorySpecSource(files, tracked: tracked) }
+    package static var source: MemorySpecSource { MemorySpecSource(files, tracked: tracked) }
 }

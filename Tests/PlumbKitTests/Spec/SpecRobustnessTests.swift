@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 @testable import PlumbCore
+import PlumbCoreFixtures
+@testable import PlumbGit
+@testable import PlumbStore
+@testable import PlumbEngine
+@testable import PlumbCLI
 
 /// SplitMix64: a small seeded generator, so a failing variant can be reproduced from its index.
 struct SeededGenerator: RandomNumberGenerator {
