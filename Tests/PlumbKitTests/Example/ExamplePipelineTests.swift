@@ -31,7 +31,6 @@ import Testing
 
     @Test func theExampleRunsEndToEndAndRerunsOnlyWhatAParamChangeAffects() throws {
         let scratch = try Self.scratchCopy()
-        let terminal = Terminal(noColour: true, quiet: true)
         let first = try Reconciler(project: try Project(path: scratch.root))
             .reconcile(ref: nil, environment: "dev", jobs: 2)
         let result = try #require(first.result)
