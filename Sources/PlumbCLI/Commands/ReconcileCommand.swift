@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PlumbCore
 import PlumbGit
 import PlumbStore
@@ -157,11 +158,12 @@ struct ReconcileReport: Codable {
 /// Promote and rollback install the same handling: a signal lets the step in progress (a commit, the
 /// branch and its files) finish, and the command stops at its next safe point.
 package enum SignalHandling {
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+    /// Whether the handlers are installed; they stay for the life of the process.
+    private static let installed = Atomic<Bool>(false)
 
     /// `stopping` says what the first signal stops, in the line printed when it arrives.
     package static func install(stopping: String = "the running stages") {
-        guard sources.isEmpty else { return }
+        guard installed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -172,7 +174,8 @@ package enum SignalHandling {
                 RunningProcessGroups.terminateAll(signal: SIGTERM)
             }
             source.resume()
-            sources.append(source)
+            // A released source stops delivering: this one is retained for the life of the process.
+            _ = Unmanaged.passRetained(source as AnyObject)
         }
     }
 }

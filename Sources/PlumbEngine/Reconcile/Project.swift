@@ -35,10 +35,9 @@ package final class Project: @unchecked Sendable {
     /// Keeps `project` alive until the process exits: a command about to exit need not free its stat cache
     /// entry by entry (10,000 files' worth is a few milliseconds of a 40 ms plan).
     package static func keepUntilExit(_ project: Project) {
-        keptLock.withLock { kept.append(project) }
+        kept.withLock { $0.append(project) }
     }
-    nonisolated(unsafe) private static var kept: [Project] = []
-    private static let keptLock = NSLock()
+    private static let kept = Locked<[Project]>([])
 
     /// `.plumb/work/<env>`: where an environment's stages run.
     package func workspace(for environment: String) -> String { plumbDirectory.appendingPathComponent("work/\(environment)").path }
