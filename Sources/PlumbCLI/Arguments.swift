@@ -20,16 +20,16 @@ package struct ArgumentSpec: Sendable {
 
     package var names: [String]
     package var kind: Kind
-    package var help: String
+    var help: String
 
     package static func flag(_ names: String..., help: String) -> ArgumentSpec { .init(names: names, kind: .flag, help: help) }
-    package static func option(_ names: String..., value: String, help: String) -> ArgumentSpec {
+    static func option(_ names: String..., value: String, help: String) -> ArgumentSpec {
         .init(names: names, kind: .option(valueName: value), help: help)
     }
-    package static func optionalValue(_ name: String, value: String, help: String) -> ArgumentSpec {
+    static func optionalValue(_ name: String, value: String, help: String) -> ArgumentSpec {
         .init(names: [name], kind: .optionalValue(valueName: value), help: help)
     }
-    package static func positional(_ name: String, optional: Bool = false, help: String) -> ArgumentSpec {
+    static func positional(_ name: String, optional: Bool = false, help: String) -> ArgumentSpec {
         .init(names: [], kind: .positional(name: name, optional: optional), help: help)
     }
 
@@ -41,7 +41,7 @@ package struct ArgumentSpec: Sendable {
 }
 
 /// A usage error: wrong flags or arguments. The command line exits 64 for these.
-package struct UsageError: Error, Sendable, CustomStringConvertible {
+struct UsageError: Error, Sendable, CustomStringConvertible {
     package var message: String
     package var command: String
     package init(_ message: String, command: String) { self.message = message; self.command = command }
@@ -56,12 +56,12 @@ package struct ParsedArguments: Sendable {
     let command: String
 
     package func flag(_ key: String) -> Bool { flags.contains(key) }
-    package func option(_ key: String) -> String? { options[key]?.last }
+    func option(_ key: String) -> String? { options[key]?.last }
     package func options(_ key: String) -> [String] { options[key] ?? [] }
-    package func positional(_ name: String) -> String? { positionals[name] }
+    func positional(_ name: String) -> String? { positionals[name] }
 
     /// An option's value converted by `transform`; a value it rejects is a usage error.
-    package func option<T>(_ key: String, as what: String, _ transform: (String) -> T?) throws -> T? {
+    func option<T>(_ key: String, as what: String, _ transform: (String) -> T?) throws -> T? {
         guard let raw = option(key) else { return nil }
         guard let value = transform(raw) else { throw UsageError("\(key) expects \(what), not '\(raw)'", command: command) }
         return value

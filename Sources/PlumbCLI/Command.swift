@@ -48,15 +48,15 @@ package struct CommandEntry: Sendable {
 }
 
 /// Options every command shares.
-package struct GlobalOptions: Sendable {
+struct GlobalOptions: Sendable {
     /// The repository to work on (default: the one containing the current directory).
     package var repo: String
     /// The environment, when the command takes one.
     package var env: String?
     package var json: Bool
     package var noColour: Bool
-    package var quiet: Bool
-    package var verbose: Bool
+    var quiet: Bool
+    var verbose: Bool
 
     package static let arguments: [ArgumentSpec] = [
         .option("--repo", "-C", value: "PATH", help: "The repository to work on (default: the one around the current directory)."),
@@ -66,7 +66,7 @@ package struct GlobalOptions: Sendable {
         .flag("--verbose", "-v", help: "Print more detail."),
     ]
     /// `--env NAME`, for commands that act on one environment.
-    package static let envArgument = ArgumentSpec.option("--env", "-e", value: "NAME", help: "The environment (default: the only one, or dev).")
+    static let envArgument = ArgumentSpec.option("--env", "-e", value: "NAME", help: "The environment (default: the only one, or dev).")
 
     package init(_ parsed: ParsedArguments) {
         repo = parsed.option("--repo") ?? FileManager.default.currentDirectoryPath
@@ -83,7 +83,7 @@ package struct GlobalOptions: Sendable {
 
 /// `--pull`, `--push` and `--remote`, shared by the commands that write to a branch
 /// (reconcile, promote, rollback).
-package struct RemoteOptions: Sendable {
+struct RemoteOptions: Sendable {
     package var pull: Bool
     package var push: Bool
     package var remote: String
@@ -111,11 +111,11 @@ package enum PlumbCLI {
     package static let version = "0.1.0"
 
     /// Exit codes, as DESIGN.md fixes them.
-    package enum ExitCode {
+    enum ExitCode {
         package static let ok: Int32 = 0
         package static let failure: Int32 = 1
-        package static let changesPending: Int32 = 2
-        package static let gateFailed: Int32 = 3
+        static let changesPending: Int32 = 2
+        static let gateFailed: Int32 = 3
         package static let usage: Int32 = 64
         /// 128 + SIGINT, as a shell reports a command that a signal stopped.
         package static let interrupted: Int32 = 130
@@ -191,7 +191,7 @@ package enum PlumbCLI {
     }
 
     /// `plumb --help`.
-    package static func help() -> String {
+    static func help() -> String {
         var out = """
         plumb \(version): a GitOps reconciler for machine-learning pipelines.
 
@@ -215,7 +215,7 @@ package enum PlumbCLI {
     }
 
     /// `plumb <command> --help`.
-    package static func help(for type: CommandEntry) -> String {
+    static func help(for type: CommandEntry) -> String {
         var usage = "plumb \(type.name)"
         for spec in type.arguments {
             if case let .positional(name, optional) = spec.kind { usage += optional ? " [<\(name)>]" : " <\(name)>" }

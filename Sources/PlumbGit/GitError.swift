@@ -4,7 +4,7 @@ import PlumbCore
 
 /// A libgit2 failure: the function that failed, its return code and libgit2's own message.
 package struct GitError: Error, Sendable, CustomStringConvertible {
-    package var function: String
+    var function: String
     package var code: Int32
     package var message: String
 

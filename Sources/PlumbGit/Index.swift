@@ -7,7 +7,7 @@ extension Repository {
     /// Used by `plumb init` and by tests that build scratch repositories; Plumb's own records are
     /// committed from trees, without the index.
     @discardableResult
-    package func commitWorkingTree(message: String, author: Signature? = nil) throws -> ObjectID {
+    func commitWorkingTree(message: String, author: Signature? = nil) throws -> ObjectID {
         var index: OpaquePointer?
         try Git.check(git_repository_index(&index, handle), "git_repository_index")
         defer { git_index_free(index) }

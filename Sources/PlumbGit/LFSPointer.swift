@@ -16,7 +16,7 @@ package struct LFSPointer: Sendable, Hashable {
     package var size: UInt64
 
     /// git-lfs reads blobs below this size to look for pointers; a pointer is never larger.
-    package static let maximumSize = 1024
+    static let maximumSize = 1024
     /// The shortest possible pointer (a one-digit size): smaller blobs need not be read.
     static let minimumSize = "version \(versions[0])\noid sha256:\(String(repeating: "0", count: 64))\nsize 0\n".utf8.count
     /// The current spec, and the name git-lfs's pre-release used, which it still reads.
@@ -64,7 +64,7 @@ extension Repository {
     }
 
     /// Where git-lfs keeps the content named by `oid`: `<common dir>/lfs/objects/<aa>/<bb>/<oid>`.
-    package func lfsObjectPath(_ oid: Digest) -> String { LFSPointer.objectPath(oid, commonDirectory: commonDirectory) }
+    func lfsObjectPath(_ oid: Digest) -> String { LFSPointer.objectPath(oid, commonDirectory: commonDirectory) }
 }
 
 extension LFSPointer {

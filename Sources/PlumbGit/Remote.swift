@@ -110,7 +110,7 @@ extension Repository {
     }
 
     /// Adds a remote named `name` with git's default fetch refspec.
-    package func addRemote(name: String, url: String) throws {
+    func addRemote(name: String, url: String) throws {
         var remote: OpaquePointer?
         let code = git_remote_create(&remote, handle, name, url)
         if code == GIT_EEXISTS.rawValue {

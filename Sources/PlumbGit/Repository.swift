@@ -80,8 +80,8 @@ package struct CommitInfo: Sendable, Hashable {
     package var tree: ObjectID
     package var parents: [ObjectID]
     package var message: String
-    package var authorName: String
-    package var authorEmail: String
+    var authorName: String
+    var authorEmail: String
     package var time: Date
     /// The first line of the message.
     package var summary: String { String(message.prefix { $0 != "\n" }) }

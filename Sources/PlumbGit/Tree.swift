@@ -74,7 +74,7 @@ extension Repository {
     }
 
     /// Writes `data` as a blob into the object database.
-    package func writeBlob(_ data: Data) throws -> ObjectID {
+    func writeBlob(_ data: Data) throws -> ObjectID {
         var oid = git_oid()
         try data.withUnsafeBytes { bytes -> Void in
             try Git.check(git_blob_create_from_buffer(&oid, handle, bytes.baseAddress, bytes.count), "git_blob_create_from_buffer")
@@ -161,7 +161,7 @@ extension Repository {
 
     /// Brings `paths` of the working tree (and their index entries) to what `commit` holds,
     /// touching nothing else. Used to keep `history/` current after a recorded run.
-    package func syncWorkingTree(to commit: ObjectID, paths: [String]) throws {
+    func syncWorkingTree(to commit: ObjectID, paths: [String]) throws {
         try checkoutTree(commit, directory: nil, paths: paths, updateIndex: true, raw: false)
     }
 

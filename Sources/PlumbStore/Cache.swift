@@ -99,7 +99,7 @@ package final class Cache: @unchecked Sendable {
 
     /// Stores bytes (a log, a record) as a file object.
     @discardableResult
-    package func storeData(_ data: Data) throws -> Digest {
+    func storeData(_ data: Data) throws -> Digest {
         let digest = SHA256Hasher.digest(data)
         if access(objectPath(digest), F_OK) != 0 {
             try PlumbError.wrap("cannot store data in the cache") { try writeObject(data, to: objectPath(digest)) }
@@ -183,7 +183,7 @@ package final class Cache: @unchecked Sendable {
     }
 
     /// Re-hashes the object (for a directory, the manifest and every file) and says whether all match.
-    package func verify(_ digest: Digest) -> Bool {
+    func verify(_ digest: Digest) -> Bool {
         if isDirectory(digest) {
             guard let data = FileManager.default.contents(atPath: manifestPath(digest)),
                   SHA256Hasher.digest(data) == digest,

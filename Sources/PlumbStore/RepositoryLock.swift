@@ -24,7 +24,7 @@ package final class RepositoryLock {
     package struct Holder: Codable, Sendable, Equatable {
         package var pid: Int32
         package var host: String
-        package var since: Date
+        var since: Date
         /// The command line that took the lock (`plumb reconcile --env dev`).
         package var command: String
 

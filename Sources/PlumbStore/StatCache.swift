@@ -13,10 +13,10 @@ import Glibc
 /// was set back (`touch -r`, `rsync -t`).
 package struct FileStamp: Sendable, Hashable {
     package var device: UInt64
-    package var inode: UInt64
+    var inode: UInt64
     package var size: Int64
-    package var mtimeNanoseconds: Int64
-    package var ctimeNanoseconds: Int64
+    var mtimeNanoseconds: Int64
+    var ctimeNanoseconds: Int64
 
     package init(_ s: stat) {
         device = UInt64(s.st_dev)
@@ -146,7 +146,7 @@ package final class StatCache: @unchecked Sendable {
 
     /// The cached digest if the file at `path` is unchanged since it was hashed (and not racily so), else nil.
     /// Reads no content.
-    package func cachedDigest(forFileAt path: String, stamp known: FileStamp? = nil) -> Digest? {
+    func cachedDigest(forFileAt path: String, stamp known: FileStamp? = nil) -> Digest? {
         let key = Self.absolute(path)
         guard let stamp = known ?? FileStamp.of(path: key) else { return nil }
         return locked {
@@ -158,7 +158,7 @@ package final class StatCache: @unchecked Sendable {
     }
 
     /// `cachedDigest(forFileAt:stamp:)` for many files under one lock; stamps not given are taken first.
-    package func cachedDigests(_ files: [(path: String, stamp: FileStamp?)]) -> [Digest?] {
+    func cachedDigests(_ files: [(path: String, stamp: FileStamp?)]) -> [Digest?] {
         let keyed = files.map { f -> (String, FileStamp?) in
             let key = Self.absolute(f.path)
             return (key, f.stamp ?? FileStamp.of(path: key))

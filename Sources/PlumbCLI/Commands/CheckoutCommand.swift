@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb checkout`: put an environment's recorded outputs into the working tree.
-package struct CheckoutCommand: PlumbCommand {
+struct CheckoutCommand: PlumbCommand {
     package static let name = "checkout"
     package static let abstract = "Put an environment's recorded outputs into the working tree, from the cache."
     package static let discussion = """

@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb gc`: free cache space no record needs.
-package struct GCCommand: PlumbCommand {
+struct GCCommand: PlumbCommand {
     package static let name = "gc"
     package static let abstract = "Remove cache objects that no recorded run, state or pin on any local branch refers to."
     package static let discussion = """

@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb graph`: the stage graph as the planner sees it.
-package struct GraphCommand: PlumbCommand {
+struct GraphCommand: PlumbCommand {
     package static let name = "graph"
     package static let abstract = "Show the stage graph: execution order and what each stage waits for."
     package static let discussion = """

@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb history`: runs, promotions and rollbacks, newest first.
-package struct HistoryCommand: PlumbCommand {
+struct HistoryCommand: PlumbCommand {
     package static let name = "history"
     package static let abstract = "List runs, promotions and rollbacks, newest first."
     package static let discussion = """

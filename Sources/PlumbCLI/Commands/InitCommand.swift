@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb init`: a starting pipeline for a team's own repository.
-package struct InitCommand: PlumbCommand {
+struct InitCommand: PlumbCommand {
     package static let name = "init"
     package static let abstract = "Scaffold a starting pipeline, environments and .gitignore entries."
     package static let discussion = """

@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb logs <run> <stage>`: a stage's captured output, from the cache.
-package struct LogsCommand: PlumbCommand {
+struct LogsCommand: PlumbCommand {
     package static let name = "logs"
     package static let abstract = "Print the log a stage wrote in a run (from the local cache)."
     package static let discussion = """

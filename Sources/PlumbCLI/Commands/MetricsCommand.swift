@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb metrics` and `plumb metrics diff A B`.
-package struct MetricsCommand: PlumbCommand {
+struct MetricsCommand: PlumbCommand {
     package static let name = "metrics"
     package static let abstract = "Show an environment's or a run's metrics, or diff two of them."
     package static let discussion = """

@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb plan`: what a reconcile would do, and why. Writes nothing.
-package struct PlanCommand: PlumbCommand {
+struct PlanCommand: PlumbCommand {
     package static let name = "plan"
     package static let abstract = "Show what reconcile would run, and why (a dry run; writes nothing)."
     package static let discussion = """

@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb promote <from> <to>`: check the target's gates on the source's record, then pin its artifacts.
-package struct PromoteCommand: PlumbCommand {
+struct PromoteCommand: PlumbCommand {
     package static let name = "promote"
     package static let abstract = "Check <to>'s gates on <from>'s recorded metrics and pin <from>'s artifacts in <to>."
     package static let discussion = """

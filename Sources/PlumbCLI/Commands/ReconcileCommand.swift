@@ -6,7 +6,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb reconcile`: run what changed and record it in history/.
-package struct ReconcileCommand: PlumbCommand {
+struct ReconcileCommand: PlumbCommand {
     package static let name = "reconcile"
     package static let abstract = "Run the stages whose inputs changed and commit the result to history/."
     package static let discussion = """
@@ -157,12 +157,12 @@ struct ReconcileReport: Codable {
 /// SIGINT and SIGTERM stop the running stages and record the run as interrupted; a second signal exits at once.
 /// Promote and rollback install the same handling: a signal lets the step in progress (a commit, the
 /// branch and its files) finish, and the command stops at its next safe point.
-package enum SignalHandling {
+enum SignalHandling {
     /// Whether the handlers are installed; they stay for the life of the process.
     private static let installed = Atomic<Bool>(false)
 
     /// `stopping` says what the first signal stops, in the line printed when it arrives.
-    package static func install(stopping: String = "the running stages") {
+    static func install(stopping: String = "the running stages") {
         guard installed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)

@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb report --md`: a pull-request comment.
-package struct ReportCommand: PlumbCommand {
+struct ReportCommand: PlumbCommand {
     package static let name = "report"
     package static let abstract = "Write a Markdown pull-request comment: the plan, the metrics diff and the gates."
     package static let discussion = """

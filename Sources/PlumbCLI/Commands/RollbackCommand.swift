@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb rollback <env>`: pin the previous promotion's artifacts again, by a commit.
-package struct RollbackCommand: PlumbCommand {
+struct RollbackCommand: PlumbCommand {
     package static let name = "rollback"
     package static let abstract = "Pin an environment's previous promoted artifacts again, by a new commit."
     package static let discussion = """

@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb schema`: prints the JSON Schema of spec files, for editors and CI linters.
-package struct SchemaCommand: PlumbCommand {
+struct SchemaCommand: PlumbCommand {
     package static let name = "schema"
     package static let abstract = "Print the JSON Schema of pipeline or environment files."
     package static let discussion = """
@@ -22,7 +22,7 @@ package struct SchemaCommand: PlumbCommand {
 
     package var kind: JSONSchema.Kind
     package var output: String?
-    package var quiet: Bool
+    var quiet: Bool
 
     package init(_ parsed: ParsedArguments) throws {
         let raw = parsed.positional("kind") ?? JSONSchema.Kind.pipeline.rawValue

@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb show <run>`: one run record.
-package struct ShowCommand: PlumbCommand {
+struct ShowCommand: PlumbCommand {
     package static let name = "show"
     package static let abstract = "Show one run: its stages, their outcomes, outputs and metrics."
     package static let discussion = """

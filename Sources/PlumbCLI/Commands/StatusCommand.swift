@@ -5,7 +5,7 @@ import PlumbStore
 import PlumbEngine
 
 /// `plumb status`: every environment at a glance.
-package struct StatusCommand: PlumbCommand {
+struct StatusCommand: PlumbCommand {
     package static let name = "status"
     package static let abstract = "Show every environment: its pin, last run, pending changes and drift."
     package static let discussion = """

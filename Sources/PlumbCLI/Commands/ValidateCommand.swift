@@ -6,7 +6,7 @@ import PlumbEngine
 
 /// `plumb validate`: checks the spec (working tree by default, or a commit) and reports
 /// every problem at once.
-package struct ValidateCommand: PlumbCommand {
+struct ValidateCommand: PlumbCommand {
     package static let name = "validate"
     package static let abstract = "Check spec/ and environments/ for errors."
     package static let discussion = """
@@ -60,9 +60,9 @@ package struct ValidateCommand: PlumbCommand {
     }
 
     /// What `plumb validate` prints, separated from printing so tests can check it.
-    package struct Output: Sendable, Equatable {
-        package var stdout: String
-        package var stderr: String
+    struct Output: Sendable, Equatable {
+        var stdout: String
+        var stderr: String
         package var exitCode: Int32
     }
 

@@ -5,7 +5,7 @@ import PlumbEngine
 /// The reconcile as JSON Lines: one object per event, each with its `type` and the schema version,
 /// for CI to parse as the run goes. Progress ticks are left out (they say nothing a
 /// `stage.started`/`stage.finished` pair does not).
-package struct JSONLinesReconcileView: ReconcileObserver {
+struct JSONLinesReconcileView: ReconcileObserver {
     package static let schemaVersion = 1
     /// Receives each line, newline included; called from any thread, one line at a time.
     private let write: @Sendable (String) -> Void

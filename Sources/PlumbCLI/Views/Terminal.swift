@@ -10,12 +10,12 @@ import PlumbEngine
 package final class Terminal: @unchecked Sendable {
     private let lock = NSLock()
     /// Whether styles are emitted.
-    package let colour: Bool
+    let colour: Bool
     /// Whether stdout is an interactive terminal (live status lines are drawn only there).
-    package let isInteractive: Bool
+    let isInteractive: Bool
     /// Suppress progress lines.
-    package let quiet: Bool
-    package let verbose: Bool
+    let quiet: Bool
+    let verbose: Bool
     private var statusLineShown = false
 
     package init(noColour: Bool = false, quiet: Bool = false, verbose: Bool = false,
@@ -27,10 +27,10 @@ package final class Terminal: @unchecked Sendable {
         self.verbose = verbose
     }
 
-    package typealias Style = TextStyle
+    typealias Style = TextStyle
 
     /// `text` in `style` when colour is on, else unchanged.
-    package func styled(_ text: String, _ style: Style?) -> String {
+    func styled(_ text: String, _ style: Style?) -> String {
         guard colour, let style else { return text }
         return "\u{1B}[\(style.rawValue)m\(text)\u{1B}[0m"
     }
@@ -38,7 +38,7 @@ package final class Terminal: @unchecked Sendable {
     /// Writes a line to stdout.
     package func print(_ line: String = "") { write(line + "\n", to: FileHandle.standardOutput) }
     /// Writes `value` to stdout as JSON, in the layout every `--json` output shares (`RecordJSON`).
-    package func printJSON<T: Encodable>(_ value: T) throws {
+    func printJSON<T: Encodable>(_ value: T) throws {
         print(String(decoding: try RecordJSON.encode(value), as: UTF8.self).trimmingCharacters(in: .newlines))
     }
     /// Writes a line to stderr.

@@ -5,7 +5,7 @@ import PlumbEngine
 /// The reconcile as a person watches it in a terminal: the plan, a line per stage as it starts and
 /// ends (`▶ train started`, `✔ train done in 4.2s`), its output prefixed by its name when streamed,
 /// a live status line of what is running, and a line per `--watch` cycle.
-package struct TerminalReconcileView: ReconcileObserver {
+struct TerminalReconcileView: ReconcileObserver {
     /// Where stage lines go (a quiet terminal shows none).
     let terminal: Terminal
     /// Where the plan and the `--watch` lines go: the command's own terminal when stage lines are

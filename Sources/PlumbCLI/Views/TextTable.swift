@@ -2,7 +2,7 @@ import Foundation
 import PlumbCore
 
 /// Aligned columns for terminals and pipe tables for Markdown.
-package enum TextTable {
+enum TextTable {
     /// Columns padded to their widest cell; `style` colours a cell after padding so escapes do not skew widths.
     /// Cells are escaped for the terminal (`Escape.terminal`) before they are measured: metric names,
     /// summaries and paths come from records and stage output.

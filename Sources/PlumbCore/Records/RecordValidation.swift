@@ -33,7 +33,7 @@ package struct RecordPath: Sendable, Hashable, Comparable, CustomStringConvertib
 
     /// The folders from the root down to the path's parent (`build`, `build/models` for
     /// `build/models/a.pkl`), in that order.
-    package var parentFolders: [String] {
+    var parentFolders: [String] {
         let parts = value.split(separator: "/")
         return parts.indices.dropLast().map { parts[...$0].joined(separator: "/") }
     }

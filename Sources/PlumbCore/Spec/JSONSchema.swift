@@ -13,7 +13,7 @@ package enum JSONSchema {
     }
 
     /// The schema document for `kind`.
-    package static func document(_ kind: Kind) -> JSONValue {
+    static func document(_ kind: Kind) -> JSONValue {
         var defs: [String: JSONValue] = [:]
         var root = object(kind.root, defs: &defs)
         guard case var .object(fields) = root else { return root }
@@ -92,7 +92,7 @@ package enum JSONSchema {
     }
 
     /// Every key the schema for `kind` declares, by mapping shape: what tests compare with the decoder.
-    package static func declaredKeys(_ kind: Kind) -> [String: Set<String>] {
+    static func declaredKeys(_ kind: Kind) -> [String: Set<String>] {
         var out: [String: Set<String>] = [:]
         func walk(_ value: JSONValue, name: String) {
             guard case let .object(o) = value, case let .object(props)? = o["properties"] else { return }

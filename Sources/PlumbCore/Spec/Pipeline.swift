@@ -91,7 +91,7 @@ package struct EnvironmentSpec: Sendable, Hashable {
     }
 
     /// The environment used when a repository has no `environments/` folder.
-    package static let implicitName = "default"
+    static let implicitName = "default"
 }
 
 /// A promotion condition on one metric (`evaluate.accuracy`).

@@ -157,7 +157,7 @@ package enum DurationParser {
     }
 
     /// Whether `seconds` is a duration Plumb accepts: finite, not negative, at most `maximum`.
-    package static func isAcceptable(_ seconds: Double) -> Bool {
+    static func isAcceptable(_ seconds: Double) -> Bool {
         seconds.isFinite && seconds >= 0 && seconds <= maximum
     }
 }

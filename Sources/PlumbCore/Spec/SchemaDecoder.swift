@@ -1,7 +1,7 @@
 import Foundation
 
 /// A string from a spec file with the place it was written, so later checks can point at it.
-package struct LocatedString: Sendable, Hashable {
+struct LocatedString: Sendable, Hashable {
     package var value: String
     package var location: SourceLocation
 }

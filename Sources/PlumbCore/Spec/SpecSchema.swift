@@ -4,13 +4,13 @@ import Foundation
 ///
 /// The decoder checks keys and types against these values and `JSONSchema` renders
 /// them for editors, so the two cannot drift: adding a key here is the whole change.
-package enum SpecSchema {
+enum SpecSchema {
     /// Stage names, and environment names (file stems): lowercase words that are safe in paths and refs.
-    package static let namePattern = "^[a-z][a-z0-9_-]*$"
+    static let namePattern = "^[a-z][a-z0-9_-]*$"
     /// A duration string: one or more `<number><unit>` parts, unit ms, s, m, h or d (`90s`, `1h30m`).
-    package static let durationPattern = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d))+$"
+    static let durationPattern = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d))+$"
     /// Names of environment variables (env and secrets).
-    package static let variablePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
+    static let variablePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
 
     /// One stage of `spec/pipeline.yaml`.
     package static let stage = SchemaObject(
@@ -70,11 +70,11 @@ package enum SpecSchema {
         ])
 
     /// Every mapping shape the spec language has, for tests and the schema generator.
-    package static let allObjects: [SchemaObject] = [pipeline, stage, environment, gate]
+    static let allObjects: [SchemaObject] = [pipeline, stage, environment, gate]
 }
 
 /// The shape of a value in a spec file.
-package indirect enum SchemaType: Sendable {
+indirect enum SchemaType: Sendable {
     /// A scalar taken as text; `nonEmpty` rejects "" and whitespace-only strings.
     case string(nonEmpty: Bool)
     /// A string or a list of strings (paths, stage names, param keys, variable names).
@@ -97,7 +97,7 @@ package indirect enum SchemaType: Sendable {
     case namedObjects(SchemaObject)
 
     /// How messages name this type: "expected a list of strings, found a mapping".
-    package var expectation: String {
+    var expectation: String {
         switch self {
         case .string: return "a string"
         case .strings: return "a string or a list of strings"
@@ -114,12 +114,12 @@ package indirect enum SchemaType: Sendable {
 }
 
 /// One allowed key of a mapping.
-package struct SchemaField: Sendable {
+struct SchemaField: Sendable {
     package var name: String
     package var type: SchemaType
-    package var required: Bool
+    var required: Bool
     /// One sentence for people; becomes the JSON Schema `description`.
-    package var doc: String
+    var doc: String
 
     package init(_ name: String, _ type: SchemaType, required: Bool = false, doc: String) {
         self.name = name; self.type = type; self.required = required; self.doc = doc
@@ -127,14 +127,14 @@ package struct SchemaField: Sendable {
 }
 
 /// The keys a mapping may hold.
-package struct SchemaObject: Sendable {
+struct SchemaObject: Sendable {
     /// The name of this shape in messages ("stage") and in the JSON Schema's `$defs`.
     package var name: String
-    package var doc: String
+    var doc: String
     /// Keys in the order the documentation lists them.
     package var fields: [SchemaField]
     /// At least one of these keys must be present (a gate needs a bound).
-    package var requiresOneOf: [String]
+    var requiresOneOf: [String]
 
     package init(name: String, doc: String, fields: [SchemaField], requiresOneOf: [String] = []) {
         self.name = name; self.doc = doc; self.fields = fields; self.requiresOneOf = requiresOneOf

@@ -2,7 +2,7 @@ import CYAML
 import Foundation
 
 /// A YAML node read by libyaml, keeping where it came from so every diagnostic can point at it.
-package struct YAMLNode: Sendable, Hashable {
+struct YAMLNode: Sendable, Hashable {
     /// The shape of a node. Mappings keep their keys in file order, duplicates included,
     /// so that the decoder can report them.
     package enum Kind: Sendable, Hashable {
@@ -11,7 +11,7 @@ package struct YAMLNode: Sendable, Hashable {
         case mapping([Pair])
     }
     /// One key and its value in a mapping.
-    package struct Pair: Sendable, Hashable {
+    struct Pair: Sendable, Hashable {
         package var key: YAMLNode
         package var value: YAMLNode
     }
@@ -22,16 +22,16 @@ package struct YAMLNode: Sendable, Hashable {
     package var tag: String?
 
     /// The scalar's text, or nil for a collection.
-    package var scalar: String? { if case let .scalar(s, _) = kind { return s }; return nil }
+    var scalar: String? { if case let .scalar(s, _) = kind { return s }; return nil }
     /// True for an unquoted scalar, which YAML resolves to null, bool, int or float by its text.
-    package var isPlainScalar: Bool { if case .scalar(_, true) = kind { return tag == nil }; return false }
+    var isPlainScalar: Bool { if case .scalar(_, true) = kind { return tag == nil }; return false }
     /// True for `~`, `null` or an empty plain scalar.
-    package var isNull: Bool {
+    var isNull: Bool {
         guard isPlainScalar, let s = scalar else { return false }
         return s.isEmpty || s == "~" || s == "null" || s == "Null" || s == "NULL"
     }
     /// A short name for the node's type, for messages ("a mapping", "a string").
-    package var typeName: String {
+    var typeName: String {
         switch kind {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
@@ -48,7 +48,7 @@ package struct YAMLNode: Sendable, Hashable {
 }
 
 /// Reads YAML text into `YAMLNode`s through libyaml's event parser.
-package enum YAMLReader {
+enum YAMLReader {
     /// Aliases may expand to at most this many nodes in one file (the "billion laughs" guard).
     static let maxAliasExpansion = 100_000
     static let maxDepth = 200

@@ -11,10 +11,10 @@ package enum PlumbCredentials {
         "PLUMB_CACHE_USER", "PLUMB_CACHE_PASSWORD", "PLUMB_CACHE_TOKEN",
     ]
     /// Credential variables by prefix (`PLUMB_SSH_KEY`, `PLUMB_SSH_KEY_PASSPHRASE`, …).
-    package static let prefixes = ["PLUMB_SSH_KEY"]
+    static let prefixes = ["PLUMB_SSH_KEY"]
     /// The credential variables whose values are secret (the others name a file, a socket or a user),
     /// and so are redacted wherever they could appear.
-    package static let secretValued = ["PLUMB_GIT_TOKEN", "GIT_TOKEN", "PLUMB_SSH_KEY_PASSPHRASE",
+    static let secretValued = ["PLUMB_GIT_TOKEN", "GIT_TOKEN", "PLUMB_SSH_KEY_PASSPHRASE",
                                       "PLUMB_CACHE_PASSWORD", "PLUMB_CACHE_TOKEN"]
 
     /// Whether `name` is one of Plumb's credential variables.

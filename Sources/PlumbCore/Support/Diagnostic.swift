@@ -65,5 +65,5 @@ extension Array where Element == Diagnostic {
             }
         }
     }
-    package var hasErrors: Bool { contains { $0.severity == .error } }
+    var hasErrors: Bool { contains { $0.severity == .error } }
 }

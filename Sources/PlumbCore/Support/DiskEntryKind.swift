@@ -75,7 +75,7 @@ package enum DiskEntryKind: Equatable, Sendable {
     }()
 
     /// "is a FIFO (named pipe)": the end of a sentence about a dep that cannot be read.
-    package var refusal: String? {
+    var refusal: String? {
         if case let .unsupported(what) = self { return "is \(what); a dep must be a regular file or a folder" }
         return nil
     }

@@ -146,7 +146,7 @@ package enum JSONValue: Sendable, Hashable, Codable {
     }
 
     /// Pretty JSON as people expect it: two-space indent, `"key": value`, sorted keys, `{}` and `[]` when empty.
-    package var pretty: String {
+    var pretty: String {
         var out = ""
         writePretty(to: &out, indent: "")
         return out
@@ -176,7 +176,7 @@ package enum JSONValue: Sendable, Hashable, Codable {
     }
 
     /// A short rendering for plans and tables: strings unquoted, the rest as canonical JSON.
-    package var display: String {
+    var display: String {
         if case let .string(s) = self { return s }
         return canonical
     }

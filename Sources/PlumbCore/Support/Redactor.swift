@@ -10,11 +10,11 @@ import Foundation
 /// masked too. Passwords inside URLs (`https://user:token@host/…`) are masked whatever their value.
 package struct Redactor: Sendable {
     /// What a secret is replaced with.
-    package static let mask = "***"
+    static let mask = "***"
     /// Values (and lines of a multi-line value) shorter than this are not masked: they cannot be
     /// secret in any useful sense, and masking them would garble every log (a variable `0` passed
     /// through as a secret would mask every zero) and break `--json` output, which is redacted too.
-    package static let shortestMasked = 4
+    static let shortestMasked = 4
 
     /// Needles in bytes, longest first, so a secret that contains another is replaced whole.
     private let needles: [[UInt8]]

@@ -6,14 +6,14 @@ import PlumbStore
 /// Records a run in git: one commit holding the new `history/<env>/state.json` and the run's
 /// record, made from trees (no index, no working tree), moving the branch only if it still
 /// points where it did.
-package struct Recorder {
+struct Recorder {
     package let repository: Repository
 
     package init(repository: Repository) { self.repository = repository }
 
     /// The state after a run: succeeded, restored, unchanged and pinned stages take their new
     /// record; failed stages keep their fingerprint marked failed; dropped stages go.
-    package static func nextState(after plan: Plan, result: Executor.Result, previous: RecordedState?, run: String) -> RecordedState {
+    static func nextState(after plan: Plan, result: Executor.Result, previous: RecordedState?, run: String) -> RecordedState {
         var state = previous ?? RecordedState(environment: plan.environment)
         state.formatVersion = RecordedState.formatVersion
         for name in plan.dropped { state.stages[name] = nil }

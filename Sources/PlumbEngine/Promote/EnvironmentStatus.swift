@@ -22,7 +22,7 @@ package struct EnvironmentStatus: Sendable, Codable {
     package var modelDigest: Digest?
     package var lastRun: String?
     package var lastResult: RunRecord.Status?
-    package var lastFinished: Date?
+    var lastFinished: Date?
     /// Stages a reconcile would run (or drop) now.
     package var pending: Int
     package var planErrors: [String]
@@ -121,14 +121,14 @@ package struct StatusReader {
 /// The probe is repository code. It runs in `reconcile` (which runs repository code anyway), and where
 /// the user asks for it: `plan --refresh` and `status --check`; never in a read-only command otherwise,
 /// so that cloning a repository and looking at it runs nothing from it.
-package struct DriftProbe {
+struct DriftProbe {
     package let project: Project
 
     package init(project: Project) { self.project = project }
 
     /// The stages of `snapshot` whose probe says they drifted, with the probe's first line of output:
     /// every stage with a `check` that this environment runs and whose last recorded run succeeded.
-    package func driftedStages(_ snapshot: Snapshot) -> [String: String] {
+    func driftedStages(_ snapshot: Snapshot) -> [String: String] {
         var drifted: [String: String] = [:]
         for stage in snapshot.stagesRunHere {
             guard let check = stage.check, snapshot.recorded?.stages[stage.name]?.status == .succeeded else { continue }

@@ -93,12 +93,12 @@ package enum Promotion {
     }
 
     /// Whether two pins deploy the same artifacts (who promoted them and when does not matter).
-    package static func sameArtifacts(_ a: Pin, _ b: Pin) -> Bool {
+    static func sameArtifacts(_ a: Pin, _ b: Pin) -> Bool {
         a.source == b.source && a.run == b.run && a.stages == b.stages
     }
 
     /// The stages a target needs from its pin (those it does not run) that the source cannot give.
-    package static func missingStages(target: EnvironmentSpec, pipeline: Pipeline, state: RecordedState) -> [String] {
+    static func missingStages(target: EnvironmentSpec, pipeline: Pipeline, state: RecordedState) -> [String] {
         guard let runs = target.runs.map(Set.init) else { return [] }
         return pipeline.stages.map(\.name).filter { !runs.contains($0) && state.stages[$0]?.status != .succeeded }
     }

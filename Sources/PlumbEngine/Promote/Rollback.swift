@@ -14,7 +14,7 @@ package struct Rollback {
     package init(project: Project) { self.project = project }
 
     /// One content of an environment's pin in the history of the branch.
-    package struct PinVersion: Sendable, Codable {
+    struct PinVersion: Sendable, Codable {
         /// The newest commit that has this content (for the oldest content: the one that wrote it).
         package var commit: ObjectID
         package var pin: Pin
@@ -37,7 +37,7 @@ package struct Rollback {
 
     /// Every distinct pin content on the first-parent history of `head`, newest first.
     /// A pin that differs only in who promoted it, and when, counts as the same.
-    package func pinHistory(environment: String, head: ObjectID) throws -> [PinVersion] {
+    func pinHistory(environment: String, head: ObjectID) throws -> [PinVersion] {
         let repo = project.repository
         let path = SpecPaths.pin(environment)
         var versions: [PinVersion] = []

@@ -21,7 +21,7 @@ package struct GarbageCollector {
         package var kept: Int
         package var removed: Int
         package var freedBytes: Int64
-        package var removedFingerprints: Int
+        var removedFingerprints: Int
         package var dryRun: Bool
     }
 

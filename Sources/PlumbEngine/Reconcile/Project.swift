@@ -9,7 +9,7 @@ package final class Project: @unchecked Sendable {
     package let repository: Repository
     /// The working tree's root (where untracked data and `.plumb/` live).
     package let root: String
-    package let plumbDirectory: URL
+    let plumbDirectory: URL
     package let statCache: StatCache
     package let digester: ContentDigester
     package let cache: Cache
@@ -42,7 +42,7 @@ package final class Project: @unchecked Sendable {
     /// `.plumb/work/<env>`: where an environment's stages run.
     package func workspace(for environment: String) -> String { plumbDirectory.appendingPathComponent("work/\(environment)").path }
     /// `.plumb/logs/<run>`: logs while a run is going; kept in the cache afterwards.
-    package func logDirectory(for run: String) -> String { plumbDirectory.appendingPathComponent("logs/\(run)").path }
+    func logDirectory(for run: String) -> String { plumbDirectory.appendingPathComponent("logs/\(run)").path }
     package var locksDirectory: URL { plumbDirectory.appendingPathComponent("locks") }
     /// `.plumb/conflicts/`: run records another writer's record superseded, kept for inspection.
     package var conflictsDirectory: URL { plumbDirectory.appendingPathComponent("conflicts") }
@@ -67,7 +67,7 @@ package final class Project: @unchecked Sendable {
     }
 
     /// The read-only view of the cache the planner may consult.
-    package var cacheView: CacheView {
+    var cacheView: CacheView {
         let cache = self.cache
         let index = FingerprintIndex(cache: cache)
         return CacheView(contains: { cache.contains($0) }, outcome: { index.outcome(for: $0) })
@@ -75,7 +75,7 @@ package final class Project: @unchecked Sendable {
 }
 
 /// Which outputs a fingerprint produced, remembered in the cache so an earlier result can be restored.
-package struct FingerprintIndex: Sendable {
+struct FingerprintIndex: Sendable {
     let directory: URL
     let cache: Cache
 

@@ -68,7 +68,7 @@ package protocol ReconcileObserver: Sendable {
 }
 
 /// Drops every event: for callers that want only the outcome.
-package struct SilentObserver: ReconcileObserver {
+struct SilentObserver: ReconcileObserver {
     package init() {}
     package func observe(_ event: ReconcileEvent) {}
 }

@@ -122,7 +122,7 @@ package struct Reconciler {
     }
 
     /// `20261125-091502-3fa9c1`: sortable by time, unique across machines in practice.
-    package static func newRunID(now: Date = Date()) -> String {
+    static func newRunID(now: Date = Date()) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")

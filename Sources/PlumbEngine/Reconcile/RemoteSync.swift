@@ -12,7 +12,7 @@ import PlumbStore
 package struct RemoteSync {
     package let repository: Repository
     package let remote: String
-    package var maxAttempts = 5
+    var maxAttempts = 5
     /// Where `pull` keeps local run records it drops because another writer recorded the same
     /// environment first (`.plumb/conflicts/`). Nil: such a divergence stops with an error instead.
     package var conflictsDirectory: URL?

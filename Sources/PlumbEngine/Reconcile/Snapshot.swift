@@ -50,7 +50,7 @@ package struct Snapshot: Sendable {
     }
 
     /// The environment to act on: the one asked for, else the only one, else `dev`.
-    package static func chooseEnvironment(_ requested: String?, in spec: Spec) throws -> String {
+    static func chooseEnvironment(_ requested: String?, in spec: Spec) throws -> String {
         let names = spec.environments.keys.sorted()
         if let requested {
             guard spec.environments[requested] != nil else {
@@ -67,14 +67,14 @@ package struct Snapshot: Sendable {
     }
 
     /// The stages this environment runs itself (the others come from its pin).
-    package var stagesRunHere: [Stage] {
+    var stagesRunHere: [Stage] {
         let runs = environment.runs.map(Set.init)
         return spec.pipeline.stages.filter { runs?.contains($0.name) ?? true }
     }
 
     /// How the deps no stage produces are identified (`digests`), and which of them git tracks as
     /// Git LFS pointers (`lfs`): those are taken from the commit, never from the working tree.
-    package struct SourceIdentities: Sendable {
+    struct SourceIdentities: Sendable {
         package var digests: [String: String]
         package var lfs: Set<String>
     }
@@ -84,7 +84,7 @@ package struct Snapshot: Sendable {
     /// file is not), which is the content's own digest, so moving a file into LFS or out of git does
     /// not change its identity; SHA-256 through the stat cache for untracked data. Missing deps are
     /// left out; the planner reports them.
-    package func sourceIdentities(_ project: Project) throws -> SourceIdentities {
+    func sourceIdentities(_ project: Project) throws -> SourceIdentities {
         func onDisk(_ dep: String) -> String { dep.hasPrefix("/") ? dep : project.root + "/" + dep }
         let graph = StageGraph(spec.pipeline)
         var digests: [String: String] = [:]
@@ -129,7 +129,7 @@ package struct Snapshot: Sendable {
     }
 
     /// Everything the planner needs.
-    package func planningInput(_ project: Project, forced: Set<String> = []) throws -> PlanningInput {
+    func planningInput(_ project: Project, forced: Set<String> = []) throws -> PlanningInput {
         let sources = try sourceIdentities(project)
         var input = PlanningInput(spec: spec, environment: environment, commit: commit,
                                   branch: branch?.replacingOccurrences(of: "refs/heads/", with: ""), recorded: recorded, pin: pin,

@@ -18,7 +18,7 @@ package final class WatchLoop {
         /// Seconds between cycles when all is well.
         package var interval: Double
         /// Upper bound of the wait after failures.
-        package var maxBackoff: Double
+        var maxBackoff: Double
         /// Fraction of the interval added or removed at random, so that many watchers of one
         /// remote do not fetch in lockstep.
         package var jitter: Double
@@ -30,7 +30,7 @@ package final class WatchLoop {
         package var push: Bool
         package var jobs: Int
         /// Stop after this many cycles (nil: until a signal). For tests and one-shot use.
-        package var maxCycles: Int?
+        var maxCycles: Int?
 
         package init(interval: Double = 60, maxBackoff: Double = 600, jitter: Double = 0.1, environment: String? = nil,
                     branch: String, remote: String = "origin", push: Bool = false,
@@ -147,7 +147,7 @@ package final class WatchLoop {
 
     /// The identity of a commit's desired state: its tree without `history/`. Equal keys mean no
     /// input a reconcile reads from git changed (only records were added).
-    package static func desiredStateKey(_ repository: Repository, commit: ObjectID) throws -> ObjectID {
+    static func desiredStateKey(_ repository: Repository, commit: ObjectID) throws -> ObjectID {
         // Removing an absent path is a no-op, and the resulting tree object is content-addressed, so
         // equal desired states give equal ids however the history around them differs.
         try repository.tree(updating: commit, with: [("history", nil)])

@@ -33,7 +33,7 @@ package final class Executor: @unchecked Sendable {
         package var finishedAt: Date
         /// Cache objects that failed verification (and were deleted) while this apply read them.
         /// The stages that needed them failed; planning again schedules their producers.
-        package var corruptObjects: Set<Digest> = []
+        var corruptObjects: Set<Digest> = []
     }
 
     let project: Project
@@ -70,7 +70,7 @@ package final class Executor: @unchecked Sendable {
     }
 
     /// Applies the plan. Refuses a plan with errors.
-    package func apply() throws -> Result {
+    func apply() throws -> Result {
         guard plan.errors.isEmpty else {
             throw PlumbError("the plan has errors; nothing was run:\n  " + plan.errors.joined(separator: "\n  "))
         }

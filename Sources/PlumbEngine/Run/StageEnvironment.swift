@@ -11,7 +11,7 @@ import PlumbStore
 /// credentials (`PlumbCredentials`) never do, even when declared or set in `env`. Whatever else the
 /// machine or CI has in Plumb's environment (cloud keys, `GIT_DIR`, `PYTHONPATH`) stays out, so a run
 /// depends only on what the commit declares.
-package struct StageEnvironment: Sendable {
+struct StageEnvironment: Sendable {
     /// Variables taken from Plumb's environment when set: what a program needs to find its tools,
     /// home, locale, time zone and temporary folder. Every `LC_*` variable as well.
     package static let base = ["PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "TERM"]

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// How to run one stage command.
-package struct ProcessRequest: Sendable {
+struct ProcessRequest: Sendable {
     /// Shell text, run as `/bin/sh -c command`.
     package var command: String
     /// The folder the command starts in (the stage's workspace).
@@ -17,12 +17,12 @@ package struct ProcessRequest: Sendable {
     /// Seconds before the process group is sent SIGTERM (then SIGKILL 3 s later); nil for no limit.
     package var timeout: Double?
     /// stdout and stderr, interleaved as written, appended to this file (created with its folders).
-    package var logFile: String
+    var logFile: String
     /// Secret values, each replaced by `***` in the log and in streamed lines (as is every secret
     /// `Redactor.process` knows: Plumb's credentials and other stages' secrets).
-    package var redactions: [String]
+    var redactions: [String]
     /// Called with each output line (without its newline, redacted), on the thread running the process.
-    package var onLine: (@Sendable (String) -> Void)?
+    var onLine: (@Sendable (String) -> Void)?
 
     package init(command: String, workingDirectory: String, environment: [String: String], timeout: Double? = nil,
                 logFile: String, redactions: [String] = [], onLine: (@Sendable (String) -> Void)? = nil) {
@@ -37,7 +37,7 @@ package struct ProcessRequest: Sendable {
 }
 
 /// How a stage process ended.
-package struct ProcessOutcome: Sendable, Codable, Hashable {
+struct ProcessOutcome: Sendable, Codable, Hashable {
     /// The exit status, if the process exited (rather than being killed by a signal).
     package var exitCode: Int32?
     /// The signal that killed the process, if one did.
@@ -64,7 +64,7 @@ package struct ProcessOutcome: Sendable, Codable, Hashable {
 /// (`kill(-pgid)`), on timeout and, with SIGKILL, after the main process exits, so no stray process of a
 /// stage outlives it and keeps writing into a workspace or holding a GPU. (Foundation's `Process` cannot
 /// set a process group, hence posix_spawn.)
-package enum StageProcess {
+enum StageProcess {
     /// Seconds between SIGTERM and SIGKILL when a stage times out.
     static let killGrace = 3.0
     /// Seconds to keep reading output after the group was killed, for a process that escaped the group
