@@ -123,8 +123,9 @@ package struct StatusReader {
 /// so that cloning a repository and looking at it runs nothing from it.
 struct DriftProbe {
     package let project: Project
+    let runner: StageRunner
 
-    package init(project: Project) { self.project = project }
+    package init(project: Project, runner: StageRunner = LocalProcessRunner()) { self.project = project; self.runner = runner }
 
     /// The stages of `snapshot` whose probe says they drifted, with the probe's first line of output:
     /// every stage with a `check` that this environment runs and whose last recorded run succeeded.
@@ -141,16 +142,18 @@ struct DriftProbe {
     /// Runs `check` with the environment the stage runs with (`StageEnvironment`), plus
     /// PLUMB_EXPECTED_MODEL: the digest of the artifact it deployed, from the pin or the record.
     package func probe(_ check: String, stage: Stage, snapshot: Snapshot) -> (EnvironmentStatus.Drift, String?) {
-        var plumb = ["PLUMB_REPO": project.root, "PLUMB_ENV": snapshot.environment.name, "PLUMB_STAGE": stage.name]
-        if let (_, expected) = StatusReader.deployedArtifact(stage, snapshot: snapshot) { plumb["PLUMB_EXPECTED_MODEL"] = expected.hex }
-        let environment = StageEnvironment(declared: stage.variables(in: snapshot.environment),
-                                           secrets: snapshot.environment.secrets + stage.secrets, plumb: plumb)
+        var extra: [String: String] = [:]
+        if let (_, expected) = StatusReader.deployedArtifact(stage, snapshot: snapshot) { extra["PLUMB_EXPECTED_MODEL"] = expected.hex }
         let workspace = project.workspace(for: snapshot.environment.name)
         let directory = FileManager.default.fileExists(atPath: workspace) ? workspace : project.root
+        let environment = StageEnvironment.forStage(
+            stage.name, declared: stage.variables(in: snapshot.environment), secrets: snapshot.environment.secrets + stage.secrets,
+            environment: snapshot.environment.name, repository: project.root, workspace: workspace, commit: snapshot.commit,
+            runsIn: directory, extra: extra)
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("plumb-check-\(UUID().uuidString).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
         do {
-            let outcome = try StageProcess.run(ProcessRequest(
+            let outcome = try runner.run(ProcessRequest(
                 command: check, workingDirectory: directory, environment: environment.variables,
                 timeout: stage.timeout ?? 60, logFile: log, redactions: environment.secretValues))
             // The log is already redacted; only its first line is read, however much the probe printed.

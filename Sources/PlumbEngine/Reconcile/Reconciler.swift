@@ -11,12 +11,15 @@ package struct Reconciler {
     /// Told what happens, as it happens.
     package let observer: ReconcileObserver
     package var feedback: Feedback
+    /// Where stages and drift probes run.
+    package var runner: StageRunner
     /// How apply and record are guarded against a second writer; nil takes no lock (tests of the engine alone).
     package var locking: LockPolicy?
 
     package init(project: Project, observer: ReconcileObserver = SilentObserver(), feedback: Feedback = Feedback(),
-                 locking: LockPolicy? = LockPolicy()) {
+                 runner: StageRunner = LocalProcessRunner(), locking: LockPolicy? = LockPolicy()) {
         self.project = project
+        self.runner = runner
         self.observer = observer
         self.feedback = feedback
         self.locking = locking
@@ -55,7 +58,7 @@ package struct Reconciler {
                              kind: .usage)
         }
         var input = try snapshot.planningInput(project, forced: forced)
-        if refresh { input.drifted = DriftProbe(project: project).driftedStages(snapshot) }
+        if refresh { input.drifted = DriftProbe(project: project, runner: runner).driftedStages(snapshot) }
         let plan = Planner.plan(input, cache: project.cacheView)
         try? project.statCache.save()
         return (snapshot, plan)
@@ -96,7 +99,7 @@ package struct Reconciler {
         while true {
             attempt += 1
             let executor = Executor(project: project, plan: plan, options: .init(jobs: jobs, runID: run, feedback: feedback),
-                                    observer: observer)
+                                    observer: observer, runner: runner)
             result = try executor.apply()
             try? project.statCache.save()
             // A cache object that failed verification was deleted while materializing; planning again

@@ -40,6 +40,8 @@ package final class Executor: @unchecked Sendable {
     let plan: Plan
     let options: Options
     let observer: ReconcileObserver
+    /// Where stage commands run.
+    let runner: StageRunner
     let workspace: String
     let index: FingerprintIndex
     /// Each output (and metrics file) of the plan, to the stage that writes it: built once, looked up per dep.
@@ -59,11 +61,13 @@ package final class Executor: @unchecked Sendable {
     private var commonDirectory = ""
 
     /// An executor for `plan` in `project`'s workspace for the plan's environment.
-    package init(project: Project, plan: Plan, options: Options, observer: ReconcileObserver = SilentObserver()) {
+    package init(project: Project, plan: Plan, options: Options, observer: ReconcileObserver = SilentObserver(),
+                 runner: StageRunner = LocalProcessRunner()) {
         self.project = project
         self.plan = plan
         self.options = options
         self.observer = observer
+        self.runner = runner
         workspace = project.workspace(for: plan.environment)
         index = FingerprintIndex(cache: project.cache)
         producers = OutputProducers(plan.stages.map { ($0.name, $0.outputs + $0.metricsFiles) })
@@ -285,19 +289,10 @@ package final class Executor: @unchecked Sendable {
         }
         let paramsFile = project.logDirectory(for: options.runID) + "/\(stage.name).params.json"
         try Data((stage.paramsDocument.canonical + "\n").utf8).write(to: URL(fileURLWithPath: paramsFile))
-        let environment = StageEnvironment(declared: stage.env, secrets: stage.secrets, plumb: [
-            "PLUMB_ENV": plan.environment,
-            "PLUMB_STAGE": stage.name,
-            "PLUMB_RUN_ID": options.runID,
-            "PLUMB_PARAMS": paramsFile,
-            "PLUMB_REPO": project.root,
-            "PLUMB_WORKSPACE": workspace,
-            "PLUMB_COMMIT": plan.commit.hex,
-            // git in a stage must find the workspace's repository, not the user's: the ceiling stops
-            // discovery at the workspace even if the stage removes its .git (GIT_DIR and the like are
-            // not in the allow-listed base, so they cannot point it anywhere else).
-            "GIT_CEILING_DIRECTORIES": (workspace as NSString).deletingLastPathComponent,
-        ])
+        let environment = StageEnvironment.forStage(
+            stage.name, declared: stage.env, secrets: stage.secrets, environment: plan.environment, repository: project.root,
+            workspace: workspace, commit: plan.commit, runsIn: workspace,
+            extra: ["PLUMB_RUN_ID": options.runID, "PLUMB_PARAMS": paramsFile])
         let logFile = project.logDirectory(for: options.runID) + "/\(stage.name).log"
         let observer = self.observer
         let name = stage.name
@@ -320,7 +315,7 @@ package final class Executor: @unchecked Sendable {
                 command: stage.command, workingDirectory: workspace, environment: environment.variables, timeout: stage.timeout,
                 logFile: logFile, redactions: environment.secretValues,
                 onLine: options.feedback.streamOutput ? { @Sendable line in observer.observe(.stageOutput(stage: name, line: line)) } : nil)
-            result = try StageProcess.run(request)
+            result = try runner.run(request)
         } while !result.succeeded && attempt <= stage.retries && !Interruption.requested
         let duration = Date().timeIntervalSince(started)
 

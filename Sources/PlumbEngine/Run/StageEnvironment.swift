@@ -54,4 +54,26 @@ struct StageEnvironment: Sendable {
         Redactor.remember(values)
         redactor = Redactor(secrets: values).merging(.process)
     }
+
+    /// The environment of `stage` run for `environment` in `folder` — as a stage of a run, or as its
+    /// drift probe: the one builder both use, so a probe sees what its stage saw. `extra` adds the
+    /// variables only one of them has (a run's `PLUMB_RUN_ID` and `PLUMB_PARAMS`, a probe's
+    /// `PLUMB_EXPECTED_MODEL`).
+    package static func forStage(_ stage: String, declared: [String: String], secrets: [String], environment: String,
+                                 repository root: String, workspace: String, commit: ObjectID?, runsIn folder: String,
+                                 extra: [String: String] = [:], host: [String: String] = ProcessInfo.processInfo.environment) -> StageEnvironment {
+        var plumb = extra
+        plumb["PLUMB_ENV"] = environment
+        plumb["PLUMB_STAGE"] = stage
+        plumb["PLUMB_REPO"] = root
+        plumb["PLUMB_WORKSPACE"] = workspace
+        if let commit { plumb["PLUMB_COMMIT"] = commit.hex }
+        if folder == workspace {
+            // git in a stage must find the workspace's repository, not the user's: the ceiling stops
+            // discovery at the workspace even if the stage removes its .git (GIT_DIR and the like are
+            // not in the allow-listed base, so they cannot point it anywhere else).
+            plumb["GIT_CEILING_DIRECTORIES"] = (workspace as NSString).deletingLastPathComponent
+        }
+        return StageEnvironment(declared: declared, secrets: secrets, plumb: plumb, host: host)
+    }
 }

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// How to run one stage command.
-struct ProcessRequest: Sendable {
+package struct ProcessRequest: Sendable {
     /// Shell text, run as `/bin/sh -c command`.
     package var command: String
     /// The folder the command starts in (the stage's workspace).
@@ -17,12 +17,12 @@ struct ProcessRequest: Sendable {
     /// Seconds before the process group is sent SIGTERM (then SIGKILL 3 s later); nil for no limit.
     package var timeout: Double?
     /// stdout and stderr, interleaved as written, appended to this file (created with its folders).
-    var logFile: String
+    package var logFile: String
     /// Secret values, each replaced by `***` in the log and in streamed lines (as is every secret
     /// `Redactor.process` knows: Plumb's credentials and other stages' secrets).
-    var redactions: [String]
+    package var redactions: [String]
     /// Called with each output line (without its newline, redacted), on the thread running the process.
-    var onLine: (@Sendable (String) -> Void)?
+    package var onLine: (@Sendable (String) -> Void)?
 
     package init(command: String, workingDirectory: String, environment: [String: String], timeout: Double? = nil,
                 logFile: String, redactions: [String] = [], onLine: (@Sendable (String) -> Void)? = nil) {
@@ -37,7 +37,7 @@ struct ProcessRequest: Sendable {
 }
 
 /// How a stage process ended.
-struct ProcessOutcome: Sendable, Codable, Hashable {
+package struct ProcessOutcome: Sendable, Codable, Hashable {
     /// The exit status, if the process exited (rather than being killed by a signal).
     package var exitCode: Int32?
     /// The signal that killed the process, if one did.
