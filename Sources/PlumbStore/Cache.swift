@@ -27,6 +27,7 @@ package enum CacheError: Error, Sendable, CustomStringConvertible {
 ///     objects/ab/cdef…     file contents, named by the SHA-256 of their bytes (read-only; readable by
 ///                          group and others only if every file stored with these bytes was, see `objectMode`)
 ///     manifests/ab/cdef…   directory manifests (`DirectoryManifest.canonicalEncoding`), named by their SHA-256
+///     fingerprints/ab/…    what a run with a fingerprint produced (`CachedOutcome` JSON), named by the fingerprint
 ///     tmp/                 objects being written; renamed into place once complete and fsync'ed
 ///
 /// Every object is named by the SHA-256 of exactly the bytes it holds, so any object can be verified by
@@ -36,7 +37,10 @@ package enum CacheError: Error, Sendable, CustomStringConvertible {
 /// Crash safety: an object appears under its final name only by `rename(2)` of a complete, fsync'ed
 /// temporary file, so a kill at any moment leaves at worst a stray file in tmp/, which the next
 /// `init` removes once it is an hour old (younger ones may belong to another running Plumb).
-package final class Cache: @unchecked Sendable {
+///
+/// Sendable: its state is set once in `init`; every mutation is of files, made safe between threads
+/// and processes by writing to a unique temporary name and renaming into place.
+package final class Cache: ContentStore, @unchecked Sendable {
     /// The cache's folder.
     package let root: URL
     /// The digester whose stat cache learns the digest of every file stored.
@@ -285,6 +289,52 @@ package final class Cache: @unchecked Sendable {
             removeObject(at: objectPath)
             throw CacheError.corrupt(digest)
         }
+    }
+
+    // MARK: - Results of earlier runs
+
+    func outcomePath(_ fingerprint: Digest) -> String {
+        root.path + "/fingerprints/\(fingerprint.hex.prefix(2))/\(fingerprint.hex).json"
+    }
+
+    package func outcome(for fingerprint: Digest) -> CachedOutcome? {
+        guard let data = FileManager.default.contents(atPath: outcomePath(fingerprint)) else { return nil }
+        return try? RecordJSON.decode(CachedOutcome.self, from: data)
+    }
+
+    /// AtomicFile creates the shard folder.
+    package func remember(_ outcome: CachedOutcome, for fingerprint: Digest) throws {
+        try AtomicFile.write(try RecordJSON.encode(outcome), to: outcomePath(fingerprint))
+    }
+
+    // MARK: - Housekeeping
+
+    package func inventory() -> StoreInventory {
+        let fm = FileManager.default
+        var items: [StoreInventory.Item] = []
+        for (kind, base) in [(StoreInventory.Kind.file, objects), (.manifest, manifests), (.outcome, root.path + "/fingerprints")] {
+            for shard in ((try? fm.contentsOfDirectory(atPath: base)) ?? []).sorted() {
+                for rest in ((try? fm.contentsOfDirectory(atPath: base + "/" + shard)) ?? []).sorted() {
+                    // Only names that are digests: anything else in these folders is not Plumb's.
+                    let name = kind == .outcome ? (rest.hasSuffix(".json") ? String(rest.dropLast(5)) : "") : shard + rest
+                    guard let digest = Digest(hex: name), kind != .outcome || name.hasPrefix(shard) else { continue }
+                    var s = stat()
+                    let bytes = stat(base + "/" + shard + "/" + rest, &s) == 0 ? Int64(s.st_size) : 0
+                    items.append(.init(kind: kind, digest: digest, bytes: bytes))
+                }
+            }
+        }
+        return StoreInventory(items: items)
+    }
+
+    package func remove(_ item: StoreInventory.Item) throws {
+        let path = switch item.kind {
+        case .file: objectPath(item.digest)
+        case .manifest: manifestPath(item.digest)
+        case .outcome: outcomePath(item.digest)
+        }
+        // The path is built from a `Digest`, which holds only hex: it always lies in the cache.
+        guard unlink(path) == 0 || errno == ENOENT else { throw PlumbError("cannot remove \(path): \(errnoText())") }
     }
 
     // MARK: - Internals

@@ -41,12 +41,12 @@ struct LogsCommand: PlumbCommand {
         guard let digest = outcome.log else {
             throw PlumbError("stage '\(stage)' wrote no log in run \(runID): it was \(outcome.status.rawValue), not run")
         }
-        guard project.cache.contains(digest) else {
+        guard project.store.contains(digest) else {
             throw PlumbError("the log of '\(stage)' in run \(runID) (\(digest.short)) is not in this machine's cache",
                              hint: "logs stay in the cache of the machine that ran the stage; the record keeps its last lines: `plumb show \(runID)`")
         }
         let redactor = Self.redactor(for: stage, in: record, project: project)
-        let log = redactor.redact(String(decoding: try project.cache.data(digest), as: UTF8.self))
+        let log = redactor.redact(String(decoding: try project.store.data(digest), as: UTF8.self))
         if global.json {
             struct LogReport: Encodable { var run: String; var stage: String; var digest: Digest; var log: String }
             try global.terminal().printJSON(LogReport(run: runID, stage: stage, digest: digest, log: log))

@@ -26,40 +26,28 @@ package struct GarbageCollector {
     }
 
     package func collect(onlyCurrent: Bool, dryRun: Bool) throws -> Report {
+        let store = project.store
         let roots = try liveDigests(onlyCurrent: onlyCurrent)
         // A manifest keeps the file objects it lists.
         var live = roots
-        for digest in roots where project.cache.isDirectory(digest) {
-            for entry in (try? project.cache.manifest(digest))??.entries ?? [] { if let d = entry.digest { live.insert(d) } }
+        for digest in roots where store.isDirectory(digest) {
+            for entry in (try? store.manifest(digest))??.entries ?? [] { if let d = entry.digest { live.insert(d) } }
         }
-        let fm = FileManager.default
-        var kept = 0, removed = 0
+        var kept = 0, removed = 0, staleFingerprints = 0
         var freed: Int64 = 0
-        for folder in ["objects", "manifests"] {
-            let base = project.cache.root.appendingPathComponent(folder).path
-            for shard in (try? fm.contentsOfDirectory(atPath: base)) ?? [] {
-                for rest in (try? fm.contentsOfDirectory(atPath: base + "/" + shard)) ?? [] {
-                    // Only names that are digests: anything else in these folders is not Plumb's to remove.
-                    guard let digest = Digest(hex: shard + rest) else { continue }
-                    if live.contains(digest) { kept += 1; continue }
-                    let path = base + "/" + shard + "/" + rest
-                    freed += Int64((try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
-                    removed += 1
-                    if !dryRun { try? fm.removeItem(atPath: path) }
-                }
-            }
+        let inventory = store.inventory()
+        for item in inventory.items where item.kind != .outcome {
+            if live.contains(item.digest) { kept += 1; continue }
+            freed += item.bytes
+            removed += 1
+            if !dryRun { try? store.remove(item) }
         }
-        // Index entries pointing at removed outputs can no longer restore anything.
-        var staleFingerprints = 0
-        let index = project.cache.root.appendingPathComponent("fingerprints").path
-        for shard in (try? fm.contentsOfDirectory(atPath: index)) ?? [] {
-            for name in (try? fm.contentsOfDirectory(atPath: index + "/" + shard)) ?? [] {
-                let path = index + "/" + shard + "/" + name
-                guard let data = fm.contents(atPath: path), let outcome = try? RecordJSON.decode(CachedOutcome.self, from: data) else { continue }
-                if !outcome.outputs.values.allSatisfy(live.contains) {
-                    staleFingerprints += 1
-                    if !dryRun { try? fm.removeItem(atPath: path) }
-                }
+        // Remembered results whose outputs are gone can no longer restore anything.
+        for item in inventory.items where item.kind == .outcome {
+            guard let outcome = store.outcome(for: item.digest) else { continue }
+            if !outcome.outputs.values.allSatisfy(live.contains) {
+                staleFingerprints += 1
+                if !dryRun { try? store.remove(item) }
             }
         }
         return Report(kept: kept, removed: removed, freedBytes: freed, removedFingerprints: staleFingerprints, dryRun: dryRun)

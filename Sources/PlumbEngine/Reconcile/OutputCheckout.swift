@@ -92,7 +92,7 @@ package struct OutputCheckout {
         }
         for item in pending {
             do {
-                try project.cache.materialize(item.digest, at: item.path, under: project.root)
+                try project.store.materialize(item.digest, at: item.path, under: project.root)
                 report.written.append(item)
             } catch let e as CacheError {
                 report.missing.append((item, e.description))
@@ -115,7 +115,7 @@ package struct OutputCheckout {
     func inspect(_ item: Item, at absolute: String) throws -> Found {
         var s = stat()
         guard lstat(absolute, &s) == 0 else { return .replaceable }
-        let cache = project.cache
+        let cache = project.store
         let path = item.path.value
         switch s.st_mode & S_IFMT {
         case S_IFREG:

@@ -5,6 +5,8 @@ import PlumbStore
 
 /// A Plumb repository on this machine: the git repository and its local `.plumb/` state
 /// (cache, stat cache, workspaces, locks, logs).
+///
+/// Sendable: every property is set once in `init`, and each is itself safe to share between threads.
 package final class Project: @unchecked Sendable {
     package let repository: Repository
     /// The working tree's root (where untracked data and `.plumb/` live).
@@ -12,10 +14,16 @@ package final class Project: @unchecked Sendable {
     let plumbDirectory: URL
     package let statCache: StatCache
     package let digester: ContentDigester
+    /// This machine's content store, `.plumb/cache`.
     package let cache: Cache
+    /// Where every reader and writer keeps and finds content: the local cache, or a store layered
+    /// over it.
+    package let store: any ContentStore
 
-    /// Opens the repository around `path` and its local state (created on first use).
-    package init(path: String) throws {
+    /// Opens the repository around `path` and its local state (created on first use). `store`, when
+    /// given, makes the store every reader and writer uses from the local cache (a store layered over
+    /// it, or a test's double).
+    package init(path: String, store: ((Cache) throws -> any ContentStore)? = nil) throws {
         repository = try Repository(discovering: path)
         guard let workdir = repository.workingDirectory else {
             throw PlumbError("\(repository.gitDirectory.path) is a bare repository", hint: "run plumb in a clone with a working tree")
@@ -30,6 +38,7 @@ package final class Project: @unchecked Sendable {
         statCache = StatCache(file: plumbDirectory.appendingPathComponent("statcache"))
         digester = ContentDigester(statCache: statCache)
         cache = try Cache(root: plumbDirectory.appendingPathComponent("cache"), digester: digester)
+        self.store = try store?(cache) ?? cache
     }
 
     /// Keeps `project` alive until the process exits: a command about to exit need not free its stat cache
@@ -66,38 +75,27 @@ package final class Project: @unchecked Sendable {
         try RepositoryLock.acquire(directory: locksDirectory, name: RepositoryLock.cacheName, command: command, wait: wait, mode: mode)
     }
 
-    /// The read-only view of the cache the planner may consult.
+    /// The read-only view of the store the planner may consult.
     var cacheView: CacheView {
-        let cache = self.cache
-        let index = FingerprintIndex(cache: cache)
-        return CacheView(contains: { cache.contains($0) }, outcome: { index.outcome(for: $0) })
+        let index = FingerprintIndex(store: store)
+        let store = self.store
+        return CacheView(contains: { store.contains($0) }, outcome: { index.outcome(for: $0) })
     }
 }
 
-/// Which outputs a fingerprint produced, remembered in the cache so an earlier result can be restored.
+/// Which outputs a fingerprint produced, remembered in the store so an earlier result can be restored.
 struct FingerprintIndex: Sendable {
-    let directory: URL
-    let cache: Cache
+    let store: any ContentStore
 
-    package init(cache: Cache) {
-        self.cache = cache
-        directory = cache.root.appendingPathComponent("fingerprints")
-    }
+    init(store: any ContentStore) { self.store = store }
 
-    func url(_ fingerprint: Digest) -> URL {
-        directory.appendingPathComponent(String(fingerprint.hex.prefix(2))).appendingPathComponent(fingerprint.hex + ".json")
-    }
-
-    /// The outcome of an earlier run with this fingerprint, if all its outputs are still in the cache.
-    package func outcome(for fingerprint: Digest) -> CachedOutcome? {
-        guard let data = try? Data(contentsOf: url(fingerprint)),
-              let outcome = try? RecordJSON.decode(CachedOutcome.self, from: data),
-              outcome.outputs.values.allSatisfy({ cache.contains($0) }) else { return nil }
+    /// The outcome of an earlier run with this fingerprint, if all its outputs are still in the store.
+    func outcome(for fingerprint: Digest) -> CachedOutcome? {
+        guard let outcome = store.outcome(for: fingerprint), outcome.outputs.values.allSatisfy({ store.contains($0) }) else { return nil }
         return outcome
     }
 
-    /// Records what a run with `fingerprint` produced (AtomicFile creates the shard folder).
-    package func remember(_ outcome: CachedOutcome, for fingerprint: Digest) throws {
-        try AtomicFile.write(try RecordJSON.encode(outcome), to: url(fingerprint).path)
+    func remember(_ outcome: CachedOutcome, for fingerprint: Digest) throws {
+        try store.remember(outcome, for: fingerprint)
     }
 }

@@ -69,7 +69,7 @@ package final class Executor: @unchecked Sendable {
         self.observer = observer
         self.runner = runner
         workspace = project.workspace(for: plan.environment)
-        index = FingerprintIndex(cache: project.cache)
+        index = FingerprintIndex(store: project.store)
         producers = OutputProducers(plan.stages.map { ($0.name, $0.outputs + $0.metricsFiles) })
     }
 
@@ -160,7 +160,7 @@ package final class Executor: @unchecked Sendable {
         let (checkout, lfs) = try PlumbError.wrap("cannot check out \(plan.commit.short) into \(workspace)") {
             try project.repository.checkOutWorkspace(plan.commit, at: workspace)
         }
-        workspaceInputs = WorkspaceInputs(root: workspace, cache: project.cache, checkout: checkout, commit: plan.commit, lfs: lfs,
+        workspaceInputs = WorkspaceInputs(root: workspace, store: project.store, checkout: checkout, commit: plan.commit, lfs: lfs,
                                           producers: producers)
         lfsFiles = Dictionary(lfs.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         commonDirectory = project.repository.commonDirectory
@@ -320,7 +320,7 @@ package final class Executor: @unchecked Sendable {
         let duration = Date().timeIntervalSince(started)
 
         // Streamed into the cache, and only the end read back for the record: a stage may print gigabytes.
-        let logDigest = try? project.cache.store(logFile)
+        let logDigest = try? project.store.store(logFile)
         let logTail = Self.tail(ofLogAt: logFile)
         guard result.succeeded else {
             let end: ProcessEnd = result.timedOut ? .timedOut(after: stage.timeout ?? 0)
@@ -350,7 +350,7 @@ package final class Executor: @unchecked Sendable {
                     throw PlumbError("stage '\(stage.name)' exited 0 but did not write its declared output \(out)")
                 }
                 try Self.checkInsideWorkspace(path, workspace: workspace, output: out, stage: stage.name)
-                produced[out] = try project.cache.store(path)
+                produced[out] = try project.store.store(path)
             }
             for file in stage.metricsFiles {
                 let data = try Data(contentsOf: URL(fileURLWithPath: workspace + "/" + file))

@@ -42,7 +42,7 @@ final class WorkspaceInputs: @unchecked Sendable {
 
     /// The workspace's root.
     let root: String
-    private let cache: Cache
+    private let store: any ContentStore
     /// The workspace's own repository, for rewriting tracked files; libgit2 handles are used by one thread at a time.
     private let checkout: Repository
     private let commit: ObjectID
@@ -55,9 +55,9 @@ final class WorkspaceInputs: @unchecked Sendable {
     private let condition = NSCondition()
     private var states: [String: State] = [:]
 
-    init(root: String, cache: Cache, checkout: Repository, commit: ObjectID, lfs: [LFSFile], producers: OutputProducers) {
+    init(root: String, store: any ContentStore, checkout: Repository, commit: ObjectID, lfs: [LFSFile], producers: OutputProducers) {
         self.root = root
-        self.cache = cache
+        self.store = store
         self.checkout = checkout
         self.commit = commit
         lfsPaths = Set(lfs.map(\.path))
@@ -130,7 +130,7 @@ final class WorkspaceInputs: @unchecked Sendable {
         case .checkout:
             for file in changed(previous ?? [:]) { try restoreTracked(file) }
         case let .cache(digest):
-            try cache.materialize(digest, at: target)
+            try store.materialize(digest, at: target)
         case let .data(sourcePath, digest):
             try replace(target) { temporary in
                 let actual = try Self.copyVerifying(sourcePath, to: temporary)

@@ -189,10 +189,10 @@ func snapshotFiles(_ folder: String) -> [String: Data] {
         try h.reconcile()
         let project = try h.project()
         let fingerprint = try #require(try h.state()?.stages["s"]?.fingerprint)
-        let index = FingerprintIndex(cache: project.cache)
+        let index = FingerprintIndex(store: project.store)
         let good = try #require(index.outcome(for: fingerprint))
         try Data(#"{"outputs":{"../../outside":"\#(good.outputs["build/a"]!.hex)"},"metrics":{},"run":"r1"}"#.utf8)
-            .write(to: index.url(fingerprint))
+            .write(to: URL(fileURLWithPath: project.cache.outcomePath(fingerprint)))
         #expect(index.outcome(for: fingerprint) == nil)
     }
 

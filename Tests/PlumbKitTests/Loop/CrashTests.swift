@@ -58,7 +58,7 @@ import Testing
 
             // What the killed run finished is remembered in the cache and must be restored, not rerun.
             let project = try h.project()
-            let index = FingerprintIndex(cache: project.cache)
+            let index = FingerprintIndex(store: project.store)
             let finished = Set(fingerprints.filter { index.outcome(for: $0.value) != nil }.keys)
 
             let outcome = try h.reconcile()
