@@ -7,8 +7,9 @@ import PlumbCore
 /// Every read and write Plumb makes to git goes through this type (and its extensions),
 /// and every value it returns is a Swift copy.
 package final class Repository: @unchecked Sendable {
-    // libgit2 handles are not safe to share between threads; callers use one Repository per thread
-    // or serialise access, which Plumb does by doing all git work on the main flow.
+    // `@unchecked Sendable`: libgit2 handles are not safe to share between threads; callers use one
+    // Repository per thread or serialise access (the executor's workspace repository sits behind
+    // `WorkspaceInputs.gitLock`); everything else does its git work on the command's own thread.
     let handle: OpaquePointer
 
     /// The repository's git directory (`.git/`).

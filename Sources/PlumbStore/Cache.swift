@@ -37,10 +37,7 @@ package enum CacheError: Error, Sendable, CustomStringConvertible {
 /// Crash safety: an object appears under its final name only by `rename(2)` of a complete, fsync'ed
 /// temporary file, so a kill at any moment leaves at worst a stray file in tmp/, which the next
 /// `init` removes once it is an hour old (younger ones may belong to another running Plumb).
-///
-/// Sendable: its state is set once in `init`; every mutation is of files, made safe between threads
-/// and processes by writing to a unique temporary name and renaming into place.
-package final class Cache: ContentStore, @unchecked Sendable {
+package final class Cache: ContentStore, Sendable {
     /// The cache's folder.
     package let root: URL
     /// The digester whose stat cache learns the digest of every file stored.

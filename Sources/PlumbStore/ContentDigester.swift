@@ -134,7 +134,7 @@ package struct DirectoryManifest: Sendable, Hashable {
 
 /// Computes content digests of files and directories: a file's is the SHA-256 of its bytes (through the
 /// stat cache), a directory's is the SHA-256 of its `DirectoryManifest`. Files are hashed on all cores.
-package final class ContentDigester: @unchecked Sendable {
+package final class ContentDigester: Sendable {
     /// The stat cache that spares re-reading unchanged files.
     package let statCache: StatCache
 

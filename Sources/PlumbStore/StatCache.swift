@@ -61,7 +61,8 @@ package struct FileStamp: Sendable, Hashable {
 /// could be written again without its stamp changing, so such an entry is re-hashed next time (which
 /// refreshes the hash time, after which it is trusted). 2 s covers coarse file systems (FAT, some NFS).
 ///
-/// Thread-safe: lookups and records take a lock; hashing happens outside it, so many threads hash at once.
+/// Thread-safe (hence `@unchecked Sendable`): lookups and records take a lock; hashing happens outside
+/// it, so many threads hash at once (StatCacheTests hashes from many threads).
 /// Persisted by `save()` to one binary file, replaced atomically; an unreadable or corrupt file is ignored.
 package final class StatCache: @unchecked Sendable {
     struct Entry: Hashable {

@@ -7,6 +7,8 @@ import PlumbEngine
 /// Where a command writes, and whether it may use colour.
 ///
 /// Colour goes to a terminal only: never when piped, under `NO_COLOR`, or with `--no-color`.
+/// `@unchecked Sendable`: stage threads print through it; its one mutable field, whether a status
+/// line is shown, is read and written under `lock`.
 package final class Terminal: @unchecked Sendable {
     private let lock = NSLock()
     /// Whether styles are emitted.

@@ -7,6 +7,10 @@ import PlumbStore
 /// Carries out a plan: runs the stages that must run, in dependency order and in parallel,
 /// in a workspace checked out from the planned commit. It reads only the plan (and the cache
 /// for early cutoff); the reasons in the plan are never consulted.
+///
+/// `@unchecked Sendable`: stage threads share it; its mutable state (outcomes, outputs, running,
+/// corrupt) is read and written only under `lock`, which the parallel-stage tests exercise (and
+/// `scripts/sanitize.sh thread` checks).
 package final class Executor: @unchecked Sendable {
     /// Settings of one apply.
     package struct Options: Sendable {

@@ -20,6 +20,10 @@ import Glibc
 ///
 /// Stamps make the check cost one `lstat` per input file: a write, a rename over, a `chmod` back to
 /// writable all change ctime, which no unprivileged process can set back.
+///
+/// `@unchecked Sendable`: stages stage their inputs from their own threads; the staged set is guarded
+/// by `condition` and the workspace repository's handle by `gitLock` (HostileWorkspaceTests and the
+/// parallel engine tests run stages side by side over it).
 final class WorkspaceInputs: @unchecked Sendable {
     /// Where an input's content comes from: to stage it, and to stage it again after a stage changed it.
     enum Source: Sendable {

@@ -17,6 +17,25 @@ import Testing
         #expect(cache.filesHashed == 1)
     }
 
+    /// The stat cache is shared by the threads that hash and the stages that run side by side
+    /// (which is why it may be `@unchecked Sendable`): many threads at once get every digest right,
+    /// and each file is read once.
+    @Test func manyThreadsHashingAtOnceGetEveryDigestRightAndReadEachFileOnce() throws {
+        let folder = try temporaryFolder()
+        let count = 200
+        for i in 0..<count { try put(folder, "f\(i).txt", "content \(i)\n") }
+        let cache = eagerStatCache(folder)
+        let wrong = Locked(0)
+        DispatchQueue.concurrentPerform(iterations: count * 4) { n in
+            let i = n % count
+            let digest = try? cache.digest(ofFileAt: folder + "/f\(i).txt")
+            if digest != SHA256Hasher.digest("content \(i)\n") { wrong.withLock { $0 += 1 } }
+        }
+        #expect(wrong.withLock { $0 } == 0)
+        #expect(cache.count == count)
+        #expect(cache.filesHashed <= count * 4 && cache.filesHashed >= count)
+    }
+
     @Test func aChangedFileIsReadAgain() throws {
         let folder = try temporaryFolder()
         try put(folder, "data.csv", "one\n")
