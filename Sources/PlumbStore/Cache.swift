@@ -255,14 +255,6 @@ package final class Cache: ContentStore, Sendable {
         done = true
     }
 
-    /// Recreates the file or directory named by `digest` at `path` inside `root` (a repository, a
-    /// workspace), replacing whatever is there, after checking that no folder between `root` and
-    /// `path` is a symbolic link or a file (`ContainedPath`): nothing outside `root` is ever deleted
-    /// or written.
-    package func materialize(_ digest: Digest, at path: RecordPath, under root: String) throws {
-        try materialize(digest, at: try ContainedPath.prepare(path.value, under: root, create: true))
-    }
-
     /// Copies a file object to `destination`, hashing as it goes; deletes the object if it does not match.
     /// The copy is writable by its owner, readable by whom the object is, and executable by them when
     /// the manifest says so.

@@ -28,10 +28,6 @@ package protocol ContentStore: Sendable {
     /// Recreates the file or folder named by `digest` at `path` (absolute), replacing what is there,
     /// verifying every byte; on a mismatch `path` is left as it was.
     func materialize(_ digest: Digest, at path: String) throws
-    /// The same at `path` inside `root`, after checking that no folder between them is a symbolic
-    /// link or a file: nothing outside `root` is ever written or deleted.
-    func materialize(_ digest: Digest, at path: RecordPath, under root: String) throws
-
     // MARK: Results of earlier runs
 
     /// What a run with `fingerprint` produced, as remembered (its outputs may since have gone).
@@ -45,6 +41,15 @@ package protocol ContentStore: Sendable {
     func inventory() -> StoreInventory
     /// Removes one stored item; what is not the store's own is never touched.
     func remove(_ item: StoreInventory.Item) throws
+}
+
+extension ContentStore {
+    /// Recreates the file or folder named by `digest` at `path` inside `root` (a repository, a
+    /// workspace), after checking that no folder between `root` and `path` is a symbolic link or a
+    /// file (`ContainedPath`): nothing outside `root` is ever deleted or written, whatever the store.
+    package func materialize(_ digest: Digest, at path: RecordPath, under root: String) throws {
+        try materialize(digest, at: try ContainedPath.prepare(path.value, under: root, create: true))
+    }
 }
 
 /// What a store holds: its items, each with the size it takes.

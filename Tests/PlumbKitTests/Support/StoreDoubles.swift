@@ -34,9 +34,6 @@ final class SpyStore: ContentStore {
     func materialize(_ digest: Digest, at path: String) throws {
         note(.materialize); try failIfCorrupt(digest); try inner.materialize(digest, at: path)
     }
-    func materialize(_ digest: Digest, at path: RecordPath, under root: String) throws {
-        note(.materialize); try failIfCorrupt(digest); try inner.materialize(digest, at: path, under: root)
-    }
     func outcome(for fingerprint: Digest) -> CachedOutcome? { note(.outcome); return inner.outcome(for: fingerprint) }
     func remember(_ outcome: CachedOutcome, for fingerprint: Digest) throws { note(.remember); try inner.remember(outcome, for: fingerprint) }
     func inventory() -> StoreInventory { note(.inventory); return inner.inventory() }
