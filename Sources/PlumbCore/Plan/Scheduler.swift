@@ -4,13 +4,13 @@
 /// what it says and reports back each stage that finishes, so the walk is tested on its own.
 package struct Scheduler: Sendable {
     /// What the scheduler needs of a planned stage.
-    package struct Stage: Sendable, Hashable {
-        package var name: String
-        package var action: StageAction
+    struct Stage: Sendable, Hashable {
+        var name: String
+        var action: StageAction
         /// Stages that must finish first.
-        package var upstream: [String]
+        var upstream: [String]
 
-        package init(name: String, action: StageAction, upstream: [String]) {
+        init(name: String, action: StageAction, upstream: [String]) {
             self.name = name; self.action = action; self.upstream = upstream
         }
     }
@@ -42,7 +42,7 @@ package struct Scheduler: Sendable {
     private let jobs: Int
 
     /// A scheduler for `stages` in plan order (topological), running at most `jobs` at once.
-    package init(stages: [Stage], jobs: Int) {
+    init(stages: [Stage], jobs: Int) {
         pending = stages
         self.jobs = jobs
     }
