@@ -56,6 +56,8 @@ package final class Executor: @unchecked Sendable {
     /// Output digests of finished stages, by stage and path.
     private var outputs: [String: [String: Digest]] = [:]
     private var running: [String: Date] = [:]
+    /// Decides which stages start, settle or are blocked; told of each stage that finishes.
+    private var scheduler: Scheduler
     private var corrupt: Set<Digest> = []
     /// The inputs staged in the workspace; set by `prepareWorkspace`, before any stage starts.
     private var workspaceInputs: WorkspaceInputs!
@@ -75,6 +77,7 @@ package final class Executor: @unchecked Sendable {
         workspace = project.workspace(for: plan.environment)
         index = FingerprintIndex(store: project.store)
         producers = OutputProducers(plan.stages.map { ($0.name, $0.outputs + $0.metricsFiles) })
+        scheduler = Scheduler(plan: plan, jobs: options.jobs)
     }
 
     /// Applies the plan. Refuses a plan with errors.
@@ -89,59 +92,42 @@ package final class Executor: @unchecked Sendable {
             if let progressTicker { progressTicker.cancel(); observer.observe(.progress(running: [:])) }
         }
 
-        var pending = plan.stages
+        let stages = Dictionary(plan.stages.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         lock.lock()
         while true {
-            var progressed = false
-            var i = 0
-            while i < pending.count {
-                let stage = pending[i]
-                if Interruption.requested {
-                    outcomes[stage.name] = outcome(stage, .interrupted)
-                    pending.remove(at: i); progressed = true
-                    continue
-                }
-                let ups = stage.upstream.map { outcomes[$0]?.status }
-                if ups.contains(where: { $0 == nil }) { i += 1; continue }
-                if let bad = zip(stage.upstream, ups).first(where: { [.failed, .blocked, .interrupted].contains($0.1!) }) {
-                    outcomes[stage.name] = outcome(stage, .blocked, reasons: ["blocked: \(bad.0) \(bad.1!.rawValue)"])
-                    observer.observe(.stageFinished(stage: stage.name, .blocked(by: bad.0)))
-                    pending.remove(at: i); progressed = true
-                    continue
-                }
-                switch stage.action {
-                case .unchanged, .pinned:
-                    outputs[stage.name] = stage.cachedOutputs
-                    outcomes[stage.name] = outcome(stage, stage.action == .pinned ? .pinned : .unchanged,
-                                                   outputs: stage.cachedOutputs, metrics: stage.cachedMetrics)
-                case .restore:
-                    outputs[stage.name] = stage.cachedOutputs
-                    outcomes[stage.name] = outcome(stage, .restored, outputs: stage.cachedOutputs, metrics: stage.cachedMetrics)
-                    observer.observe(.stageFinished(stage: stage.name, .restored(run: stage.cachedRun)))
-                case .run, .create, .mayRun:
-                    if running.count >= options.jobs { i += 1; continue }
-                    running[stage.name] = Date()
+            if Interruption.requested { scheduler.interrupt() }
+            for decision in scheduler.next() {
+                switch decision {
+                case let .start(name):
+                    let stage = stages[name]!
+                    running[name] = Date()
                     let thread = Thread { [self] in
                         let result = self.execute(stage)
                         self.lock.lock()
-                        self.outcomes[stage.name] = result
-                        self.outputs[stage.name] = result.outputs
-                        self.running[stage.name] = nil
+                        self.outcomes[name] = result
+                        self.outputs[name] = result.outputs
+                        self.running[name] = nil
+                        self.scheduler.finished(name, result.status)
                         self.lock.broadcast()
                         self.lock.unlock()
                     }
                     thread.start()
+                case let .settle(name, status):
+                    let stage = stages[name]!
+                    outputs[name] = stage.cachedOutputs
+                    outcomes[name] = outcome(stage, status, outputs: stage.cachedOutputs, metrics: stage.cachedMetrics)
+                    if status == .restored { observer.observe(.stageFinished(stage: name, .restored(run: stage.cachedRun))) }
+                case let .block(name, up, status):
+                    outcomes[name] = outcome(stages[name]!, .blocked, reasons: ["blocked: \(up) \(status.rawValue)"])
+                    observer.observe(.stageFinished(stage: name, .blocked(by: up)))
+                case let .interrupt(name):
+                    outcomes[name] = outcome(stages[name]!, .interrupted)
+                case let .strand(name):
+                    outcomes[name] = outcome(stages[name]!, .blocked, reasons: ["upstream never finished"])
                 }
-                pending.remove(at: i); progressed = true
             }
-            if pending.isEmpty && running.isEmpty { break }
-            if running.isEmpty {
-                if progressed { continue }
-                // Unreachable for a valid plan (its order is topological); never hang if it happens.
-                for stage in pending { outcomes[stage.name] = outcome(stage, .blocked, reasons: ["upstream never finished"]) }
-                break
-            }
-            // One pass in topological order starts all that can start; only a finishing stage changes that.
+            if scheduler.isComplete { break }
+            // Only a finishing stage changes what can be decided.
             lock.wait()
         }
         lock.unlock()
