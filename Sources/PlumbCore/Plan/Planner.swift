@@ -57,6 +57,12 @@ package struct PlanningInput: Sendable {
 package enum Planner {
     /// The plan for `input`; `cache` answers only whether outputs are present, for restores.
     package static func plan(_ input: PlanningInput, cache: CacheView) -> Plan {
+        decidedPlan(input, cache: cache).plan
+    }
+
+    /// The plan, and the decision behind each planned stage by name, for callers that must act on
+    /// why a stage runs (the decision is not part of the plan's JSON, whose reasons are for display).
+    package static func decidedPlan(_ input: PlanningInput, cache: CacheView) -> (plan: Plan, decisions: [String: StageDecision]) {
         var errors: [String] = []
         let pipeline = input.spec.pipeline
         let graph = StageGraph(pipeline)
@@ -67,6 +73,7 @@ package enum Planner {
         // Output digests known at planning time, by producing stage and path.
         var knownOutputs: [String: [String: Digest]] = [:]
         var planned: [PlannedStage] = []
+        var decisions: [String: StageDecision] = [:]
 
         let byName = pipeline.stagesByName
         for name in graph.order {
@@ -123,95 +130,29 @@ package enum Planner {
                 outputs: stage.outs, metricsFiles: stage.metrics, cachedOutputs: [:], cachedMetrics: [:], cachedRun: nil,
                 upstream: upstream.sorted(), timeout: stage.timeout, retries: stage.retries)
 
-            if let runsHere, !runsHere.contains(name) {
-                // This environment takes the stage's artifacts from its pin instead of running it.
-                guard let pin = input.pin, let pinned = pin.stages[name] else {
-                    let source = input.environment.from ?? "the source environment"
-                    errors.append("environment '\(input.environment.name)' takes '\(name)' from a promotion, but no promotion pins it; run `plumb promote \(source) \(input.environment.name)`")
-                    planned.append(item)
-                    continue
-                }
-                item.action = .pinned
+            let decision = decide(stage, record: record, inputs: inputs, fingerprint: fingerprint,
+                                  unknownUpstream: unknownUpstream, planning: input, cache: cache)
+            decisions[name] = decision
+            item.action = decision.action
+            item.reasons = decision.reasons
+            if let taken = decision.takenOutputs {
+                item.cachedOutputs = taken.outputs
+                item.cachedMetrics = taken.metrics
+                item.cachedRun = taken.run
+                knownOutputs[name] = taken.outputs
+            }
+            switch decision {
+            case .unpinned:
+                let source = input.environment.from ?? "the source environment"
+                errors.append("environment '\(input.environment.name)' takes '\(name)' from a promotion, but no promotion pins it; run `plumb promote \(source) \(input.environment.name)`")
+            case let .pinned(pinned, pin, _):
                 item.fingerprint = pinned.fingerprint
-                item.cachedOutputs = pinned.outputs
-                item.cachedMetrics = pinned.metrics
-                item.cachedRun = pin.run
                 item.upstream = []
-                item.reasons = [PlanReason(.pinned, "\(pin.source) run \(pin.run)")]
-                if let record, record.fingerprint != pinned.fingerprint {
-                    item.reasons.append(PlanReason(.pinChanged, old: record.fingerprint.short, new: pinned.fingerprint.short))
-                }
                 for (path, digest) in pinned.outputs.sorted(by: { $0.key < $1.key }) where !cache.contains(digest) {
                     errors.append("pinned artifact \(path) (\(digest.short)) from \(pin.source) run \(pin.run) is not in the local cache; reconcile '\(pin.source)' at commit \(pin.commit.short) on this machine first, or copy its .plumb/cache")
                 }
-                knownOutputs[name] = pinned.outputs
-                planned.append(item)
-                continue
-            }
-
-            let changes = record.map { differences(record: $0, now: inputs) } ?? []
-            // A stage with a drift `check` deploys: its effect lives outside the workspace, so
-            // outputs from the cache would not reproduce it. It runs again instead (a rollback
-            // or a promotion back to an earlier model must really redeploy it).
-            let restorable = stage.check == nil
-            if input.forced.contains(name) {
-                item.action = .run
-                item.reasons = [PlanReason(.forced)] + changes
-            } else if let detail = input.drifted[name] {
-                item.action = .run
-                item.reasons = [PlanReason(.drifted, detail)] + changes
-            } else if let record {
-                if let fingerprint {
-                    if fingerprint == record.fingerprint && record.status == .succeeded {
-                        let missing = stage.allOutputs.filter { path in record.outputs[path].map { !cache.contains($0) } ?? true }
-                        if missing.isEmpty {
-                            item.action = .unchanged
-                            item.cachedOutputs = record.outputs
-                            item.cachedMetrics = record.metrics
-                            item.cachedRun = record.run
-                        } else {
-                            item.action = .run
-                            item.reasons = missing.map { PlanReason(.outputMissing, $0) }
-                        }
-                    } else if restorable, let outcome = cache.outcome(fingerprint), record.status == .succeeded || fingerprint != record.fingerprint {
-                        item.action = .restore
-                        item.reasons = changes + [PlanReason(.restore, outcome.run)]
-                        item.cachedOutputs = outcome.outputs
-                        item.cachedMetrics = outcome.metrics
-                        item.cachedRun = outcome.run
-                    } else {
-                        item.action = .run
-                        item.reasons = changes
-                        if record.status == .failed { item.reasons.append(PlanReason(.previousFailure, record.run)) }
-                    }
-                } else if case let missing = stage.allOutputs.filter({ p in record.outputs[p].map { !cache.contains($0) } ?? true }),
-                          !missing.isEmpty, record.status == .succeeded {
-                    // Whatever upstream produces, this stage's own outputs must be rebuilt.
-                    item.action = .run
-                    item.reasons = changes + missing.map { PlanReason(.outputMissing, $0) }
-                } else if record.status == .failed {
-                    item.action = .run
-                    item.reasons = changes + [PlanReason(.previousFailure, record.run)]
-                } else if !changes.isEmpty {
-                    item.action = .run
-                    item.reasons = changes
-                } else {
-                    item.action = .mayRun
-                    item.reasons = unknownUpstream.sorted().map { PlanReason(.upstream, $0) }
-                }
-            } else if restorable, let fingerprint, let outcome = cache.outcome(fingerprint) {
-                item.action = .restore
-                item.reasons = [PlanReason(.newStage), PlanReason(.restore, outcome.run)]
-                item.cachedOutputs = outcome.outputs
-                item.cachedMetrics = outcome.metrics
-                item.cachedRun = outcome.run
-            } else {
-                item.action = .create
-                item.reasons = [PlanReason(.newStage)]
-            }
-            if item.action == .run && item.reasons.isEmpty { item.reasons = [PlanReason(.forced)] }
-            if !item.cachedOutputs.isEmpty || item.action == .unchanged || item.action == .restore {
-                knownOutputs[name] = item.cachedOutputs
+            default:
+                break
             }
             planned.append(item)
         }
@@ -219,8 +160,47 @@ package enum Planner {
         let declared = Set(pipeline.stages.map(\.name))
         let dropped = (input.recorded?.stages.keys.filter { !declared.contains($0) } ?? []).sorted()
         let pinReference = input.pin.map { PinReference(source: $0.source, commit: $0.commit, run: $0.run) }
-        return Plan(environment: input.environment.name, commit: input.commit, branch: input.branch, stages: planned,
+        let plan = Plan(environment: input.environment.name, commit: input.commit, branch: input.branch, stages: planned,
                     dropped: dropped, uncommittedEdits: input.uncommittedEdits, pin: pinReference, errors: errors)
+        return (plan, decisions)
+    }
+
+    /// The decision for one stage, from its record and its inputs now. `fingerprint` is nil while
+    /// `unknownUpstream` (stages whose outputs are known only once they finish) is not empty.
+    static func decide(_ stage: Stage, record: StageRecord?, inputs: FingerprintInputs, fingerprint: Digest?,
+                       unknownUpstream: Set<String>, planning input: PlanningInput, cache: CacheView) -> StageDecision {
+        if let runsHere = input.environment.runs, !runsHere.contains(stage.name) {
+            guard let pin = input.pin, let pinned = pin.stages[stage.name] else { return .unpinned }
+            return .pinned(pinned, pin: pin, recorded: record?.fingerprint)
+        }
+        let changes = record.map { differences(record: $0, now: inputs) } ?? []
+        if input.forced.contains(stage.name) { return .forced(changes: changes) }
+        if let detail = input.drifted[stage.name] { return .drifted(detail, changes: changes) }
+        // A stage with a drift `check` deploys: its effect lives outside the workspace, so
+        // outputs from the cache would not reproduce it. It runs again instead (a rollback
+        // or a promotion back to an earlier model must really redeploy it).
+        let restorable = stage.check == nil
+        guard let record else {
+            if restorable, let fingerprint, let outcome = cache.outcome(fingerprint) { return .newRestored(outcome) }
+            return .new
+        }
+        // Only a successful record vouches for its outputs.
+        let missing = record.status == .succeeded
+            ? stage.allOutputs.filter { path in record.outputs[path].map { !cache.contains($0) } ?? true } : []
+        if let fingerprint {
+            if fingerprint == record.fingerprint && record.status == .succeeded {
+                return missing.isEmpty ? .unchanged(record) : .outputsMissing(missing, changes: [])
+            }
+            if restorable, let outcome = cache.outcome(fingerprint), record.status == .succeeded || fingerprint != record.fingerprint {
+                return .restored(outcome, changes: changes)
+            }
+            return record.status == .failed ? .previousFailure(run: record.run, changes: changes) : .changed(changes)
+        }
+        // Whatever upstream produces, this stage's own outputs must be rebuilt.
+        if !missing.isEmpty { return .outputsMissing(missing, changes: changes) }
+        if record.status == .failed { return .previousFailure(run: record.run, changes: changes) }
+        if !changes.isEmpty { return .changed(changes) }
+        return .upstreamRuns(unknownUpstream.sorted())
     }
 
     /// Every difference between a recorded stage and its inputs now, old → new, sorted.

@@ -129,9 +129,9 @@ package struct Promoter {
         if let failed = state.stages.filter({ $0.value.status == .failed }).keys.sorted().first {
             throw PlumbError("\(env)'s stage '\(failed)' failed in its last attempt; fix and reconcile \(env) first")
         }
-        let plan = Planner.plan(try source.planningInput(project), cache: project.cacheView)
+        let (plan, decisions) = Planner.decidedPlan(try source.planningInput(project), cache: project.cacheView)
         try? project.statCache.save()
-        let stale = Self.staleStages(plan)
+        let stale = Self.staleStages(plan, decisions: decisions)
         guard stale.isEmpty else {
             let count = stale.count == 1 ? "1 stage would run" : "\(stale.count) stages would run"
             throw PlumbError("\(env)'s recorded state is older than its spec: \(count) (\(stale.joined(separator: ", "))); reconcile \(env) first",
@@ -140,12 +140,10 @@ package struct Promoter {
         return state
     }
 
-    /// Stages whose desired state differs from the record. Outputs that are merely missing from
-    /// this machine's cache do not make the record stale: the record still says what was validated.
-    static func staleStages(_ plan: Plan) -> [String] {
-        plan.stages.filter { stage in
-            stage.action.isChange && !(stage.action == .run && !stage.reasons.isEmpty && stage.reasons.allSatisfy { $0.kind == .outputMissing })
-        }.map(\.name) + plan.dropped
+    /// Stages whose desired state differs from the record (`StageDecision.makesRecordStale`), then
+    /// the recorded stages that left the spec.
+    static func staleStages(_ plan: Plan, decisions: [String: StageDecision]) -> [String] {
+        plan.stages.filter { decisions[$0.name]?.makesRecordStale ?? true }.map(\.name) + plan.dropped
     }
 
     /// Ends a promotion or rollback that SIGINT/SIGTERM asked to stop, at a point where stopping is
