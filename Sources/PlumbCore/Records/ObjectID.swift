@@ -23,9 +23,7 @@ package struct ObjectID: Sendable, Hashable, Codable, Comparable, CustomStringCo
     package static func < (a: ObjectID, b: ObjectID) -> Bool { a.hex < b.hex }
 
     /// Whether `text` has the shape of a SHA-1 object id.
-    package static func isValid(_ text: String) -> Bool {
-        text.utf8.count == 40 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-    }
+    package static func isValid(_ text: String) -> Bool { isLowercaseHex(text, count: 40) }
 
     package init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()

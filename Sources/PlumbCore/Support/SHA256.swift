@@ -39,9 +39,13 @@ package struct Digest: Sendable, Hashable, Codable, Comparable, CustomStringConv
     }
 
     /// Whether `text` has the shape of a SHA-256 hex digest.
-    package static func isValid(_ text: String) -> Bool {
-        text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-    }
+    package static func isValid(_ text: String) -> Bool { isLowercaseHex(text, count: 64) }
+}
+
+/// Whether `text` is exactly `count` characters of 0-9 and a-f: the one shape check of the ids
+/// records carry (SHA-256 digests, git object ids).
+func isLowercaseHex(_ text: String, count: Int) -> Bool {
+    text.utf8.count == count && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
 }
 
 /// Incremental SHA-256 over OpenSSL's EVP interface (which uses the CPU's SHA instructions).
