@@ -52,7 +52,11 @@ package struct PlanRenderer {
             let files = plan.uncommittedEdits.prefix(5).map { v($0) }.joined(separator: ", ") + (plan.uncommittedEdits.count > 5 ? ", …" : "")
             lines.append(terminal.styled("note:", .yellow) + " uncommitted edits to \(files) are not part of this plan; commit them to include them.")
         }
-        for error in plan.errors { lines.append(terminal.styled("error:", .red) + " \(v(error))") }
+        for error in plan.diagnostics {
+            let place = error.location.map { "\(v($0.file)):\($0.line):\($0.column): " } ?? ""
+            lines.append(place + terminal.styled("error:", .red) + " \(v(error.message))")
+            if let hint = error.hint { lines.append("  hint: \(v(hint))") }
+        }
         if !plan.errors.isEmpty {
             lines.append(terminal.styled("Plan has \(plan.errors.count) error\(plan.errors.count == 1 ? "" : "s"); nothing can run until \(plan.errors.count == 1 ? "it is" : "they are") fixed.", .bold))
         } else {

@@ -168,14 +168,17 @@ package struct Plan: Sendable, Hashable, Codable {
     package var uncommittedEdits: [String]
     /// The pin the environment deploys from, if any.
     package var pin: PinReference?
-    /// Problems that make the plan impossible to apply; the executor refuses such a plan.
-    package var errors: [String]
+    /// Problems that make the plan impossible to apply, located at the stage or environment they concern.
+    package var diagnostics: [Diagnostic] { didSet { errors = diagnostics.map(\.message) } }
+    /// The diagnostics' messages (JSON `errors`, kept for schema 1 readers); the executor refuses a plan with any.
+    package private(set) var errors: [String]
 
     package init(environment: String, commit: ObjectID, branch: String?, stages: [PlannedStage], dropped: [String],
-                uncommittedEdits: [String], pin: PinReference?, errors: [String]) {
+                uncommittedEdits: [String], pin: PinReference?, diagnostics: [Diagnostic]) {
         schemaVersion = Self.schemaVersion
         self.environment = environment; self.commit = commit; self.branch = branch; self.stages = stages
-        self.dropped = dropped; self.uncommittedEdits = uncommittedEdits; self.pin = pin; self.errors = errors
+        self.dropped = dropped; self.uncommittedEdits = uncommittedEdits; self.pin = pin
+        self.diagnostics = diagnostics; errors = diagnostics.map(\.message)
     }
 
     /// Whether applying the plan would do or record anything.

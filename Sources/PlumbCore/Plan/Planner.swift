@@ -63,10 +63,14 @@ package enum Planner {
     /// The plan, and the decision behind each planned stage by name, for callers that must act on
     /// why a stage runs (the decision is not part of the plan's JSON, whose reasons are for display).
     package static func decidedPlan(_ input: PlanningInput, cache: CacheView) -> (plan: Plan, decisions: [String: StageDecision]) {
-        var errors: [String] = []
+        var errors: [Diagnostic] = []
         let pipeline = input.spec.pipeline
+        let byName = pipeline.stagesByName
         let graph = StageGraph(pipeline)
-        if let cycle = graph.cycle { errors.append("dependency cycle: \(cycle.joined(separator: " → "))") }
+        if let cycle = graph.cycle {
+            errors.append(Diagnostic(at: byName[cycle[0]]?.location, "dependency cycle: \(cycle.joined(separator: " → "))",
+                                     hint: "each arrow is a dep on the next stage's output or an 'after'; remove one to break the cycle"))
+        }
         let effectiveParams = input.spec.params.merging(input.environment.params)
         let runsHere = input.environment.runs.map(Set.init)
 
@@ -75,7 +79,6 @@ package enum Planner {
         var planned: [PlannedStage] = []
         var decisions: [String: StageDecision] = [:]
 
-        let byName = pipeline.stagesByName
         for name in graph.order {
             guard let stage = byName[name] else { continue }
             let record = input.recorded?.stages[name]
@@ -84,7 +87,7 @@ package enum Planner {
             var document = JSONValue.object([:])
             for key in stage.params.sorted() {
                 guard let value = effectiveParams.value(at: key) else {
-                    errors.append("stage '\(name)' uses param '\(key)', which spec/params.yaml does not define")
+                    errors.append(Diagnostic(at: stage.location, "stage '\(name)' uses param '\(key)', which spec/params.yaml does not define"))
                     continue
                 }
                 params[key] = value
@@ -114,7 +117,7 @@ package enum Planner {
                     known[dep] = id
                     if id.hasPrefix("sha256:") && !dep.hasPrefix("/") && !input.lfsDeps.contains(dep) { external.append(dep) }
                 } else {
-                    errors.append("stage '\(name)' depends on '\(dep)', which no stage produces, git does not track, and is not on disk")
+                    errors.append(Diagnostic(at: stage.location, "stage '\(name)' depends on '\(dep)', which no stage produces, git does not track, and is not on disk"))
                 }
             }
             var upstream = Set(graph.upstream[name] ?? [])
@@ -144,12 +147,12 @@ package enum Planner {
             switch decision {
             case .unpinned:
                 let source = input.environment.from ?? "the source environment"
-                errors.append("environment '\(input.environment.name)' takes '\(name)' from a promotion, but no promotion pins it; run `plumb promote \(source) \(input.environment.name)`")
+                errors.append(Diagnostic(at: input.environment.location, "environment '\(input.environment.name)' takes '\(name)' from a promotion, but no promotion pins it; run `plumb promote \(source) \(input.environment.name)`"))
             case let .pinned(pinned, pin, _):
                 item.fingerprint = pinned.fingerprint
                 item.upstream = []
                 for (path, digest) in pinned.outputs.sorted(by: { $0.key < $1.key }) where !cache.contains(digest) {
-                    errors.append("pinned artifact \(path) (\(digest.short)) from \(pin.source) run \(pin.run) is not in the local cache; reconcile '\(pin.source)' at commit \(pin.commit.short) on this machine first, or copy its .plumb/cache")
+                    errors.append(Diagnostic(at: input.environment.location, "pinned artifact \(path) (\(digest.short)) from \(pin.source) run \(pin.run) is not in the local cache; reconcile '\(pin.source)' at commit \(pin.commit.short) on this machine first, or copy its .plumb/cache"))
                 }
             default:
                 break
@@ -161,7 +164,7 @@ package enum Planner {
         let dropped = (input.recorded?.stages.keys.filter { !declared.contains($0) } ?? []).sorted()
         let pinReference = input.pin.map { PinReference(source: $0.source, commit: $0.commit, run: $0.run) }
         let plan = Plan(environment: input.environment.name, commit: input.commit, branch: input.branch, stages: planned,
-                    dropped: dropped, uncommittedEdits: input.uncommittedEdits, pin: pinReference, errors: errors)
+                    dropped: dropped, uncommittedEdits: input.uncommittedEdits, pin: pinReference, diagnostics: errors)
         return (plan, decisions)
     }
 
@@ -245,101 +248,5 @@ package enum Planner {
     /// `split.seed`, 42 → `{"split": {"seed": 42}}`.
     static func nested(_ key: String, _ value: JSONValue) -> JSONValue {
         key.split(separator: ".").reversed().reduce(value) { .object([String($1): $0]) }
-    }
-}
-
-/// The stage graph: who produces which path, who must run before whom, in what order.
-package struct StageGraph: Sendable {
-    /// Stage names in execution order: topological, ties broken by name for deterministic output.
-    package private(set) var order: [String] = []
-    /// Per stage, the stages it waits for (data deps and `after`).
-    package private(set) var upstream: [String: [String]] = [:]
-    /// A cycle, if the graph has one (the first stage repeated at the end).
-    package private(set) var cycle: [String]?
-    private let outputs: OutputProducers
-
-    package init(_ pipeline: Pipeline) {
-        outputs = OutputProducers(pipeline.stages.map { ($0.name, $0.allOutputs) })
-        let names = Set(pipeline.stages.map(\.name))
-        for stage in pipeline.stages {
-            var up = Set(stage.after.filter { names.contains($0) })
-            for dep in stage.deps { if let p = producer(of: dep)?.stage, p != stage.name { up.insert(p) } }
-            upstream[stage.name] = up.sorted()
-        }
-        // Kahn's algorithm with the ready stages in a min-heap of names: O((stages + edges) log stages).
-        var waitingFor = upstream.mapValues(\.count)
-        var downstream: [String: [String]] = [:]
-        for (stage, ups) in upstream { for up in ups { downstream[up, default: []].append(stage) } }
-        var ready = NameHeap(waitingFor.filter { $0.value == 0 }.keys)
-        while let next = ready.pop() {
-            order.append(next)
-            waitingFor[next] = nil
-            for stage in downstream[next] ?? [] {
-                guard let n = waitingFor[stage] else { continue }
-                waitingFor[stage] = n - 1
-                if n == 1 { ready.push(stage) }
-            }
-        }
-        if !waitingFor.isEmpty {
-            let remaining = Dictionary(uniqueKeysWithValues: waitingFor.keys.map { name in
-                (name, Set(upstream[name]!.filter { waitingFor[$0] != nil }))
-            })
-            cycle = Self.findCycle(in: remaining)
-            order += remaining.keys.sorted()
-        }
-    }
-
-    /// The stage producing `path` (an output itself, or a file inside an output folder) and that output.
-    package func producer(of path: String) -> (stage: String, output: String)? { outputs.producer(of: path) }
-
-    static func findCycle(in edges: [String: Set<String>]) -> [String] {
-        // Walk upstream edges from the smallest name until a stage repeats.
-        guard var current = edges.keys.sorted().first else { return [] }
-        var path: [String] = []
-        while !path.contains(current) {
-            path.append(current)
-            guard let next = edges[current]?.sorted().first else { return path }
-            current = next
-        }
-        let loop = Array(path[path.firstIndex(of: current)!...])
-        // Edges point upstream; show the cycle in the direction data flows.
-        return loop.reversed() + [loop.last!]
-    }
-}
-
-/// A binary min-heap of stage names: the graph's ready set, smallest name first.
-struct NameHeap {
-    private var items: [String] = []
-
-    init<S: Sequence>(_ names: S) where S.Element == String {
-        for n in names { push(n) }
-    }
-
-    mutating func push(_ name: String) {
-        items.append(name)
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard items[i] < items[parent] else { break }
-            items.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> String? {
-        guard !items.isEmpty else { return nil }
-        items.swapAt(0, items.count - 1)
-        let top = items.removeLast()
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < items.count && items[l] < items[m] { m = l }
-            if r < items.count && items[r] < items[m] { m = r }
-            if m == i { break }
-            items.swapAt(i, m)
-            i = m
-        }
-        return top
     }
 }

@@ -65,37 +65,30 @@ struct SpecValidator {
     /// Builds the graph from paths and `after`, reports deps nobody provides, and cycles.
     private mutating func checkDependencies(_ stages: [DecodedStage]) {
         let names = stages.map(\.name.value)
-        let index = Dictionary(stages.enumerated().map { ($1.name.value, $0) }, uniquingKeysWith: { a, _ in a })
+        let graph = StageGraph(stages.map {
+            StageGraph.Node(name: $0.name.value, deps: $0.deps.map(\.value), after: $0.after.map(\.value),
+                            outputs: ($0.outs + $0.metrics).map(\.value))
+        })
         let outputs: [(path: String, stage: String)] = stages.flatMap { s in (s.outs + s.metrics).map { ($0.value, s.name.value) } }
-        // upstream[i]: the stages stage i needs first, in declaration order.
-        var upstream = [[Int]](repeating: [], count: stages.count)
-        var outputIndex = OutputIndex()
-        for (i, o) in outputs.enumerated() { outputIndex.insert(o.path, i) }
-
-        for (i, stage) in stages.enumerated() {
-            let name = stage.name.value
-            for dep in stage.deps {
-                let producers = outputIndex.related(to: dep.value).map { outputs[$0] }
-                if producers.contains(where: { $0.stage == name }) {
-                    error(dep.location, "stage '\(name)' depends on '\(dep.value)', which it writes itself",
-                          hint: "a stage cannot read its own output; name what it reads more precisely")
-                }
-                for p in producers where p.stage != name { if let j = index[p.stage], !upstream[i].contains(j) { upstream[i].append(j) } }
-                if producers.isEmpty { checkProvided(dep, stage: name, outputs: outputs) }
-            }
-            for after in stage.after {
-                guard let j = index[after.value] else {
-                    let hint = Suggest.closest(to: after.value, in: names).map { "did you mean '\($0)'?" }
-                    error(after.location, "stage '\(name)' runs after '\(after.value)', which is not a stage", hint: hint ?? "stages: \(names.joined(separator: ", "))")
-                    continue
-                }
-                if j == i { error(after.location, "stage '\(name)' runs after itself"); continue }
-                if !upstream[i].contains(j) { upstream[i].append(j) }
+        for problem in graph.problems {
+            switch problem {
+            case let .readsOwnOutput(i, k):
+                let dep = stages[i].deps[k]
+                error(dep.location, "stage '\(names[i])' depends on '\(dep.value)', which it writes itself",
+                      hint: "a stage cannot read its own output; name what it reads more precisely")
+            case let .unproduced(i, k):
+                checkProvided(stages[i].deps[k], stage: names[i], outputs: outputs)
+            case let .unknownAfter(i, k):
+                let after = stages[i].after[k]
+                let hint = Suggest.closest(to: after.value, in: names).map { "did you mean '\($0)'?" }
+                error(after.location, "stage '\(names[i])' runs after '\(after.value)', which is not a stage", hint: hint ?? "stages: \(names.joined(separator: ", "))")
+            case let .afterItself(i, k):
+                error(stages[i].after[k].location, "stage '\(names[i])' runs after itself")
             }
         }
-        for cycle in Self.cycles(upstream) {
+        for cycle in graph.cycles {
             // Printed in the direction data flows: producer → consumer → … → producer.
-            let path = (cycle + [cycle[0]]).map { stages[$0].name.value }.joined(separator: " → ")
+            let path = (cycle + [cycle[0]]).map { names[$0] }.joined(separator: " → ")
             error(stages[cycle[0]].name.location, "stages form a cycle: \(path)",
                   hint: "each arrow is a dep on the next stage's output or an 'after'; remove one to break the cycle")
         }
@@ -124,57 +117,6 @@ struct SpecValidator {
         } ?? (neighbours.isEmpty ? nil : "outputs in \(folder)/: " + neighbours.prefix(5).map { "'\($0.path)' (of '\($0.stage)')" }.joined(separator: ", "))
             ?? "add it to a stage's outs, commit it, or put the data at that path"
         error(dep.location, "stage '\(stage)' depends on '\(path)', which no stage produces and git does not track", hint: hint)
-    }
-
-    /// Elementary cycles, one per strongly connected component (Tarjan, iterative so deep
-    /// graphs cannot overflow the stack). Each cycle starts at its earliest-declared stage.
-    static func cycles(_ upstream: [[Int]]) -> [[Int]] {
-        let n = upstream.count
-        var indexOf = [Int](repeating: -1, count: n), low = [Int](repeating: 0, count: n)
-        var onStack = [Bool](repeating: false, count: n), stack: [Int] = [], next = 0
-        var components: [[Int]] = []
-        for root in 0..<n where indexOf[root] == -1 {
-            var work: [(node: Int, edge: Int)] = [(root, 0)]
-            indexOf[root] = next; low[root] = next; next += 1; stack.append(root); onStack[root] = true
-            while let (v, e) = work.last {
-                if e < upstream[v].count {
-                    work[work.count - 1].edge += 1
-                    let w = upstream[v][e]
-                    if indexOf[w] == -1 {
-                        indexOf[w] = next; low[w] = next; next += 1; stack.append(w); onStack[w] = true
-                        work.append((w, 0))
-                    } else if onStack[w] {
-                        low[v] = min(low[v], indexOf[w])
-                    }
-                    continue
-                }
-                work.removeLast()
-                if let parent = work.last { low[parent.node] = min(low[parent.node], low[v]) }
-                if low[v] == indexOf[v] {
-                    var component: [Int] = []
-                    while let w = stack.popLast() { onStack[w] = false; component.append(w); if w == v { break } }
-                    if component.count > 1 { components.append(component.sorted()) }
-                }
-            }
-        }
-        // Within a component, the shortest way from its first stage back to itself, walking
-        // downstream (consumer of each producer), so the printed arrows follow the data.
-        var downstream = [[Int]](repeating: [], count: n)
-        for (consumer, producers) in upstream.enumerated() { for p in producers { downstream[p].append(consumer) } }
-        return components.sorted { $0[0] < $1[0] }.map { component in
-            let members = Set(component), start = component[0]
-            var previous: [Int: Int] = [:], queue = [start], head = 0
-            search: while head < queue.count {
-                let v = queue[head]; head += 1
-                for w in downstream[v] where members.contains(w) {
-                    if w == start { previous[start] = v; break search }
-                    if previous[w] == nil { previous[w] = v; queue.append(w) }
-                }
-            }
-            var path = [start], at = previous[start] ?? start
-            while at != start, path.count <= component.count { path.insert(at, at: 1); at = previous[at] ?? start }
-            return path
-        }
     }
 
     /// A stage's `params` entries must exist in spec/params.yaml; a typo would otherwise
@@ -255,37 +197,5 @@ struct SpecValidator {
             chain.append(next); current = next
         }
         return nil
-    }
-}
-
-/// Output paths by position, indexed by path and by every folder above them, so that "which outputs are this
-/// path, contain it or lie inside it" (`PathRule.contains` either way) is a few lookups, not a scan.
-struct OutputIndex {
-    private var exact: [String: [Int]] = [:]
-    /// Folder → outputs strictly inside it.
-    private var inside: [String: [Int]] = [:]
-
-    mutating func insert(_ path: String, _ position: Int) {
-        exact[path, default: []].append(position)
-        for folder in Self.folders(above: path) { inside[folder, default: []].append(position) }
-    }
-
-    /// Positions of the outputs equal to `path`, containing it, or inside it, ascending.
-    func related(to path: String) -> [Int] {
-        var found = exact[path] ?? []
-        for folder in Self.folders(above: path) { found += exact[folder] ?? [] }
-        found += inside[path] ?? []
-        return found.sorted()
-    }
-
-    /// `a/b/c` → `a/b`, `a`.
-    static func folders(above path: String) -> [String] {
-        var result: [String] = []
-        var rest = path[...]
-        while let slash = rest.lastIndex(of: "/") {
-            rest = rest[..<slash]
-            if !rest.isEmpty { result.append(String(rest)) }
-        }
-        return result
     }
 }

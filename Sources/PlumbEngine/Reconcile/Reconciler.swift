@@ -85,7 +85,8 @@ package struct Reconciler {
         }
         observer.observe(.planned(plan))
         guard plan.errors.isEmpty else {
-            throw PlumbError("the plan has errors; nothing was run", hint: plan.errors.first)
+            let first = plan.diagnostics.first.map { d in (d.location.map { "\($0.file):\($0.line):\($0.column): " } ?? "") + d.message }
+            throw PlumbError("the plan has errors; nothing was run", hint: first)
         }
         guard plan.hasChanges else { return Outcome(snapshot: snapshot, plan: plan) }
         guard let branch = snapshot.branch else {
