@@ -44,15 +44,7 @@ package enum AtomicFile {
 
     /// Writes all of `bytes` to an open file descriptor; see `writeAll(_:_:path:)`.
     package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw failure("cannot write \(path)")
-            }
-            offset += n
-        }
+        do { try FileDescriptor.writeAll(fd, bytes) } catch { throw PlumbError("cannot write \(path): \(error)") }
     }
 
     private static func failure(_ message: String) -> PlumbError {

@@ -131,10 +131,9 @@ package final class SHA256Hasher {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
         defer { buffer.deallocate() }
         while true {
-            let n = read(fd, buffer, size)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PlumbError("cannot read \(path): \(errnoText())")
+            let n: Int
+            do { n = try FileDescriptor.retryingInterrupts { read(fd, buffer, size) } } catch {
+                throw PlumbError("cannot read \(path): \(error)")
             }
             if n == 0 { break }
             let chunk = UnsafeRawBufferPointer(start: buffer, count: n)

@@ -76,32 +76,30 @@ enum StageProcess {
     package static func run(_ request: ProcessRequest) throws -> ProcessOutcome {
         ProcessHardening.apply()
         let log = try openLog(request.logFile)
-        defer { close(log) }
 
         var fds: [Int32] = [-1, -1]
         // O_CLOEXEC: a stage spawned concurrently by another thread must not inherit this pipe, or our
         // reader would not see end-of-file until that other stage finished.
         guard GNU.pipe2(&fds, O_CLOEXEC) == 0 else { throw PlumbError("cannot create a pipe: \(errnoText())") }
-        let readEnd = fds[0]
-        defer { close(readEnd) }
+        let readEnd = FileDescriptor(owning: fds[0])
+        let writeEnd = FileDescriptor(owning: fds[1])
 
         let started = monotonicSeconds()
-        let pid: pid_t
-        do {
-            defer { close(fds[1]) }
-            pid = try spawn(request, output: fds[1])
-        }
+        let spawned = Result { try spawn(request, output: writeEnd.rawValue) }
+        // Only the child holds the write end now: end of file means every writer in its group is done.
+        writeEnd.close()
+        let pid = try spawned.get()
         RunningProcessGroups.register(pid)
         defer { RunningProcessGroups.unregister(pid) }
 
-        let lines = LineSink(log: log, redactor: Redactor(secrets: request.redactions).merging(.process), onLine: request.onLine)
+        let lines = LineSink(log: log.rawValue, redactor: Redactor(secrets: request.redactions).merging(.process), onLine: request.onLine)
         var status: Int32? = nil
         var timedOut = false
         var termSentAt: Double? = nil
         var killSent = false
         var drainUntil: Double? = nil
         var endOfFile = false
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
         defer { buffer.deallocate() }
 
         while true {
@@ -110,16 +108,15 @@ enum StageProcess {
                 // exit by sleeping between checks, not by spinning on a pipe that has nothing to say.
                 if status == nil { _ = poll(nil, 0, 20) }
             } else {
-                var p = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+                var p = pollfd(fd: readEnd.rawValue, events: Int16(POLLIN), revents: 0)
                 // Short while the process lives: exit is noticed by polling waitid, not by a signal
                 // (a SIGCHLD handler would be process-wide state that other code may also want).
                 let rc = poll(&p, 1, status == nil ? 20 : 50)
                 if rc > 0 {
-                    let n = read(readEnd, buffer, 65536)
-                    if n > 0 {
-                        lines.feed(UnsafeRawBufferPointer(start: buffer, count: n))
-                    } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
-                        endOfFile = true
+                    switch Result(catching: { () throws(POSIXFailure) in try readEnd.read(into: buffer) }) {
+                    case let .success(n) where n > 0: lines.feed(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
+                    case .failure(let failure) where failure.code == EAGAIN: break
+                    default: endOfFile = true
                     }
                 }
             }
@@ -153,16 +150,18 @@ enum StageProcess {
         return ProcessOutcome(exitCode: nil, signal: raw & 0x7f, timedOut: timedOut, duration: duration)
     }
 
-    private static func openLog(_ path: String) throws -> Int32 {
+    private static func openLog(_ path: String) throws -> FileDescriptor {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {
             try PlumbError.wrap("cannot create the log folder \(folder)") {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw PlumbError("cannot open the log \(path): \(errnoText())") }
-        return fd
+        do {
+            return try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_APPEND)
+        } catch {
+            throw PlumbError("cannot open the log \(path): \(error)")
+        }
     }
 
     private static func spawn(_ request: ProcessRequest, output: Int32) throws -> pid_t {
@@ -223,9 +222,8 @@ enum StageProcess {
 
     private static func reap(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return 0x7f00 } // reaped elsewhere: report as exit 127
-        }
+        // Failing otherwise means it was reaped elsewhere: report it as exit 127.
+        guard (try? FileDescriptor.retryingInterrupts({ waitpid(pid, &status, 0) })) != nil else { return 0x7f00 }
         return status
     }
 
