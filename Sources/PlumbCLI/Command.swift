@@ -179,6 +179,15 @@ package enum PlumbCLI {
         }
     }
 
+    /// The exit code `runCommand` gives `error`; `--json` views put it in their last line.
+    static func exitCode(of error: Error) -> Int32 {
+        switch error {
+        case is UsageError: ExitCode.usage
+        case let e as PlumbError: ExitCode.of(e.kind)
+        default: ExitCode.failure
+        }
+    }
+
     private static func dispatch(_ type: CommandEntry, _ args: [String]) throws -> Int32 {
         let parsed = try ParsedArguments.parse(args, specs: type.arguments, command: type.name)
         return try type.execute(parsed)

@@ -48,7 +48,20 @@ struct PromoteCommand: PlumbCommand {
     }
 
     package func run() throws -> Int32 {
-        let terminal = global.terminal()
+        // With --json, stdout carries JSON Lines only (docs/json.md); the text people read goes to stderr.
+        let terminal = global.json
+            ? Terminal(noColour: global.noColour, quiet: global.quiet, verbose: global.verbose, toStandardError: true)
+            : global.terminal()
+        let lines = global.json ? JSONLinesReconcileView() : nil
+        do {
+            return try run(terminal: terminal, lines: lines)
+        } catch {
+            lines?.emit("error", JSONLinesReconcileView.error(error, exitCode: PlumbCLI.exitCode(of: error)))
+            throw error
+        }
+    }
+
+    private func run(terminal: Terminal, lines: JSONLinesReconcileView?) throws -> Int32 {
         // Like reconcile: a signal never lands between the commit and its working-tree update.
         if !request.dryRun { SignalHandling.install(stopping: "after the current step") }
         let project = try Project(path: global.repo)
@@ -56,15 +69,38 @@ struct PromoteCommand: PlumbCommand {
         let lock = request.dryRun ? nil : try project.lock(environment: request.to, command: ReconcileCommand.commandLine, wait: nil)
         defer { lock?.release() }
         let outcome = try Promoter(project: project).promote(request)
-        if global.json {
-            try terminal.printJSON(outcome)
-        } else {
-            if !outcome.gates.isEmpty || !global.quiet {
-                terminal.print(GateTable.render(outcome.gates, title: "Gates of \(outcome.to) on \(outcome.from)", terminal: terminal))
-            }
-            Self.printResult(outcome, terminal: terminal)
+        let code = outcome.passed ? PlumbCLI.ExitCode.ok : PlumbCLI.ExitCode.gateFailed
+        if let lines { Self.emit(outcome, exitCode: code, to: lines) }
+        if !outcome.gates.isEmpty || !global.quiet {
+            terminal.print(GateTable.render(outcome.gates, title: "Gates of \(outcome.to) on \(outcome.from)", terminal: terminal))
         }
-        return outcome.passed ? PlumbCLI.ExitCode.ok : PlumbCLI.ExitCode.gateFailed
+        Self.printResult(outcome, terminal: terminal)
+        return code
+    }
+
+    /// `promote --json`: a `gate` line per gate, the `pin` (written, or that would be), `recorded`
+    /// when a commit was made, and the `summary`.
+    static func emit(_ outcome: Promoter.Outcome, exitCode: Int32, to lines: JSONLinesReconcileView) {
+        for gate in outcome.gates {
+            guard case var .object(fields) = JSONLinesReconcileView.value(gate) else { continue }
+            // Absent and null mean the same to a reader; null keeps every gate line the same shape.
+            fields["value"] = fields["value"] ?? .null
+            fields["baseline"] = fields["baseline"] ?? .null
+            lines.emit("gate", fields)
+        }
+        if let pin = outcome.pin { lines.emit("pin", ["pin": JSONLinesReconcileView.value(pin)]) }
+        if let commit = outcome.commit {
+            lines.emit("recorded", ["commit": .string(commit.hex), "branch": outcome.branch.map { .string($0) } ?? .null,
+                                    "run": outcome.pin.map { .string($0.run) } ?? .null])
+        }
+        let result = !outcome.passed ? "gate-failed" : outcome.alreadyPinned ? "already-pinned"
+            : outcome.rolledBackFrom != nil ? "rolled-back-from" : outcome.dryRun ? "dry-run" : "promoted"
+        lines.emit("summary", [
+            "from": .string(outcome.from), "to": .string(outcome.to), "passed": .bool(outcome.passed), "result": .string(result),
+            "run": outcome.pin.map { .string($0.run) } ?? .null,
+            "commit": outcome.commit.map { .string($0.hex) } ?? .null, "branch": outcome.branch.map { .string($0) } ?? .null,
+            "pushed": .bool(outcome.pushed), "dryRun": .bool(outcome.dryRun), "exitCode": .int(Int(exitCode)),
+        ])
     }
 
     static func printResult(_ outcome: Promoter.Outcome, terminal: Terminal) {

@@ -68,12 +68,33 @@ struct ReconcileCommand: PlumbCommand {
     static var commandLine: String { (["plumb"] + CommandLine.arguments.dropFirst()).joined(separator: " ") }
 
     package func run() throws -> Int32 {
-        let terminal = global.terminal()
+        // With --json, stdout carries JSON Lines only; the text people read goes to stderr.
+        let terminal = global.json && !dryRun
+            ? Terminal(noColour: global.noColour, quiet: global.quiet, verbose: global.verbose, toStandardError: true)
+            : global.terminal()
+        let lines = global.json && !dryRun ? JSONLinesReconcileView(streamsOutput: global.verbose) : nil
+        do {
+            return try run(terminal: terminal, lines: lines)
+        } catch {
+            lines?.emit("error", JSONLinesReconcileView.error(error, exitCode: PlumbCLI.exitCode(of: error)))
+            throw error
+        }
+    }
+
+    private func run(terminal: Terminal, lines: JSONLinesReconcileView?) throws -> Int32 {
         let project = try Project(path: global.repo)
         Project.keepUntilExit(project)
         let locking = Reconciler.LockPolicy(command: Self.commandLine, wait: lockWait)
-        let view = TerminalReconcileView(terminal: terminal, showsPlan: !global.json && !global.quiet)
-        let reconciler = Reconciler(project: project, observer: view, feedback: view.feedback, locking: locking)
+        let text = TerminalReconcileView(terminal: terminal, showsPlan: !global.json && !global.quiet)
+        let view: ReconcileObserver
+        let feedback: Feedback
+        if let lines {
+            feedback = Feedback(streamOutput: text.feedback.streamOutput || lines.feedback.streamOutput, progress: text.feedback.progress)
+            view = ReconcileViews(views: [lines, text], feedback: feedback)
+        } else {
+            (view, feedback) = (text, text.feedback)
+        }
+        let reconciler = Reconciler(project: project, observer: view, feedback: feedback, locking: locking)
         var sync = RemoteSync(repository: project.repository, remote: remote)
         sync.conflictsDirectory = project.conflictsDirectory
         let branch = try ref ?? project.repository.head().branchName
@@ -92,7 +113,7 @@ struct ReconcileCommand: PlumbCommand {
         if pull {
             guard let branch else { throw PlumbError("--pull needs a branch; HEAD is detached", hint: "check out a branch or pass --ref") }
             let result = try sync.pull(branch: branch, ownedPaths: ["history"])
-            if !global.quiet && !global.json {
+            if !global.quiet && !(global.json && dryRun) {
                 switch result {
                 case .upToDate: terminal.print("Pulled \(remote)/\(branch): up to date.")
                 case let .fastForwarded(to): terminal.print("Pulled \(remote)/\(branch): fast-forwarded to \(to.short).")
@@ -110,18 +131,25 @@ struct ReconcileCommand: PlumbCommand {
         }
         SignalHandling.install()
         let outcome = try reconciler.reconcile(ref: ref, environment: global.env, forced: forced, jobs: jobs)
-        if global.json {
-            let report = ReconcileReport(plan: outcome.plan, run: outcome.record, commit: outcome.commit)
-            try terminal.printJSON(report)
-        } else if let record = outcome.record, let commit = outcome.commit {
+        if let record = outcome.record, let commit = outcome.commit {
             Self.printSummary(record, commit: commit, project: project, terminal: terminal)
         }
+        var pushed = false
         if push, let branch {
             try sync.push(branch: branch, ownedPaths: [SpecPaths.history(outcome.plan.environment)])
-            if !global.quiet && !global.json { terminal.print("Pushed \(branch) to \(remote).") }
+            pushed = true
+            if !global.quiet { terminal.print("Pushed \(branch) to \(remote).") }
         }
-        guard let record = outcome.record else { return PlumbCLI.ExitCode.ok }
-        return record.status == .succeeded ? PlumbCLI.ExitCode.ok : PlumbCLI.ExitCode.failure
+        let code = outcome.record.map { $0.status == .succeeded ? PlumbCLI.ExitCode.ok : Self.exitCode(of: $0.status) } ?? PlumbCLI.ExitCode.ok
+        lines?.emit("summary", JSONLinesReconcileView.summary(plan: outcome.plan, record: outcome.record, commit: outcome.commit,
+                                                              pushed: pushed, exitCode: code))
+        return code
+    }
+
+    /// The exit code of a recorded run that did not succeed: 130 when a signal stopped it (the
+    /// record is committed all the same), 1 when a stage failed.
+    static func exitCode(of status: RunRecord.Status) -> Int32 {
+        status == .interrupted ? PlumbCLI.ExitCode.interrupted : PlumbCLI.ExitCode.failure
     }
 
     static func printSummary(_ record: RunRecord, commit: ObjectID, project: Project, terminal: Terminal) {
@@ -145,13 +173,6 @@ struct ReconcileCommand: PlumbCommand {
         let verb = record.status == .succeeded ? terminal.styled("Recorded", .green) : terminal.styled("Recorded \(record.status.rawValue) run", .red)
         terminal.print("\(verb) \(record.run) in \(commit.short) on \(record.branch ?? "?"): \(parts.joined(separator: ", ")).")
     }
-}
-
-/// `plumb reconcile --json`.
-struct ReconcileReport: Codable {
-    var plan: Plan
-    var run: RunRecord?
-    var commit: ObjectID?
 }
 
 /// SIGINT and SIGTERM stop the running stages and record the run as interrupted; a second signal exits at once.

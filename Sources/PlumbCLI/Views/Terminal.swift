@@ -18,11 +18,17 @@ package final class Terminal: @unchecked Sendable {
     /// Suppress progress lines.
     let quiet: Bool
     let verbose: Bool
+    /// Where `print` and `status` write: stdout, or stderr when stdout carries machine output
+    /// (`reconcile --json` prints its JSON Lines there and the text people read here).
+    private let output: FileHandle
     private var statusLineShown = false
 
-    package init(noColour: Bool = false, quiet: Bool = false, verbose: Bool = false,
+    /// `toStandardError` sends what would go to stdout to stderr instead (and asks whether stderr
+    /// is a terminal).
+    package init(noColour: Bool = false, quiet: Bool = false, verbose: Bool = false, toStandardError: Bool = false,
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
-        isInteractive = isatty(STDOUT_FILENO) == 1 && environment["TERM"] != "dumb"
+        output = toStandardError ? FileHandle.standardError : FileHandle.standardOutput
+        isInteractive = isatty(toStandardError ? STDERR_FILENO : STDOUT_FILENO) == 1 && environment["TERM"] != "dumb"
         let noColorSet = environment["NO_COLOR"].map { !$0.isEmpty } ?? false
         colour = isInteractive && !noColour && !noColorSet
         self.quiet = quiet
@@ -38,11 +44,14 @@ package final class Terminal: @unchecked Sendable {
     }
 
     /// Writes a line to stdout.
-    package func print(_ line: String = "") { write(line + "\n", to: FileHandle.standardOutput) }
+    package func print(_ line: String = "") { write(line + "\n", to: output) }
     /// Writes `value` to stdout as JSON, in the layout every `--json` output shares (`RecordJSON`).
     func printJSON<T: Encodable>(_ value: T) throws {
-        print(String(decoding: try RecordJSON.encode(value), as: UTF8.self).trimmingCharacters(in: .newlines))
+        write(String(decoding: try RecordJSON.encode(value), as: UTF8.self).trimmingCharacters(in: .newlines) + "\n",
+              to: FileHandle.standardOutput)
     }
+    /// Writes one JSON Lines line (a JSON object, no newline in it) to stdout, redacted like every line.
+    func printJSONLine(_ line: String) { write(line + "\n", to: FileHandle.standardOutput) }
     /// Writes a line to stderr.
     package func error(_ line: String) { write(line + "\n", to: FileHandle.standardError) }
 
@@ -53,7 +62,7 @@ package final class Terminal: @unchecked Sendable {
         var out = "\r\u{1B}[2K"
         if !text.isEmpty { out += styled(Escape.terminal(text), .dim) }
         statusLineShown = !text.isEmpty
-        FileHandle.standardOutput.write(Data(out.utf8))
+        output.write(Data(out.utf8))
     }
 
     private func write(_ text: String, to handle: FileHandle) {
@@ -61,7 +70,7 @@ package final class Terminal: @unchecked Sendable {
         let text = Redactor.process.redact(text)
         lock.lock(); defer { lock.unlock() }
         // A line printed while a status line is shown first clears it, so the two never mix.
-        if statusLineShown && isInteractive { FileHandle.standardOutput.write(Data("\r\u{1B}[2K".utf8)); statusLineShown = false }
+        if statusLineShown && isInteractive { output.write(Data("\r\u{1B}[2K".utf8)); statusLineShown = false }
         // The last net under every line printed: whatever a caller forgot to escape, no control
         // character but the layout and the styles this terminal emits itself reaches the screen.
         // Values are escaped where they enter a line (`Escape.terminal`), which also covers newlines.

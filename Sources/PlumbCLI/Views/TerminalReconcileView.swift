@@ -70,7 +70,7 @@ struct TerminalReconcileView: ReconcileObserver {
 
     private func finished(_ stage: String, _ end: StageEnd) {
         switch end {
-        case let .succeeded(duration):
+        case let .succeeded(duration, _):
             report(stage, "done in \(formatDuration(duration))", style: .green, glyph: "✔")
         case let .failed(how, duration, interrupted):
             let why = switch how {

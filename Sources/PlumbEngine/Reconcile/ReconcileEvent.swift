@@ -29,7 +29,8 @@ package enum ReconcileEvent: Sendable {
 
 /// How a stage ended in a run, as the executor saw it.
 package enum StageEnd: Sendable, Hashable {
-    case succeeded(duration: Double)
+    /// It ran and succeeded, writing `outputs` (declared output and metrics file → digest).
+    case succeeded(duration: Double, outputs: [String: Digest] = [:])
     /// The command ended without success (stopped by a signal of ours when `interrupted`).
     case failed(ProcessEnd, duration: Double, interrupted: Bool)
     /// The command succeeded but what it left is refused (an output missing, metrics not JSON…).

@@ -362,7 +362,7 @@ package final class Executor: @unchecked Sendable {
         // Handed to the stages that read them as they are, read-only from now on.
         for out in (stage.outputs + stage.metricsFiles).sorted() { try workspaceInputs.adopt(out, tracked: false) }
         try index.remember(CachedOutcome(outputs: produced, metrics: metrics, run: options.runID), for: fingerprint)
-        observer.observe(.stageFinished(stage: stage.name, .succeeded(duration: duration)))
+        observer.observe(.stageFinished(stage: stage.name, .succeeded(duration: duration, outputs: produced)))
         var o = outcome(stage, .succeeded, fingerprint: fingerprint, outputs: produced, metrics: metrics)
         o.exitCode = 0
         o.duration = duration

@@ -105,10 +105,10 @@ final class EventLog: ReconcileObserver {
         _ = try Reconciler(project: try h.project(), observer: log, feedback: Feedback(streamOutput: true, progress: true))
             .reconcile(ref: nil, environment: nil, jobs: 1)
         let written = Locked<[String]>([])
-        let view = JSONLinesReconcileView { line in written.withLock { $0.append(line) } }
+        let view = JSONLinesReconcileView(streamsOutput: true) { line in written.withLock { $0.append(line) } }
         for event in log.all { view.observe(event) }
         let lines = written.withLock { $0 }
-        #expect(lines.allSatisfy { $0.hasSuffix("\n") && !$0.dropLast().contains("\n") })
+        #expect(lines.allSatisfy { !$0.contains("\n") })
         let objects = try lines.map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
         let types = objects.compactMap { object -> String? in
             guard case let .object(fields) = object, case let .string(type)? = fields["type"], fields["schemaVersion"] == .int(1) else { return nil }

@@ -82,8 +82,15 @@ import Testing
         // --json says the same to a machine, with the same exit code.
         let json = try world.plumb("promote", "dev", "staging", "--json")
         #expect(json.status == 3)
-        let outcome = try RecordJSON.decode(Promoter.Outcome.self, from: Data(json.stdout.utf8))
-        #expect(!outcome.passed && outcome.commit == nil && outcome.gates.filter(\.passed).isEmpty)
+        let lines = try jsonLines(json.stdout)
+        try expectDocumented(lines, section: "`plumb promote --json`")
+        let gates = lines.filter { $0["type"] as? String == "gate" }
+        #expect(gates.count == 2 && gates.allSatisfy { $0["passed"] as? Bool == false }, "\(json.stdout)")
+        let summary = try #require(lines.last)
+        #expect(summary["type"] as? String == "summary" && summary["result"] as? String == "gate-failed")
+        #expect(summary["commit"] is NSNull && summary["exitCode"] as? Int == 3)
+        #expect(!lines.contains { ["pin", "recorded"].contains($0["type"] as? String) })
+        #expect(json.stderr.contains("2 gates failed"), "the words people read go to stderr")
         #expect(try world.fingerprintOfEverything() == before)
     }
 
