@@ -160,6 +160,12 @@ struct DriftProbe {
             let first = Self.firstLine(ofFileAt: log).map(environment.redactor.redact)
             if outcome.succeeded { return (.inSync, first) }
             if outcome.timedOut { return (.unknown, "check timed out") }
+            // 126/127: the shell could not run the probe (not executable, not found, no interpreter,
+            // as on a fresh clone without the example's virtual environment). That says nothing
+            // about the deployment, so it is not drift and must not trigger a redeploy.
+            if let code = outcome.exitCode, code == 126 || code == 127 {
+                return (.unknown, "check cannot run (exit \(code))" + (first.map { ": \($0)" } ?? ""))
+            }
             return (.drifted, first ?? "check exited \(outcome.exitCode.map(String.init) ?? "on a signal")")
         } catch {
             return (.unknown, environment.redactor.redact("cannot run check: \(error)"))

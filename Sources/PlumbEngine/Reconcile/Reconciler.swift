@@ -50,7 +50,9 @@ package struct Reconciler {
 
     /// Reads the commit and plans; writes nothing. With `refresh`, first runs the drift probes of the
     /// stages that deployed something (repository code), and plans those that drifted to run again.
-    package func plan(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = false) throws -> (Snapshot, Plan) {
+    /// `probed`: what the probes said when the caller already ran them (the watch loop), so they do not run twice.
+    package func plan(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = false,
+                      probed: [String: String]? = nil) throws -> (Snapshot, Plan) {
         let snapshot = try Snapshot.read(project, ref: ref, environment: environment)
         let unknown = forced.subtracting(snapshot.spec.pipeline.stages.map(\.name))
         if let name = unknown.sorted().first {
@@ -58,20 +60,31 @@ package struct Reconciler {
                              kind: .usage)
         }
         var input = try snapshot.planningInput(project, forced: forced)
-        if refresh { input.drifted = DriftProbe(project: project, runner: runner).driftedStages(snapshot) }
+        if refresh { input.drifted = try probed ?? driftedStages(snapshot) }
         let plan = Planner.plan(input, cache: project.cacheView)
         try? project.statCache.save()
         return (snapshot, plan)
     }
 
+    /// The stages whose drift probe says their deployment no longer matches the record, with what the
+    /// probe printed. Runs repository code (the probes).
+    package func driftedStages(ref: String?, environment: String?) throws -> [String: String] {
+        try driftedStages(Snapshot.read(project, ref: ref, environment: environment))
+    }
+
+    private func driftedStages(_ snapshot: Snapshot) throws -> [String: String] {
+        DriftProbe(project: project, runner: runner).driftedStages(snapshot)
+    }
+
     /// Plans (running the drift probes unless `refresh` is false: a stage whose deployment drifted
     /// runs again), applies and records.
-    package func reconcile(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = true, jobs: Int) throws -> Outcome {
+    package func reconcile(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = true,
+                           probed: [String: String]? = nil, jobs: Int) throws -> Outcome {
         // Shared with other writers, exclusive with `plumb gc`, from before planning: a plan that
         // restores from the cache must still find those objects when it applies.
         let cacheLock = try locking.map { try project.lockCache(.shared, command: $0.command, wait: $0.wait) }
         defer { cacheLock?.release() }
-        var (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced, refresh: refresh)
+        var (snapshot, plan) = try self.plan(ref: ref, environment: environment, forced: forced, refresh: refresh, probed: probed)
         var lock: RepositoryLock?
         defer { lock?.release() }
         if let locking, plan.errors.isEmpty, plan.hasChanges {

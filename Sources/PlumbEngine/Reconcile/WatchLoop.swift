@@ -4,7 +4,8 @@ import PlumbGit
 import PlumbStore
 
 /// `plumb reconcile --watch`: the unattended loop. Each cycle fetches the tracked branch, reconciles
-/// when the desired state changed, pushes what it recorded, prints one line and sleeps until the next.
+/// when the desired state changed or a deployment drifted, pushes what it recorded, prints one line
+/// and sleeps until the next.
 ///
 /// Only the desired state counts as a change: the commit's tree without `history/`. A commit that
 /// only records a run (this environment's or another's) therefore never triggers a reconcile.
@@ -120,10 +121,17 @@ package final class WatchLoop {
         let tip = try project.repository.referenceTarget(reference)
         let key = try Self.desiredStateKey(project.repository, commit: tip)
         var interrupted = false
-        if key == reconciledKey {
+        // With the desired state unchanged, only drift brings work: each cycle runs the probes and
+        // heals what drifted (Argo CD's self-heal), reusing what they said for the plan.
+        let drifted = key == reconciledKey ? try reconciler.driftedStages(ref: options.branch, environment: options.environment) : [:]
+        if key == reconciledKey && drifted.isEmpty {
             parts.append("no change at \(tip.short)")
         } else {
-            let outcome = try reconciler.reconcile(ref: options.branch, environment: options.environment, jobs: options.jobs)
+            if let (stage, detail) = drifted.sorted(by: { $0.key < $1.key }).first {
+                parts.append("\(stage) drifted (\(detail))" + (drifted.count > 1 ? " and \(drifted.count - 1) more" : ""))
+            }
+            let outcome = try reconciler.reconcile(ref: options.branch, environment: options.environment,
+                                                   probed: key == reconciledKey ? drifted : nil, jobs: options.jobs)
             if let record = outcome.record, let commit = outcome.commit {
                 let counts = Dictionary(grouping: record.stages.values, by: \.status).mapValues(\.count)
                 let summary = counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")

@@ -110,6 +110,31 @@ import Testing
         #expect(request.logFile.hasPrefix(project.logDirectory(for: outcome.record?.run ?? "?")))
     }
 
+    /// A probe the shell cannot run (126, 127) knows nothing about the deployment: unknown, never
+    /// drifted, so a fresh clone without the probe's interpreter does not redeploy. A real process.
+    @Test func aProbeThatCannotRunIsUnknownNotDrifted() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          deploy:
+            cmd: mkdir -p build && echo v1 > build/deployed.txt
+            outs: [build/deployed.txt]
+            check: ./no-such-probe.sh
+        """)
+        try h.reconcile()
+        let project = try h.project()
+        let snapshot = try Snapshot.read(project, ref: nil, environment: nil)
+        let stage = try #require(snapshot.spec.pipeline.stage("deploy"))
+        let (drift, detail) = DriftProbe(project: project).probe("./no-such-probe.sh", stage: stage, snapshot: snapshot)
+        #expect(drift == .unknown)
+        #expect(detail?.hasPrefix("check cannot run (exit 127)") == true, "\(detail ?? "nil")")
+        #expect(DriftProbe(project: project).driftedStages(snapshot).isEmpty)
+        let notExecutable = ScriptedRunner { _, _ in .init(exitCode: 126, log: "permission denied\n") }
+        #expect(DriftProbe(project: project, runner: notExecutable).driftedStages(snapshot).isEmpty)
+        let outcome = try h.reconcile()
+        #expect(outcome.record == nil, "nothing drifted, so nothing runs")
+    }
+
     @Test func aDriftProbeGetsTheSameEnvironmentBuilderAsItsStage() throws {
         let h = try PipelineHarness(pipeline: """
         version: 1

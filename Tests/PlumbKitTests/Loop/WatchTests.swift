@@ -129,3 +129,32 @@ final class SharedRemote {
         #expect(watch.text.contains("interrupted"))
     }
 }
+
+/// Self-heal in the watch loop: with the desired state unchanged, a cycle runs the drift probes and
+/// runs again the stage whose deployment drifted; a cycle with nothing drifted does nothing.
+@Suite struct LoopDriftHealTests {
+    @Test func aWatchCycleHealsADriftedDeployment() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          deploy:
+            cmd: mkdir -p build && echo v1 > build/model.txt && cp build/model.txt "$SIDE" && echo deploy >> "$SIDE.log"
+            outs: [build/model.txt]
+            check: echo v1 | cmp - "$SIDE"
+        """)
+        let loop = WatchLoop(project: try h.project(), observer: SilentObserver(),
+                             options: .init(environment: nil, branch: "main"), locking: nil)
+        #expect(try loop.cycle().did.contains("reconciled"))
+        #expect(try loop.cycle().did.hasPrefix("no change"), "in sync: the probe passes and nothing runs")
+        try "junk\n".write(toFile: h.sideFile, atomically: true, encoding: .utf8)
+        let healed = try loop.cycle().did
+        #expect(healed.contains("deploy drifted") && healed.contains("recorded"), "\(healed)")
+        #expect(try String(contentsOfFile: h.sideFile, encoding: .utf8) == "v1\n", "the deployment was put back")
+        #expect(try String(contentsOfFile: h.sideFile + ".log", encoding: .utf8) == "deploy\ndeploy\n")
+        let state = try #require(try Snapshot.read(try h.project(), ref: nil, environment: nil).recorded)
+        let run = try #require(try RunRecord.read(state.lastRun ?? "", environment: EnvironmentSpec.implicitName,
+                                                  at: try h.scratch.head, in: h.repository))
+        #expect(run.stages["deploy"]?.reasons.first?.hasPrefix("drifted: ") == true, "\(run.stages["deploy"]?.reasons ?? [])")
+        #expect(try loop.cycle().did.hasPrefix("no change"))
+    }
+}
