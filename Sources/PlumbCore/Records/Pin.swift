@@ -19,6 +19,8 @@ package struct Pin: Sendable, Hashable, Codable {
     package var gates: [GateResult]
     package var promotedBy: String
     package var promotedAt: Date
+    /// Set by `plumb rollback`: the run this pin replaced by going back. Absent for a promotion.
+    package var rolledBackFrom: String?
 
     package init(source: String, commit: ObjectID, run: String, stages: [String: PinnedStage], gates: [GateResult],
                 promotedBy: String, promotedAt: Date) {

@@ -198,6 +198,7 @@ extension Pin: CheckedRecord {
     func check() throws {
         try RecordRules.name(source, of: "environment", at: "source")
         try RecordRules.run(run, at: "run")
+        if let rolledBackFrom { try RecordRules.run(rolledBackFrom, at: "rolledBackFrom") }
         for (name, stage) in stages.sorted(by: { $0.key < $1.key }) {
             try RecordRules.name(name, of: "stage", at: "stages")
             try RecordRules.stage(outputs: stage.outputs, inputs: [:], at: "stages.\(name)")

@@ -5,9 +5,12 @@ import PlumbStore
 
 /// Goes back to an earlier promotion by committing its pin again.
 ///
-/// The pin file is desired state, so a rollback is nothing but an earlier content of
-/// `environments/<env>.pin.json` committed anew, byte for byte; `git revert` of a promotion
-/// commit produces the same file and works the same way.
+/// The pin file is desired state, so a rollback is an earlier content of
+/// `environments/<env>.pin.json` committed anew, marked `rolledBackFrom` the run it replaces.
+/// The mark makes rollbacks step back: the promotions still in force form a stack (a rollback
+/// pops back to the pin it restores), and the next rollback goes to the one below, never forward
+/// to the run just rolled back from. `git revert` of a promotion commit restores the older file
+/// without the mark and also works, as a promotion of the older run.
 package struct Rollback {
     package let project: Project
 
@@ -18,8 +21,6 @@ package struct Rollback {
         /// The newest commit that has this content (for the oldest content: the one that wrote it).
         package var commit: ObjectID
         package var pin: Pin
-        /// The exact bytes, rewritten as they were.
-        package var content: Data
     }
 
     /// What a rollback did; `plumb rollback --json` prints it.
@@ -49,7 +50,7 @@ package struct Rollback {
             if let last = versions.last, Promotion.sameArtifacts(last.pin, pin) {
                 // Older commit with the same artifacts: keep the newest commit, the oldest bytes do not matter.
             } else {
-                versions.append(PinVersion(commit: id, pin: pin, content: data))
+                versions.append(PinVersion(commit: id, pin: pin))
             }
             commit = info.parents.first
         }
@@ -77,10 +78,12 @@ package struct Rollback {
         if let to {
             chosen = try find(to, history: history, environment: environment)
         } else {
-            guard history.count > 1 else {
-                throw PlumbError("\(environment) has had only one promotion (\(pin.source) run \(pin.run)); there is nothing earlier to go back to")
+            let stack = Self.promotionsInForce(history)
+            guard stack.count > 1 else {
+                throw PlumbError("\(environment) has no earlier promotion in force to go back to (it pins \(pin.source) run \(pin.run))",
+                                 hint: "pick one with `plumb rollback \(environment) --to RUN`")
             }
-            chosen = history[1]
+            chosen = stack[stack.count - 2]
         }
         let currentRef = PinReference(source: pin.source, commit: pin.commit, run: pin.run)
         let target = PinReference(source: chosen.pin.source, commit: chosen.pin.commit, run: chosen.pin.run)
@@ -101,8 +104,11 @@ package struct Rollback {
         Plumb-Run: \(chosen.pin.run)
 
         """
+        var restored = chosen.pin
+        restored.rolledBackFrom = pin.run
+        let content = try RecordJSON.encode(restored)
         let written = try PlumbError.wrap("cannot commit the rollback") {
-            try PinWriter(project: project).write(environment: environment, content: chosen.content, message: message,
+            try PinWriter(project: project).write(environment: environment, content: content, message: message,
                                                   base: snapshot.commit, onBranch: current, newBranch: newBranch)
         }
         outcome.commit = written.commit
@@ -113,6 +119,21 @@ package struct Rollback {
             outcome.pushed = true
         }
         return outcome
+    }
+
+    /// The promotions still in force, oldest first, from the pin history (newest first): each
+    /// promotion is pushed; a rollback pops back to the entry with its artifacts (pushed, when `--to`
+    /// went somewhere not on the stack). The last entry is the current pin.
+    static func promotionsInForce(_ history: [PinVersion]) -> [PinVersion] {
+        var stack: [PinVersion] = []
+        for version in history.reversed() {
+            if version.pin.rolledBackFrom != nil, let keep = stack.lastIndex(where: { Promotion.sameArtifacts($0.pin, version.pin) }) {
+                stack.removeSubrange((keep + 1)...)
+            } else {
+                stack.append(version)
+            }
+        }
+        return stack
     }
 
     /// The version named by `reference`: a run id of a pin in the history, else a commit whose pin is taken.
@@ -127,6 +148,6 @@ package struct Rollback {
         guard let data = try repo.file(at: path, in: commit) else {
             throw PlumbError("commit \(commit.short) has no \(path)", hint: "give a promotion commit or a run id")
         }
-        return PinVersion(commit: commit, pin: try Pin.decode(data, path: "\(path) at \(commit.short)"), content: data)
+        return PinVersion(commit: commit, pin: try Pin.decode(data, path: "\(path) at \(commit.short)"))
     }
 }

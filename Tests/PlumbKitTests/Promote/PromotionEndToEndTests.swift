@@ -185,3 +185,33 @@ import Testing
         #expect(try world.pin("staging") == nil)
     }
 }
+
+/// Rollback steps back through the promotions still in force, never forward.
+@Suite struct RollbackStepsBackTests {
+    @Test func twoRollbacksGoBackTwiceAndAThirdHasNowhereToGo() throws {
+        let world = try PromotionWorld()
+        var deployed: [String] = []
+        var runs: [String] = []
+        for version in 1...3 {
+            if version > 1 { try world.developerCommits("spec/params.yaml", promotionParams(version: version, accuracy: "0.86")) }
+            #expect(try world.mainPipeline() == (0, 0, 0))
+            deployed.append(try world.deployed("staging"))
+            runs.append(try #require(try world.pin("staging")).run)
+        }
+        #expect(Set(deployed).count == 3)
+
+        for back in [1, 0] {
+            let rollback = try world.plumb("rollback", "staging", "--pull", "--push")
+            #expect(rollback.status == 0, "\(rollback.stderr)")
+            let pin = try #require(try world.pin("staging"))
+            #expect(pin.run == runs[back], "rollback goes to version \(back + 1), not forward")
+            #expect(pin.rolledBackFrom == runs[back + 1], "the pin records what it rolled back from")
+            #expect(try world.plumb("reconcile", "--env", "staging", "--pull", "--push").status == 0)
+            #expect(try world.deployed("staging") == deployed[back])
+        }
+        let third = try world.plumb("rollback", "staging", "--pull", "--push")
+        #expect(third.status != 0)
+        #expect(third.stderr.contains("no earlier promotion in force"), "\(third.stderr)")
+        #expect(try world.pin("staging")?.run == runs[0])
+    }
+}
