@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Plumb: a GitOps reconciler for ML pipelines. No Swift package dependencies:
-// the toolchain plus Debian's libgit2, libyaml and libcrypto, through pkg-config.
+// the toolchain plus Debian's libgit2, libyaml, libcrypto and libcurl, through pkg-config.
 //
 // Layers, each a target so that the compiler refuses a reference that runs the wrong way
 // (docs/architecture.md):
@@ -22,9 +22,11 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // The shared store's HTTP client (docs/decisions.md: why not URLSession).
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "PlumbCore", dependencies: ["CYAML", "CCrypto"]),
         .target(name: "PlumbGit", dependencies: ["PlumbCore", "CGit2"]),
-        .target(name: "PlumbStore", dependencies: ["PlumbCore"]),
+        .target(name: "PlumbStore", dependencies: ["PlumbCore", "CCurl"]),
         .target(name: "PlumbEngine", dependencies: ["PlumbCore", "PlumbGit", "PlumbStore"]),
         .target(name: "PlumbCLI", dependencies: ["PlumbCore", "PlumbGit", "PlumbStore", "PlumbEngine"]),
         .executableTarget(name: "plumb", dependencies: ["PlumbCLI"]),

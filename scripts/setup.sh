@@ -3,7 +3,8 @@
 #
 #   scripts/setup.sh            # from anywhere; works on the repository that holds it
 #
-# - Debian packages to build Plumb (libgit2, libyaml, OpenSSL headers, pkg-config), installed
+# - Debian packages to build Plumb (libgit2, libyaml, OpenSSL and libcurl headers, pkg-config) and
+#   nginx (the shared store the tests start, scripts/store-server.sh), installed
 #   with apt-get only when `dpkg -s` says they are missing (apt-get update runs once, first,
 #   and only then). The Swift toolchain is expected at /opt/swift or on PATH: not installed here.
 # - python3-venv only when `python3 -m venv` cannot work.
@@ -26,7 +27,7 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
 
 missing=()
-for pkg in libgit2-dev libyaml-dev libssl-dev pkg-config; do
+for pkg in libgit2-dev libyaml-dev libssl-dev libcurl4-openssl-dev nginx pkg-config; do
   installed "$pkg" || missing+=("$pkg")
 done
 

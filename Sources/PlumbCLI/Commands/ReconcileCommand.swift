@@ -22,6 +22,7 @@ struct ReconcileCommand: PlumbCommand {
         .option("--jobs", "-j", value: "N", help: "Run up to N stages at once (default: the number of cores)."),
         .option("--force", value: "STAGE", help: "Run STAGE whatever its state (repeatable)."),
         .flag("--detailed-exitcode", help: "With --dry-run: exit 0 when nothing to do, 2 when changes are pending."),
+        .flag("--no-upload", help: "Record without uploading the run's objects to the shared store (a machine that only reads)."),
     ] + RemoteOptions.arguments(pullHelp: "Fetch the branch from the remote and fast-forward before planning.") + [
         .optionalValue("--wait-for-lock", value: "DURATION",
                        help: "If another reconcile of the environment is running, wait for it (at most DURATION: 30s, 5m; bare: as long as it takes)."),
@@ -35,6 +36,7 @@ struct ReconcileCommand: PlumbCommand {
     var jobs: Int
     var forced: Set<String>
     var detailedExitCode: Bool
+    var upload: Bool
     var pull: Bool
     var push: Bool
     var remote: String
@@ -54,6 +56,7 @@ struct ReconcileCommand: PlumbCommand {
             ?? ProcessInfo.processInfo.activeProcessorCount
         forced = Set(parsed.options("--force"))
         detailedExitCode = parsed.flag("--detailed-exitcode")
+        upload = !parsed.flag("--no-upload")
         // Bare --wait-for-lock: no deadline; the longest duration keeps the date arithmetic finite.
         lockWait = try parsed.duration("--wait-for-lock", empty: DurationParser.maximum)
         watch = parsed.flag("--watch")
@@ -94,7 +97,8 @@ struct ReconcileCommand: PlumbCommand {
         } else {
             (view, feedback) = (text, text.feedback)
         }
-        let reconciler = Reconciler(project: project, observer: view, feedback: feedback, locking: locking)
+        var reconciler = Reconciler(project: project, observer: view, feedback: feedback, locking: locking)
+        reconciler.upload = upload
         var sync = RemoteSync(repository: project.repository, remote: remote)
         sync.conflictsDirectory = project.conflictsDirectory
         let branch = try ref ?? project.repository.head().branchName

@@ -84,6 +84,9 @@ package enum JSONSchema {
             return .object(["const": .int(v)])
         case let .objects(shape):
             return .object(["type": .string("array"), "items": reference(shape, defs: &defs)])
+        case let .object(shape):
+            // allOf, so the field's description can sit beside the reference.
+            return .object(["allOf": .array([reference(shape, defs: &defs)])])
         case let .namedObjects(shape):
             return .object(["type": .string("object"),
                             "propertyNames": .object(["pattern": .string(SpecSchema.namePattern)]),

@@ -6,10 +6,13 @@ package struct Pipeline: Sendable, Hashable {
     package var version: Int
     /// Stages in the order the file declares them.
     package var stages: [Stage]
+    /// The shared artifact store, when the repository names one (`cache: {url: …}`).
+    package var cache: CacheSettings?
 
-    package init(version: Int = 1, stages: [Stage]) {
+    package init(version: Int = 1, stages: [Stage], cache: CacheSettings? = nil) {
         self.version = version
         self.stages = stages
+        self.cache = cache
     }
 
     /// The stage called `name`, if any. A linear search: for many lookups, use `stagesByName`.
@@ -18,6 +21,36 @@ package struct Pipeline: Sendable, Hashable {
     /// Stages by name (the first, should a name repeat).
     package var stagesByName: [String: Stage] {
         Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+/// `cache:` in spec/pipeline.yaml: where the shared artifact store is.
+package struct CacheSettings: Sendable, Hashable {
+    /// `http(s)://…` or `file:///…`, without credentials.
+    package var url: String
+
+    package init(url: String) { self.url = url }
+
+    /// What is wrong with `url` as a store address, or nil. Credentials in the URL are refused: it
+    /// is committed to the repository (or shown in messages), and they come from the environment.
+    package static func problem(with url: String) -> String? {
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased() else {
+            return "is not a URL"
+        }
+        if parts.user != nil || parts.password != nil {
+            return "holds credentials; they come only from PLUMB_CACHE_USER and PLUMB_CACHE_PASSWORD, or PLUMB_CACHE_TOKEN"
+        }
+        switch scheme {
+        case "http", "https":
+            if (parts.host ?? "").isEmpty { return "names no host" }
+            if parts.query != nil || parts.fragment != nil { return "has a query or fragment; give the store's base URL" }
+        case "file":
+            if let host = parts.host, !host.isEmpty, host != "localhost" { return "names a host; a file:// store is a folder on this machine (file:///mnt/share)" }
+            if !parts.path.hasPrefix("/") { return "has no absolute folder path" }
+        default:
+            return "has the scheme '\(scheme)'; use http://, https:// or file://"
+        }
+        return nil
     }
 }
 

@@ -38,9 +38,21 @@ enum PipelineDecoder {
         if case let .namedObjects(list)? = object.values["stages"], list.isEmpty, decoder.diagnostics.isEmpty {
             decoder.diagnostics.append(Diagnostic(.warning, at: object.location(of: "stages"), "the pipeline declares no stages"))
         }
+        let cache = decodeCache(object.object("cache"), diagnostics: &decoder.diagnostics)
         diagnostics += decoder.diagnostics
         guard object.values["version"] != nil, object.values["stages"] != nil else { return nil }
-        return DecodedPipeline(pipeline: Pipeline(version: object.integer("version") ?? 1, stages: stages.map(\.stage)), stages: stages)
+        return DecodedPipeline(pipeline: Pipeline(version: object.integer("version") ?? 1, stages: stages.map(\.stage), cache: cache), stages: stages)
+    }
+
+    /// `cache: {url: …}`, its URL checked where it is written.
+    static func decodeCache(_ object: DecodedObject?, diagnostics: inout [Diagnostic]) -> CacheSettings? {
+        guard let object, let url = object.string("url") else { return nil }
+        if let problem = CacheSettings.problem(with: url) {
+            diagnostics.append(Diagnostic(at: object.location(of: "url"), "the cache URL \(Redactor.none.redact(url)) \(problem)",
+                                          hint: "write http://host/path, https://host/path or file:///folder"))
+            return nil
+        }
+        return CacheSettings(url: url)
     }
 
     static func decodeStage(_ name: LocatedString, _ object: DecodedObject, diagnostics: inout [Diagnostic]) -> DecodedStage? {
@@ -163,5 +175,15 @@ enum VariableRule {
             diagnostics.append(Diagnostic(at: name.location, "'\(name.value)' in '\(key)' of \(context) is one of Plumb's own credentials, which no stage gets",
                                           hint: "give the stage a credential of its own under another name (a secret such as DEPLOY_TOKEN)"))
         }
+    }
+}
+
+extension CacheSettings {
+    /// The `cache:` section of a pipeline file, if it is there and valid. Only what opening the
+    /// shared store needs: the rest of the file is `plumb validate`'s and the planner's to judge.
+    package static func read(pipelineYAML data: Data, file: String) -> CacheSettings? {
+        guard let root = (try? YAMLReader.parse(String(decoding: data, as: UTF8.self), file: file)) ?? nil else { return nil }
+        var diagnostics: [Diagnostic] = []
+        return PipelineDecoder.decode(root, file: file, diagnostics: &diagnostics)?.pipeline.cache
     }
 }

@@ -15,6 +15,7 @@ enum SchemaValue {
     case variables([LocatedString: String])
     case mapping(YAMLNode)
     case objects([DecodedObject])
+    case object(DecodedObject)
     case namedObjects([(name: LocatedString, object: DecodedObject)])
 }
 
@@ -34,6 +35,7 @@ struct DecodedObject {
     func variables(_ key: String) -> [LocatedString: String] { if case let .variables(v)? = values[key] { return v }; return [:] }
     func mapping(_ key: String) -> YAMLNode? { if case let .mapping(m)? = values[key] { return m }; return nil }
     func objects(_ key: String) -> [DecodedObject] { if case let .objects(o)? = values[key] { return o }; return [] }
+    func object(_ key: String) -> DecodedObject? { if case let .object(o)? = values[key] { return o }; return nil }
     func namedObjects(_ key: String) -> [(name: LocatedString, object: DecodedObject)] {
         if case let .namedObjects(o)? = values[key] { return o }; return []
     }
@@ -203,6 +205,10 @@ struct SchemaDecoder {
                 if let object = decodeObject(item, shape, context: "\(shape.name) \(index + 1) of \(context)") { out.append(object) }
             }
             return .objects(out)
+
+        case let .object(shape):
+            guard case .mapping = node.kind else { mismatch(node, type, key: key, context: context); return nil }
+            return decodeObject(node, shape, context: "'\(key)' in \(context)").map(SchemaValue.object)
 
         case let .namedObjects(shape):
             guard case let .mapping(pairs) = node.kind else { mismatch(node, type, key: key, context: context); return nil }

@@ -32,6 +32,16 @@ enum SpecSchema {
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
         ])
 
+    /// The shared artifact store of `spec/pipeline.yaml` (docs/store.md).
+    package static let cache = SchemaObject(
+        name: "cache",
+        doc: "The shared artifact store every clone uploads outputs to and fetches them from; PLUMB_CACHE_URL overrides it.",
+        fields: [
+            .init("url", .string(nonEmpty: true), required: true,
+                  doc: "http(s)://host/path (Bazel's HTTP remote-cache protocol) or file:///folder (a shared folder); never with credentials, which come from PLUMB_CACHE_USER/PLUMB_CACHE_PASSWORD or PLUMB_CACHE_TOKEN."),
+            .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
+        ])
+
     /// The root mapping of `spec/pipeline.yaml`.
     package static let pipeline = SchemaObject(
         name: "pipeline",
@@ -39,6 +49,7 @@ enum SpecSchema {
         fields: [
             .init("version", .version(1), required: true, doc: "Format version; must be 1."),
             .init("stages", .namedObjects(stage), required: true, doc: "Stages by name (lowercase letters, digits, '-' and '_', starting with a letter)."),
+            .init("cache", .object(cache), doc: "The shared artifact store (`url:`), so that outputs built on one machine are used on every other."),
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
         ])
 
@@ -70,7 +81,7 @@ enum SpecSchema {
         ])
 
     /// Every mapping shape the spec language has, for tests and the schema generator.
-    static let allObjects: [SchemaObject] = [pipeline, stage, environment, gate]
+    static let allObjects: [SchemaObject] = [pipeline, stage, cache, environment, gate]
 }
 
 /// The shape of a value in a spec file.
@@ -93,6 +104,8 @@ indirect enum SchemaType: Sendable {
     case version(Int)
     /// A list of mappings of one shape.
     case objects(SchemaObject)
+    /// One mapping of a shape.
+    case object(SchemaObject)
     /// A mapping from names (matching `SpecSchema.namePattern`) to mappings of one shape.
     case namedObjects(SchemaObject)
 
@@ -108,6 +121,7 @@ indirect enum SchemaType: Sendable {
         case .anyMapping: return "a mapping"
         case let .version(v): return "the number \(v)"
         case .objects: return "a list of mappings"
+        case .object: return "a mapping"
         case .namedObjects: return "a mapping of names to mappings"
         }
     }

@@ -22,8 +22,10 @@ package final class Project: @unchecked Sendable {
 
     /// Opens the repository around `path` and its local state (created on first use). `store`, when
     /// given, makes the store every reader and writer uses from the local cache (a store layered over
-    /// it, or a test's double).
-    package init(path: String, store: ((Cache) throws -> any ContentStore)? = nil) throws {
+    /// it, or a test's double); otherwise the shared store the repository or `environment` names
+    /// (`SharedStoreSettings`) is layered behind the local cache, if there is one.
+    package init(path: String, store: ((Cache) throws -> any ContentStore)? = nil,
+                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         repository = try Repository(discovering: path)
         guard let workdir = repository.workingDirectory else {
             throw PlumbError("\(repository.gitDirectory.path) is a bare repository", hint: "run plumb in a clone with a working tree")
@@ -38,8 +40,17 @@ package final class Project: @unchecked Sendable {
         statCache = StatCache(file: plumbDirectory.appendingPathComponent("statcache"))
         digester = ContentDigester(statCache: statCache)
         cache = try Cache(root: plumbDirectory.appendingPathComponent("cache"), digester: digester)
-        self.store = try store?(cache) ?? cache
+        if let store {
+            self.store = try store(cache)
+        } else if let shared = try SharedStoreSettings.resolve(repository: repository, environment: environment) {
+            self.store = try shared.open(over: cache)
+        } else {
+            self.store = cache
+        }
     }
+
+    /// The shared store behind the local cache, when there is one.
+    package var sharedStore: LayeredStore? { store as? LayeredStore }
 
     /// Keeps `project` alive until the process exits: a command about to exit need not free its stat cache
     /// entry by entry (10,000 files' worth is a few milliseconds of a 40 ms plan).

@@ -15,6 +15,9 @@ package struct Reconciler {
     package var runner: StageRunner
     /// How apply and record are guarded against a second writer; nil takes no lock (tests of the engine alone).
     package var locking: LockPolicy?
+    /// Whether a run's objects go to the shared store (when there is one) before it is recorded;
+    /// false for `--no-upload`, a machine that only reads.
+    package var upload = true
 
     package init(project: Project, observer: ReconcileObserver = SilentObserver(), feedback: Feedback = Feedback(),
                  runner: StageRunner = LocalProcessRunner(), locking: LockPolicy? = LockPolicy()) {
@@ -130,12 +133,35 @@ package struct Reconciler {
             startedAt: result.startedAt, finishedAt: result.finishedAt, status: result.status, summary: plan.summary,
             dropped: plan.dropped, stages: result.outcomes, metrics: state.metrics, pin: plan.pin)
         let message = Recorder.message(plan: plan, result: result, run: run)
+        // Every object the record names is in the shared store before the record exists, so no
+        // other machine reads a history that points at something it cannot fetch.
+        if upload, let shared = project.sharedStore {
+            _ = try PlumbError.wrap("cannot record run \(run): uploading to the shared store \(shared.remote.location) failed; nothing was recorded") {
+                try shared.upload(Self.objects(of: state, record: record))
+            }
+        }
         // The recorder also brings history/<env> of a checked-out working tree up to date.
         let commit = try Recorder(repository: project.repository).record(state: state, record: record, message: message,
                                                                           branch: branch, base: plan.commit)
         try? FileManager.default.removeItem(atPath: project.logDirectory(for: run))
         observer.observe(.recorded(run: run, commit: commit))
         return Outcome(snapshot: snapshot, plan: plan, result: result, record: record, commit: commit)
+    }
+
+    /// What a record names that the shared store must hold: every output of the next state, every
+    /// log of the run, and the remembered outcome (action entry) of every fingerprint in it.
+    static func objects(of state: RecordedState, record: RunRecord) -> LayeredStore.Upload {
+        var contents = Set<Digest>()
+        var outcomes = Set<Digest>()
+        for stage in state.stages.values {
+            contents.formUnion(stage.outputs.values)
+            if stage.status == .succeeded { outcomes.insert(stage.fingerprint) }
+        }
+        for stage in record.stages.values {
+            if let log = stage.log { contents.insert(log) }
+            contents.formUnion(stage.outputs.values)
+        }
+        return LayeredStore.Upload(contents: contents, outcomes: outcomes)
     }
 
     /// `20261125-091502-3fa9c1`: sortable by time, unique across machines in practice.
