@@ -83,6 +83,19 @@ free_port() {
   die "no free port found"
 }
 
+# Runs the daemon with only stdin (from /dev/null), stdout and stderr (the error log): a daemon that
+# inherited the caller's other descriptors would hold them open for its whole life, and a caller
+# waiting for end of file on one (a pipe, or the socket Foundation's Process watches) would hang.
+launch() {
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd="${fd##*/}"
+      if [[ "$fd" -gt 2 && "$fd" -ne 255 ]]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec "$@" </dev/null >>"$prefix/error.log" 2>&1
+  )
+}
+
 start() {
   ensure_nginx
   local prefix="${1:-}"
@@ -100,7 +113,7 @@ start() {
     port="$(free_port)"
     write_config "$prefix" "$port"
     rm -f "$prefix/nginx.pid"
-    if "$nginx" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" 2>>"$prefix/error.log"; then
+    if launch "$nginx" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log"; then
       for _ in $(seq 50); do [[ -s "$prefix/nginx.pid" ]] && break; sleep 0.1; done
       [[ -s "$prefix/nginx.pid" ]] || die "nginx started but wrote no pid file (see $prefix/error.log)"
       printf 'http://127.0.0.1:%s\n' "$port" >"$prefix/url"

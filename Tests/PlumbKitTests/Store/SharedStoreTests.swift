@@ -20,7 +20,7 @@ final class StoreServer {
         process.arguments = [script, "start", folder]
         // To a file, not a pipe: nginx inherits the script's stdout, and a pipe would never reach end of file.
         let printed = folder + ".url"
-        FileManager.default.createFile(atPath: printed, contents: nil)
+        _ = FileManager.default.createFile(atPath: printed, contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: printed))
         defer { try? out.close(); try? FileManager.default.removeItem(atPath: printed) }
         process.standardOutput = out
