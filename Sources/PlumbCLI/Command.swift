@@ -79,6 +79,22 @@ struct GlobalOptions: Sendable {
 
     /// The terminal these options describe.
     package func terminal() -> Terminal { Terminal(noColour: noColour || json, quiet: quiet, verbose: verbose) }
+
+    /// Runs `body` with the views of a command that streams JSON Lines when `streaming`: stdout then
+    /// carries only the lines (docs/json.md), the text people read goes to stderr, and a thrown
+    /// error becomes the stream's last line, `error`, before it propagates.
+    func streamingJSONLines(_ streaming: Bool, streamsOutput: Bool = false,
+                            _ body: (Terminal, JSONLinesReconcileView?) throws -> Int32) throws -> Int32 {
+        guard streaming else { return try body(terminal(), nil) }
+        let terminal = Terminal(noColour: noColour, quiet: quiet, verbose: verbose, toStandardError: true)
+        let lines = JSONLinesReconcileView(streamsOutput: streamsOutput)
+        do {
+            return try body(terminal, lines)
+        } catch {
+            lines.emit("error", JSONLinesReconcileView.error(error, exitCode: PlumbCLI.exitCode(of: error)))
+            throw error
+        }
+    }
 }
 
 /// `--pull`, `--push` and `--remote`, shared by the commands that write to a branch

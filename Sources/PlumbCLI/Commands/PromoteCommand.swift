@@ -48,17 +48,7 @@ struct PromoteCommand: PlumbCommand {
     }
 
     package func run() throws -> Int32 {
-        // With --json, stdout carries JSON Lines only (docs/json.md); the text people read goes to stderr.
-        let terminal = global.json
-            ? Terminal(noColour: global.noColour, quiet: global.quiet, verbose: global.verbose, toStandardError: true)
-            : global.terminal()
-        let lines = global.json ? JSONLinesReconcileView() : nil
-        do {
-            return try run(terminal: terminal, lines: lines)
-        } catch {
-            lines?.emit("error", JSONLinesReconcileView.error(error, exitCode: PlumbCLI.exitCode(of: error)))
-            throw error
-        }
+        try global.streamingJSONLines(global.json) { try run(terminal: $0, lines: $1) }
     }
 
     private func run(terminal: Terminal, lines: JSONLinesReconcileView?) throws -> Int32 {

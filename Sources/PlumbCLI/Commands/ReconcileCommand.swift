@@ -71,17 +71,8 @@ struct ReconcileCommand: PlumbCommand {
     static var commandLine: String { (["plumb"] + CommandLine.arguments.dropFirst()).joined(separator: " ") }
 
     package func run() throws -> Int32 {
-        // With --json, stdout carries JSON Lines only; the text people read goes to stderr.
-        let terminal = global.json && !dryRun
-            ? Terminal(noColour: global.noColour, quiet: global.quiet, verbose: global.verbose, toStandardError: true)
-            : global.terminal()
-        let lines = global.json && !dryRun ? JSONLinesReconcileView(streamsOutput: global.verbose) : nil
-        do {
-            return try run(terminal: terminal, lines: lines)
-        } catch {
-            lines?.emit("error", JSONLinesReconcileView.error(error, exitCode: PlumbCLI.exitCode(of: error)))
-            throw error
-        }
+        // A dry run with --json prints the one plan object instead.
+        try global.streamingJSONLines(global.json && !dryRun, streamsOutput: global.verbose) { try run(terminal: $0, lines: $1) }
     }
 
     private func run(terminal: Terminal, lines: JSONLinesReconcileView?) throws -> Int32 {

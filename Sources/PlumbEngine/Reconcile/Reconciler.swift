@@ -63,7 +63,7 @@ package struct Reconciler {
                              kind: .usage)
         }
         var input = try snapshot.planningInput(project, forced: forced)
-        if refresh { input.drifted = try probed ?? driftedStages(snapshot) }
+        if refresh { input.drifted = probed ?? driftedStages(snapshot) }
         let plan = Planner.plan(input, cache: project.cacheView)
         try? project.statCache.save()
         return (snapshot, plan)
@@ -75,7 +75,7 @@ package struct Reconciler {
         try driftedStages(Snapshot.read(project, ref: ref, environment: environment))
     }
 
-    private func driftedStages(_ snapshot: Snapshot) throws -> [String: String] {
+    private func driftedStages(_ snapshot: Snapshot) -> [String: String] {
         DriftProbe(project: project, runner: runner).driftedStages(snapshot)
     }
 
