@@ -45,6 +45,10 @@ struct PlanCommand: PlumbCommand {
         let project = try Project(path: global.repo)
         Project.keepUntilExit(project)
         let (_, plan) = try Reconciler(project: project).plan(ref: ref, environment: global.env, forced: forced, refresh: refresh)
+        if let failure = project.sharedStore?.failure {
+            // On stderr, so that --json stays one document; the plan is still right for this machine.
+            terminal.error("\(terminal.styled("warning:", .yellow)) \(Escape.terminal(failure.message)); planned as if the shared store held nothing")
+        }
         try Self.print(plan, json: global.json, terminal: terminal)
         return Self.exitCode(for: plan, detailed: detailedExitCode)
     }

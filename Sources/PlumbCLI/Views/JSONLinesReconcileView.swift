@@ -107,8 +107,11 @@ struct JSONLinesReconcileView: ReconcileObserver {
                 fields["status"] = .string("unchanged")
             }
             return ("stage.finished", fields)
-        case .progress:
+        case .progress, .uploading:
             return nil
+        case let .uploaded(store, report):
+            return ("store.uploaded", ["store": .string(store), "uploaded": .int(report.uploaded),
+                                       "alreadyThere": .int(report.alreadyThere), "bytes": .int(Int(report.bytes))])
         case let .cacheObjectsCorrupt(digests):
             return ("cache.corrupt", ["digests": .array(digests.map(\.hex).sorted().map { .string($0) })])
         case let .recorded(run, commit):

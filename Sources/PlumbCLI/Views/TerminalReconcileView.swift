@@ -46,6 +46,13 @@ struct TerminalReconcileView: ReconcileObserver {
             let now = Date()
             let text = running.sorted { $0.key < $1.key }.map { "\($0.key) \(formatDuration(now.timeIntervalSince($0.value)))" }
             terminal.status(text.isEmpty ? "" : "running: " + text.joined(separator: ", "))
+        case let .uploading(progress):
+            guard terminal.isInteractive, !terminal.quiet else { return }
+            terminal.status("uploading to the shared store: \(progress.done)/\(progress.total) objects, \(formatBytes(progress.bytes))")
+        case let .uploaded(store, report):
+            terminal.status("")
+            guard report.uploaded > 0, !terminal.quiet else { return }
+            lines.print("Uploaded \(report.uploaded) object\(report.uploaded == 1 ? "" : "s") (\(formatBytes(report.bytes))) to \(Escape.terminal(store)).")
         case let .cacheObjectsCorrupt(digests):
             guard !terminal.quiet else { return }
             let one = digests.count == 1

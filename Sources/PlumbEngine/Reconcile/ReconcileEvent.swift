@@ -1,5 +1,6 @@
 import Foundation
 import PlumbCore
+import PlumbStore
 
 /// What the engine tells whoever watches a reconcile: typed events, never text. The command line's
 /// terminal and JSON-lines views (PlumbCLI) turn them into output; a report or a test collects them.
@@ -19,6 +20,10 @@ package enum ReconcileEvent: Sendable {
     case progress(running: [String: Date])
     /// Cache objects that did not match their digest were deleted; the reconcile plans again.
     case cacheObjectsCorrupt(Set<Digest>)
+    /// Objects of the run are going to the shared store (about every object, when progress is asked for).
+    case uploading(TransferProgress)
+    /// The run's objects are in the shared store at `store`; the record comes next.
+    case uploaded(store: String, LayeredStore.UploadReport)
     /// The run was recorded: `commit` on the branch holds its record and the new state.
     case recorded(run: String, commit: ObjectID)
     /// One cycle of `reconcile --watch` ended.

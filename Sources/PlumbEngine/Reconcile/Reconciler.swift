@@ -105,6 +105,11 @@ package struct Reconciler {
             throw PlumbError("the plan has errors; nothing was run", hint: first)
         }
         guard plan.hasChanges else { return Outcome(snapshot: snapshot, plan: plan) }
+        // Planning took an unreachable or refusing store for an empty one; running now would do
+        // the work only to fail the upload that must come before the record.
+        if upload, let shared = project.sharedStore, let failure = shared.failure {
+            throw PlumbError("\(failure.message); nothing was run", hint: failure.hint, kind: failure.kind)
+        }
         guard let branch = snapshot.branch else {
             throw PlumbError("cannot record a run of \(plan.commit.short): it is not the tip of a branch",
                              hint: "check out a branch, or pass --ref with a branch name")
@@ -136,9 +141,12 @@ package struct Reconciler {
         // Every object the record names is in the shared store before the record exists, so no
         // other machine reads a history that points at something it cannot fetch.
         if upload, let shared = project.sharedStore {
-            _ = try PlumbError.wrap("cannot record run \(run): uploading to the shared store \(shared.remote.location) failed; nothing was recorded") {
-                try shared.upload(Self.objects(of: state, record: record))
+            let observer = self.observer
+            let progress: TransferObserver? = feedback.progress ? { @Sendable in observer.observe(.uploading($0)) } : nil
+            let report = try PlumbError.wrap("cannot record run \(run): uploading to the shared store \(shared.remote.location) failed; nothing was recorded") {
+                try shared.upload(Self.objects(of: state, record: record), progress: progress)
             }
+            observer.observe(.uploaded(store: shared.remote.location, report))
         }
         // The recorder also brings history/<env> of a checked-out working tree up to date.
         let commit = try Recorder(repository: project.repository).record(state: state, record: record, message: message,

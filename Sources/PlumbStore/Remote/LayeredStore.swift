@@ -14,6 +14,19 @@ package final class LayeredStore: ContentStore, Sendable {
     package let remote: any RemoteStore
     /// Objects (and whole folders) known to be in the shared store, so planning asks once.
     private let present = Locked<Set<RemoteKey>>([])
+    private let firstFailure = Locked<PlumbError?>(nil)
+
+    /// The first error of a lookup that planning treats as "not in the store" (an unreachable
+    /// store, refused credentials), so that a command can stop before it runs stages for nothing.
+    package var failure: PlumbError? { firstFailure.withLock { $0 } }
+
+    private func noting<T>(_ fallback: T, _ body: () throws -> T) -> T {
+        do { return try body() } catch {
+            let failure = error as? PlumbError ?? PlumbError("\(error)")
+            firstFailure.withLock { if $0 == nil { $0 = failure } }
+            return fallback
+        }
+    }
 
     package init(local: Cache, remote: any RemoteStore) {
         self.local = local
@@ -28,7 +41,7 @@ package final class LayeredStore: ContentStore, Sendable {
     /// cannot be reached holds nothing, so planning falls back to running the stage.
     package func contains(_ digest: Digest) -> Bool {
         if local.contains(digest) { return true }
-        if (try? fetchManifest(digest)) == true, let manifest = try? local.manifest(digest) {
+        if noting(false, { try fetchManifest(digest) }), let manifest = try? local.manifest(digest) {
             let files = Set(manifest.entries.compactMap(\.digest)).sorted { $0.hex < $1.hex }
             return files.allSatisfy { local.contains($0) || remoteHas(.content($0)) }
         }
@@ -36,7 +49,7 @@ package final class LayeredStore: ContentStore, Sendable {
     }
 
     package func isDirectory(_ digest: Digest) -> Bool {
-        local.isDirectory(digest) || (try? fetchManifest(digest)) == true
+        local.isDirectory(digest) || noting(false) { try fetchManifest(digest) }
     }
 
     package func manifest(_ digest: Digest) throws -> DirectoryManifest? {
@@ -60,7 +73,7 @@ package final class LayeredStore: ContentStore, Sendable {
     /// is decoded and its digests and output paths checked before anything uses it.
     package func outcome(for fingerprint: Digest) -> CachedOutcome? {
         if let known = local.outcome(for: fingerprint) { return known }
-        guard let data = try? downloadData(.action(fingerprint)),
+        guard let data = noting(nil, { try downloadData(.action(fingerprint)) }),
               let outcome = try? RecordJSON.decode(CachedOutcome.self, from: data),
               outcome.outputs.keys.allSatisfy({ RecordPath.problem(with: $0) == nil }) else { return nil }
         try? local.remember(outcome, for: fingerprint)
@@ -84,7 +97,7 @@ package final class LayeredStore: ContentStore, Sendable {
         if try local.isDirectory(digest) || fetchManifest(digest) {
             guard let manifest = try local.manifest(digest) else { throw CacheError.missing(digest) }
             let missing = Set(manifest.entries.compactMap(\.digest)).filter { !local.contains($0) }.sorted { $0.hex < $1.hex }
-            _ = try parallelMap(missing.count) { try fetchFile(missing[$0]) }
+            try concurrentTransfers(missing.count) { try self.fetchFile(missing[$0]) }
         } else {
             try fetchFile(digest)
         }
@@ -107,7 +120,7 @@ package final class LayeredStore: ContentStore, Sendable {
 
     private func remoteHas(_ key: RemoteKey) -> Bool {
         if present.withLock({ $0.contains(key) }) { return true }
-        guard (try? remote.exists(key)) == true else { return false }
+        guard noting(false, { try remote.exists(key) }) else { return false }
         present.withLock { _ = $0.insert(key) }
         return true
     }
@@ -138,23 +151,26 @@ package final class LayeredStore: ContentStore, Sendable {
         package var uploaded = 0
         package var alreadyThere = 0
         package var bytes: Int64 = 0
+        /// Objects skipped because they are neither here nor in the store (`skipAbsent`).
+        package var absent = 0
     }
 
     /// Copies to the shared store every object of `upload` it lacks (asked with `HEAD` first): file
     /// contents, then folder manifests (a manifest appears only once its files are there), then the
     /// action entries last, as the commit point — an entry in the store means its outputs are too.
     /// Throws at the first failure; what was uploaded before it stays (content-addressed, harmless).
+    /// An object this machine never fetched is fine if the store has it; `skipAbsent` skips objects
+    /// that are nowhere (for `plumb push`), else they are an error.
     @discardableResult
-    package func upload(_ upload: Upload) throws -> UploadReport {
+    package func upload(_ upload: Upload, skipAbsent: Bool = false, progress: TransferObserver? = nil) throws -> UploadReport {
         var files = Set<Digest>()
         var manifests: [Digest] = []
+        var absent = 0
         for digest in upload.contents.sorted(by: { $0.hex < $1.hex }) {
-            // Not here (an output this machine never fetched): fine if the shared store has it.
             if !local.contains(digest) {
-                guard contains(digest) else {
-                    throw PlumbError("object \(digest.short) is neither in the local cache nor in the shared store \(remote.location)")
-                }
-                continue
+                if contains(digest) { continue }
+                if skipAbsent { absent += 1; continue }
+                throw PlumbError("object \(digest.short) is neither in the local cache nor in the shared store \(remote.location)")
             }
             if let manifest = try local.manifest(digest) {
                 manifests.append(digest)
@@ -163,27 +179,114 @@ package final class LayeredStore: ContentStore, Sendable {
                 files.insert(digest)
             }
         }
-        let report = Locked(UploadReport())
-        func put(_ key: RemoteKey, from path: String) throws {
-            if try present.withLock({ $0.contains(key) }) || remote.exists(key) {
-                report.withLock { $0.alreadyThere += 1 }
-            } else {
-                guard access(path, R_OK) == 0 else {
-                    throw PlumbError("cannot upload \(key) to \(remote.location): it is not in the local cache (\(path))")
-                }
-                try remote.upload(key, from: path)
-                var s = stat()
-                let size = stat(path, &s) == 0 ? Int64(s.st_size) : 0
-                report.withLock { $0.uploaded += 1; $0.bytes += size }
-            }
-            present.withLock { _ = $0.insert(key) }
-        }
-        let fileList = files.sorted { $0.hex < $1.hex }
-        _ = try parallelMap(fileList.count) { try put(.content(fileList[$0]), from: local.objectPath(fileList[$0])) }
-        _ = try parallelMap(manifests.count) { try put(.action(manifests[$0]), from: local.manifestPath(manifests[$0])) }
         let outcomes = upload.outcomes.sorted { $0.hex < $1.hex }.filter { access(local.outcomePath($0), R_OK) == 0 }
-        _ = try parallelMap(outcomes.count) { try put(.action(outcomes[$0]), from: local.outcomePath(outcomes[$0])) }
+        let batches: [[(RemoteKey, String)]] = [
+            files.sorted { $0.hex < $1.hex }.map { (.content($0), local.objectPath($0)) },
+            manifests.map { (.action($0), local.manifestPath($0)) },
+            outcomes.map { (.action($0), local.outcomePath($0)) },
+        ]
+        let report = Locked(UploadReport(absent: absent))
+        let total = batches.map(\.count).reduce(0, +)
+        for batch in batches {
+            try concurrentTransfers(batch.count) { index in
+                let (key, path) = batch[index]
+                let size = try self.put(key, from: path)
+                let now = report.withLock { report in
+                    if let size { report.uploaded += 1; report.bytes += size } else { report.alreadyThere += 1 }
+                    return TransferProgress(done: report.uploaded + report.alreadyThere, total: total, bytes: report.bytes)
+                }
+                progress?(now)
+            }
+        }
         return report.withLock { $0 }
+    }
+
+    /// Uploads one blob unless the store has it; the bytes sent, or nil when it was there.
+    private func put(_ key: RemoteKey, from path: String) throws -> Int64? {
+        if present.withLock({ $0.contains(key) }) { return nil }
+        if try remote.exists(key) {
+            present.withLock { _ = $0.insert(key) }
+            return nil
+        }
+        var s = stat()
+        guard stat(path, &s) == 0 else {
+            throw PlumbError("cannot upload \(key) to \(remote.location): it is not in the local cache (\(path))")
+        }
+        try remote.upload(key, from: path)
+        present.withLock { _ = $0.insert(key) }
+        return Int64(s.st_size)
+    }
+
+    /// The objects of `digests` (files or folders) that the shared store lacks, a folder's files
+    /// included. Unlike planning, which treats an unreachable store as empty, this throws: a
+    /// promotion must not be written on a guess.
+    package func missingFromRemote(_ digests: Set<Digest>) throws -> [Digest] {
+        var missing: [Digest] = []
+        for digest in digests.sorted(by: { $0.hex < $1.hex }) {
+            var folder = local.isDirectory(digest)
+            if folder {
+                if try !remote.exists(.action(digest)) { missing.append(digest); continue }
+            } else if try remote.exists(.content(digest)) {
+                continue
+            } else if try fetchManifest(digest) {
+                folder = true
+            } else {
+                missing.append(digest)
+                continue
+            }
+            guard let manifest = try local.manifest(digest) else { missing.append(digest); continue }
+            let files = Set(manifest.entries.compactMap(\.digest)).sorted { $0.hex < $1.hex }
+            let absent = Locked(false)
+            try concurrentTransfers(files.count) { index in
+                if try !self.remote.exists(.content(files[index])) { absent.withLock { $0 = true } }
+            }
+            if absent.withLock({ $0 }) { missing.append(digest) }
+        }
+        return missing
+    }
+
+    /// What `download(_:)` did.
+    package struct DownloadReport: Sendable, Equatable {
+        package var fetched = 0
+        package var alreadyHere = 0
+        /// Objects neither here nor in the shared store.
+        package var missing: [Digest] = []
+        package var bytes: Int64 = 0
+    }
+
+    /// Fetches into the local cache every object of `download` it lacks (a folder: its manifest and
+    /// files), verified like every fetch, and the remembered outcome of each fingerprint the store
+    /// has. Objects the store lacks are reported, not thrown, so the rest still arrive.
+    package func download(_ download: Upload, progress: TransferObserver? = nil) throws -> DownloadReport {
+        var files: [Digest] = []
+        var report = DownloadReport()
+        for digest in download.contents.sorted(by: { $0.hex < $1.hex }) {
+            if local.contains(digest) { report.alreadyHere += 1; continue }
+            if try local.isDirectory(digest) || fetchManifest(digest) {
+                guard let manifest = try local.manifest(digest) else { report.missing.append(digest); continue }
+                files += manifest.entries.compactMap(\.digest).filter { !local.contains($0) }
+            } else {
+                files.append(digest)
+            }
+        }
+        let unique = Array(Set(files)).sorted { $0.hex < $1.hex }
+        let counts = Locked(report)
+        try concurrentTransfers(unique.count) { index in
+            let digest = unique[index]
+            let found = try self.local.adopt(digest, as: .file, source: self.remote.location) { fd in
+                try self.remote.download(.content(digest), into: fd)
+            }
+            let size = found ? Int64((try? FileManager.default.attributesOfItem(atPath: self.local.objectPath(digest))[.size] as? Int) ?? 0) : 0
+            let now = counts.withLock { report in
+                if found { report.fetched += 1; report.bytes += size } else { report.missing.append(digest) }
+                return TransferProgress(done: report.fetched + report.missing.count, total: unique.count, bytes: report.bytes)
+            }
+            progress?(now)
+        }
+        report = counts.withLock { $0 }
+        report.missing.sort { $0.hex < $1.hex }
+        for fingerprint in download.outcomes.sorted(by: { $0.hex < $1.hex }) { _ = outcome(for: fingerprint) }
+        return report
     }
 }
 

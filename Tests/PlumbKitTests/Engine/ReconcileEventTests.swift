@@ -31,7 +31,8 @@ final class EventLog: ReconcileObserver {
                 case .restored: "finished \(stage) restored"
                 case .unchanged: "finished \(stage) unchanged"
                 }
-            case .progress: nil
+            case .progress, .uploading: nil
+            case .uploaded: "uploaded"
             case .cacheObjectsCorrupt: "corrupt"
             case .recorded: "recorded"
             case .watchCycle: "cycle"
