@@ -20,6 +20,8 @@ package enum PlumbCommands {
         CommandEntry(LogsCommand.self),
         CommandEntry(MetricsCommand.self),
         CommandEntry(ReportCommand.self),
+        CommandEntry(PushCommand.self),
+        CommandEntry(PullCommand.self),
         CommandEntry(GCCommand.self),
         CommandEntry(SchemaCommand.self),
     ]

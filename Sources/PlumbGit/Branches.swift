@@ -5,12 +5,22 @@ import PlumbCore
 extension Repository {
     /// Every local branch and the commit it points at, sorted by name.
     package func localBranches() throws -> [(name: String, commit: ObjectID)] {
+        try branches(GIT_BRANCH_LOCAL)
+    }
+
+    /// Every local and remote-tracking branch (`origin/main`), sorted by name; symbolic ones
+    /// (`origin/HEAD`) are left out, their targets are listed anyway.
+    package func allBranches() throws -> [(name: String, commit: ObjectID)] {
+        try branches(GIT_BRANCH_ALL)
+    }
+
+    private func branches(_ kind: git_branch_t) throws -> [(name: String, commit: ObjectID)] {
         var iterator: OpaquePointer?
-        try Git.check(git_branch_iterator_new(&iterator, handle, GIT_BRANCH_LOCAL), "git_branch_iterator_new")
+        try Git.check(git_branch_iterator_new(&iterator, handle, kind), "git_branch_iterator_new")
         defer { git_branch_iterator_free(iterator) }
         var out: [(String, ObjectID)] = []
         var reference: OpaquePointer?
-        var type = GIT_BRANCH_LOCAL
+        var type = kind
         while git_branch_next(&reference, &type, iterator) == 0 {
             defer { git_reference_free(reference) }
             guard let target = git_reference_target(reference) else { continue }

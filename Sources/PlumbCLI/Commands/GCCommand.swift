@@ -41,7 +41,7 @@ struct GCCommand: PlumbCommand {
         if global.json {
             try terminal.printJSON(report)
         } else {
-            let size = ByteCountFormatter.string(fromByteCount: report.freedBytes, countStyle: .file)
+            let size = formatBytes(report.freedBytes)
             terminal.print("\(dryRun ? "Would remove" : "Removed") \(report.removed) object\(report.removed == 1 ? "" : "s") (\(size)); kept \(report.kept).")
         }
         return PlumbCLI.ExitCode.ok

@@ -55,27 +55,6 @@ package struct GarbageCollector {
 
     /// Digests referenced by states, pins and (unless `onlyCurrent`) run records at every local branch tip.
     func liveDigests(onlyCurrent: Bool) throws -> Set<Digest> {
-        let repo = project.repository
-        var live: Set<Digest> = []
-        for (_, commit) in try repo.localBranches() {
-            for entry in try repo.blobs(under: "history", in: commit) {
-                let path = entry.path
-                if path.hasSuffix("/state.json") {
-                    let state = try RecordedState.decode(try repo.blob(entry.id), path: path)
-                    for record in state.stages.values { live.formUnion(record.outputs.values) }
-                } else if !onlyCurrent, path.contains("/runs/"), path.hasSuffix(".json") {
-                    let record = try RunRecord.decode(try repo.blob(entry.id), path: path)
-                    for stage in record.stages.values {
-                        live.formUnion(stage.outputs.values)
-                        if let log = stage.log { live.insert(log) }
-                    }
-                }
-            }
-            for entry in try repo.blobs(under: SpecPaths.environments, in: commit) where entry.path.hasSuffix(".pin.json") {
-                let pin = try Pin.decode(try repo.blob(entry.id), path: entry.path)
-                for stage in pin.stages.values { live.formUnion(stage.outputs.values) }
-            }
-        }
-        return live
+        try RecordedReferences.read(project.repository, scope: .init(branches: .local, runs: onlyCurrent ? .none : .all)).contents
     }
 }
