@@ -95,6 +95,7 @@ package struct Promoter {
             outcome.rolledBackFrom = earlier.commit
             return outcome
         }
+        try Self.checkShared(pin, project: project, to: request.to)
         if request.dryRun { return outcome }
         try Self.stopIfInterrupted()
 
@@ -138,6 +139,22 @@ package struct Promoter {
                              hint: "`plumb plan --env \(env)` shows why")
         }
         return state
+    }
+
+    /// With a shared store, every pinned object must be in it before the pin exists: the target is
+    /// reconciled by machines that have only the store and the repository.
+    static func checkShared(_ pin: Pin, project: Project, to target: String) throws {
+        guard let shared = project.sharedStore else { return }
+        let digests = Set(pin.stages.values.flatMap(\.outputs.values))
+        let missing = Set(try PlumbError.wrap("cannot check the shared store \(shared.remote.location) for \(pin.source)'s artifacts") {
+            try shared.missingFromRemote(digests)
+        })
+        guard !missing.isEmpty else { return }
+        let named = pin.stages.sorted { $0.key < $1.key }.flatMap { name, stage in
+            stage.outputs.sorted { $0.key < $1.key }.filter { missing.contains($0.value) }.map { "\(name): \($0.key) \($0.value.short)" }
+        }
+        throw PlumbError("cannot promote \(pin.source) run \(pin.run) to \(target): the shared store \(shared.remote.location) lacks \(named.count == 1 ? "a pinned object" : "\(named.count) pinned objects") (\(named.joined(separator: ", ")))",
+                         hint: "upload them from a machine that has them with `plumb push --env \(pin.source)`, or reconcile \(pin.source) there without --no-upload")
     }
 
     /// Stages whose desired state differs from the record (`StageDecision.makesRecordStale`), then
