@@ -9,8 +9,8 @@
 # FOLDER/htpasswd (the password hashed with `openssl passwd -apr1`), and starts nginx with it.
 # Objects land in FOLDER/data/, so the store speaks Bazel's HTTP cache protocol: GET, HEAD and PUT
 # of <url>/cas/<sha256> and <url>/ac/<key> (nginx's PUT writes a temporary file and renames it).
-# Variables: STORE_USER (default plumb) and STORE_PASSWORD (default: random, printed nowhere;
-# read it from FOLDER/password) set the one account. nginx is installed with apt-get when missing
+# Variables: STORE_USER (default plumb) and STORE_PASSWORD (default: FOLDER/password when a
+# restart finds one, else random, printed nowhere; read it from FOLDER/password) set the account. nginx is installed with apt-get when missing
 # (as root, or with `sudo -n`); if that is impossible start exits 3, so a test can skip.
 set -euo pipefail
 
@@ -103,7 +103,10 @@ start() {
   mkdir -p "$prefix/data" "$prefix/tmp"
   prefix="$(cd "$prefix" && pwd)"
   local user="${STORE_USER:-plumb}"
-  local password="${STORE_PASSWORD:-$(openssl rand -hex 16)}"
+  # A restart on the same folder keeps its password, as it keeps its objects.
+  local password="${STORE_PASSWORD:-}"
+  [[ -z "$password" && -s "$prefix/password" ]] && password="$(cat "$prefix/password")"
+  [[ -n "$password" ]] || password="$(openssl rand -hex 16)"
   printf '%s\n' "$password" >"$prefix/password"
   chmod 600 "$prefix/password"
   printf '%s:%s\n' "$user" "$(openssl passwd -apr1 "$password")" >"$prefix/htpasswd"

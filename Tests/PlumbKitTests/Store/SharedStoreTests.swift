@@ -2,58 +2,12 @@ import Foundation
 import Testing
 @testable import PlumbCore
 @testable import PlumbGit
+@testable import PlumbStore
 @testable import PlumbEngine
 
-/// A real nginx store (scripts/store-server.sh) on 127.0.0.1, stopped by its PID when the test ends.
-final class StoreServer {
-    let folder: String
-    let url: String
-    let password: String
-
-    /// Nil when nginx is not installed and cannot be (the script exits 3).
-    static func start() throws -> StoreServer? {
-        let folder = try temporaryFolder()
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scripts/store-server.sh").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, "start", folder]
-        // To a file, not a pipe: nginx inherits the script's stdout, and a pipe would never reach end of file.
-        let printed = folder + ".url"
-        _ = FileManager.default.createFile(atPath: printed, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: printed))
-        defer { try? out.close(); try? FileManager.default.removeItem(atPath: printed) }
-        process.standardOutput = out
-        try process.run()
-        process.waitUntilExit()
-        let url = try String(contentsOfFile: printed, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        if process.terminationStatus == 3 { return nil }
-        #expect(process.terminationStatus == 0, "store-server.sh start failed")
-        let password = try String(contentsOfFile: folder + "/password", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        return StoreServer(folder: folder, url: url, password: password, script: script)
-    }
-
-    private let script: String
-    private init(folder: String, url: String, password: String, script: String) {
-        self.folder = folder; self.url = url; self.password = password; self.script = script
-    }
-
-    deinit {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, "stop", folder]
-        try? process.run()
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(atPath: folder)
-    }
-
-    func environment(password: String? = nil) -> [String: String] {
-        ["PLUMB_CACHE_URL": url, "PLUMB_CACHE_USER": "plumb", "PLUMB_CACHE_PASSWORD": password ?? self.password]
-    }
-}
-
-/// Two clones that share only a bare git remote and the nginx store.
-@Suite struct SharedStoreTests {
+/// The shared artifact store end to end (issue 14's "Must show"): clones that share only a bare
+/// git remote and a real nginx store, each with its own `.plumb/`, driving the built binary.
+@Suite(.serialized) struct SharedStoreTests {
     static let pipeline = """
     version: 1
     stages:
@@ -62,26 +16,35 @@ final class StoreServer {
         deps: [spec/data.txt]
         outs: [build/clean.txt]
       train:
-        cmd: mkdir -p build/model && (cat build/clean.txt; date +%s%N) > build/model/weights.txt && echo train >> "$SIDE"
+        cmd: >-
+          mkdir -p build/model && (cat build/clean.txt; date +%s%N) > build/model/weights.txt &&
+          env | grep -c '^PLUMB_CACHE' > build/model/cache-variables.txt; echo train >> "$SIDE"
         deps: [build/clean.txt]
         outs: [build/model]
     """
 
+    static func startStore() throws -> StoreServer {
+        try #require(try StoreServer.start(), "nginx is not installed and could not be installed; scripts/setup.sh installs it")
+    }
+
     @Test func aFreshCloneFindsEveryOutputInTheStoreAndRunsNothing() throws {
-        guard let store = try StoreServer.start() else {
-            Issue.record("nginx is not installed and could not be installed; scripts/setup.sh installs it")
-            return
-        }
+        let store = try Self.startStore()
         let seed = try PipelineHarness(pipeline: Self.pipeline, files: ["spec/data.txt": "hello\n"])
         let remote = try SharedRemote(seed)
 
-        // Clone A builds and uploads; its history commit reaches the remote.
+        // Clone A builds and uploads before it records; its history commit reaches the remote.
         let a = try ScratchClone(of: remote.origin.root)
         let built = try measuredPlumb(["reconcile", "--push"], in: a.root, environment: store.environment())
         #expect(built.status == 0, "\(built.stderr)")
         let weights = try String(contentsOfFile: a.root + "/.plumb/work/default/build/model/weights.txt", encoding: .utf8)
-        let objects = try FileManager.default.subpathsOfDirectory(atPath: store.folder + "/data/cas")
-        #expect(objects.count >= 3, "outputs and logs are in the store: \(objects)")
+        let state = try #require(try remote.state("default"))
+        let recorded = Set(state.stages.values.flatMap(\.outputs.values))
+        for digest in recorded {
+            #expect(store.objects("cas").contains(digest.hex) || store.objects("ac").contains(digest.hex), "\(digest.short) is in the store")
+        }
+        for stage in state.stages.values { #expect(store.objects("ac").contains(stage.fingerprint.hex), "the run-cache entry of \(stage.fingerprint.short)") }
+        // The store's credentials never reach a stage.
+        #expect(try String(contentsOfFile: a.root + "/.plumb/work/default/build/model/cache-variables.txt", encoding: .utf8) == "0\n")
 
         // Clone B, fresh (no .plumb): planning finds everything in the store and nothing runs.
         let b = try ScratchClone(of: remote.origin.root)
@@ -91,19 +54,72 @@ final class StoreServer {
         #expect(stages.map { $0["action"] as? String } == ["unchanged", "unchanged"], "\(plan.stdout)")
         let ran = try measuredPlumb(["reconcile"], in: b.root, environment: store.environment())
         #expect(ran.status == 0, "\(ran.stderr)")
+        #expect(ran.stdout.contains("Nothing to do"), "\(ran.stdout)")
         #expect(try String(contentsOfFile: seed.sideFile, encoding: .utf8) == "prepare\ntrain\n", "only clone A ran the stages")
         let checkout = try measuredPlumb(["checkout"], in: b.root, environment: store.environment())
         #expect(checkout.status == 0, "\(checkout.stderr)")
         #expect(try String(contentsOfFile: b.root + "/build/model/weights.txt", encoding: .utf8) == weights, "A's bytes, fetched by digest")
 
-        // Wrong credentials: refused, naming the variables, and nothing recorded.
+        // Without the store, the same fresh clone would have to run everything.
         let c = try ScratchClone(of: remote.origin.root)
-        try c.write("spec/data.txt", "changed\n")
-        let head = try c.commit("new data")
-        let refused = try measuredPlumb(["reconcile"], in: c.root, environment: store.environment(password: "wrong"))
-        #expect(refused.status != 0)
-        #expect(refused.stderr.contains("PLUMB_CACHE_USER and PLUMB_CACHE_PASSWORD"), "\(refused.stderr)")
-        #expect(try c.repository.head().commit == head, "nothing recorded that the store lacks")
-        _ = a
+        let alone = try measuredPlumb(["plan"], in: c.root, environment: ["PLUMB_CACHE_URL": ""])
+        #expect(alone.stdout.contains("2 to run"), "\(alone.stdout)")
+    }
+
+    /// dev is built on one runner; staging is promoted and deployed on another that shares only
+    /// the git remote and the store, and deploys the very bytes dev built.
+    @Test func promotionAcrossMachinesDeploysTheDigestsDevBuilt() throws {
+        let store = try Self.startStore()
+        let world = try PromotionWorld()
+        let a = world.ci
+        func plumb(_ clone: ScratchClone, _ arguments: String...) throws -> MeasuredRun {
+            try measuredPlumb(arguments, in: clone.root, environment: store.environment())
+        }
+
+        // Runner A records dev without uploading (a laptop's --no-upload, or an old cache).
+        let dev = try plumb(a, "reconcile", "--env", "dev", "--pull", "--push", "--no-upload")
+        #expect(dev.status == 0, "\(dev.stderr)")
+        #expect(store.objects().isEmpty)
+        let model = try #require(try world.state("dev")?.stages["train"]?.outputs["build/model.txt"])
+
+        // Runner B cannot promote what the store lacks, and says what is missing.
+        let b = try ScratchClone(of: world.origin.root)
+        let before = try world.originMain
+        let refused = try plumb(b, "promote", "dev", "staging", "--pull", "--push")
+        #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("lacks"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("train: build/model.txt \(model.short)"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("plumb push --env dev"), "\(refused.stderr)")
+        #expect(try world.originMain == before, "no pin was written")
+
+        // A seeds the store from its cache.
+        let pushed = try plumb(a, "push", "--env", "dev")
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(store.objects().contains(model.hex))
+        let again = try plumb(a, "push", "--env", "dev", "--json")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        #expect(report["uploaded"] as? Int == 0, "a second push sends nothing: \(again.stdout)")
+
+        // B plans dev as done, checks out A's model, promotes and deploys it.
+        let plan = try plumb(b, "plan", "--env", "dev")
+        #expect(plan.stdout.contains("0 to run"), "\(plan.stdout)")
+        let checkout = try plumb(b, "checkout", "--env", "dev")
+        #expect(checkout.status == 0, "\(checkout.stderr)")
+        #expect(try b.read("build/model.txt") == (try String(contentsOfFile: a.root + "/.plumb/work/dev/build/model.txt", encoding: .utf8)))
+        let promote = try plumb(b, "promote", "dev", "staging", "--pull", "--push")
+        #expect(promote.status == 0, "\(promote.stderr)")
+        let staging = try plumb(b, "reconcile", "--env", "staging", "--pull", "--push")
+        #expect(staging.status == 0, "\(staging.stderr)")
+        let stagingState = try #require(try world.state("staging"))
+        let lastRun = try #require(stagingState.lastRun)
+        let record = try #require(try world.runRecord("staging", lastRun))
+        #expect(record.stages.mapValues(\.status) == ["train": .pinned, "evaluate": .pinned, "deploy": .succeeded], "only deploy ran")
+        #expect(sha256(try b.read("deployments/staging/model.txt")) == model.hex, "staging deploys the digest dev built")
+
+        // Pulling brings everything the current states name; nothing is left to fetch.
+        let pull = try plumb(b, "pull", "--json")
+        #expect(pull.status == 0, "\(pull.stderr)")
+        let pulled = try #require(try JSONSerialization.jsonObject(with: Data(pull.stdout.utf8)) as? [String: Any])
+        #expect((pulled["missing"] as? [Any])?.isEmpty == true, "\(pull.stdout)")
     }
 }
