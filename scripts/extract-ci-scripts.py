@@ -9,7 +9,8 @@ and its lines at the line numbers they have in the template (blank lines pad the
 shellcheck's "line N" points into the YAML.
 
 GitHub's `${{ … }}` expressions are replaced by a placeholder word: the forge pastes their value
-in before the shell sees the script, and shellcheck cannot parse them.
+in before the shell sees the script, and shellcheck cannot parse them. (An expression spanning
+lines becomes one word on one line, so the lines after it are numbered that many lines early.)
 
 Reads YAML with ruamel.yaml (check-jsonschema's own YAML library, pinned in
 scripts/requirements-dev.txt): its round-trip loader keeps line numbers and GitLab's `!reference`.
