@@ -10,6 +10,9 @@
 # - python3-venv only when `python3 -m venv` cannot work.
 # - .venv/ with spec/requirements.txt installed, (re)built when missing or when
 #   requirements.txt changed (its sha256 is kept in .venv/.requirements.sha256).
+# - The test suite's own tools, for scripts/check-ci-templates.sh: shellcheck (Debian), and
+#   scripts/requirements-dev.txt (check-jsonschema) installed into .venv/ when it changed
+#   (.venv/.requirements-dev.sha256).
 #
 # Quiet when everything is in place; otherwise one line per thing it installs.
 # Variables: PYTHON (default python3) picks the interpreter of the virtual environment.
@@ -30,6 +33,7 @@ missing=()
 for pkg in libgit2-dev libyaml-dev libssl-dev libcurl4-openssl-dev nginx pkg-config; do
   installed "$pkg" || missing+=("$pkg")
 done
+installed shellcheck || missing+=(shellcheck)   # the test suite's, not the build's
 
 command -v "$python" >/dev/null 2>&1 || die "no '$python' on PATH (set PYTHON to a Python 3.9+ interpreter)"
 # `python3 -m venv` needs the venv and ensurepip modules; Debian's own python3 ships them in
@@ -70,5 +74,21 @@ if [[ -f "$req" ]]; then
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
       -r "$req" </dev/null
     printf '%s\n' "$want" >"$stamp"
+  fi
+fi
+
+# --- The test suite's Python tools, beside the pipeline's -----------------
+# A file of their own: spec/requirements.txt is the example pipeline's, pinned for its models.
+dev_req="$repo/scripts/requirements-dev.txt"
+dev_stamp="$venv/.requirements-dev.sha256"
+if [[ -f "$dev_req" ]]; then
+  [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv" </dev/null >/dev/null
+  want="$(sha256sum "$dev_req" | cut -d' ' -f1)"
+  if [[ "$want" != "$(cat "$dev_stamp" 2>/dev/null || true)" ]]; then
+    say "installing scripts/requirements-dev.txt into .venv"
+    rm -f "$dev_stamp"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+      -r "$dev_req" </dev/null
+    printf '%s\n' "$want" >"$dev_stamp"
   fi
 fi

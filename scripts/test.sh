@@ -2,7 +2,8 @@
 # The whole test suite: install what is missing, then Plumb's Swift tests (unit, golden,
 # robustness, end-to-end on scratch git repositories, the example pipeline end to end)
 # and the example stages' Python tests; then a short libFuzzer run over the spec loader and every
-# record decoder (scripts/fuzz.sh 60; longer runs: scripts/fuzz.sh 3600).
+# record decoder (scripts/fuzz.sh 60; longer runs: scripts/fuzz.sh 3600); and the CI templates in
+# docs/ci/ against the forges' schemas and shellcheck (scripts/check-ci-templates.sh).
 #
 #   scripts/test.sh
 set -euo pipefail
@@ -21,11 +22,17 @@ swift build --build-tests 2>&1 | grep -E "error:|Compiling|Build complete" | gre
 set +e
 swift test 2>&1 | grep -vE "^(◇|↳)|started\.$" | tail -n 60
 tests=${PIPESTATUS[0]}
-set -e
 
+# Still under `set +e`: a failed section is reported, and the next one runs all the same.
 echo "== fuzzing (scripts/fuzz.sh 60)"
 scripts/fuzz.sh 60 2>&1 | tail -n 15
 fuzz=${PIPESTATUS[0]}
 
+echo "== CI templates (check-jsonschema, shellcheck)"
+scripts/check-ci-templates.sh 2>&1
+templates=$?
+set -e
+
 ((tests == 0)) || exit "$tests"
-exit "$fuzz"
+((fuzz == 0)) || exit "$fuzz"
+exit "$templates"
