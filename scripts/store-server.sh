@@ -8,7 +8,8 @@
 # start creates FOLDER (a new temporary folder when not given), writes FOLDER/nginx.conf and
 # FOLDER/htpasswd (the password hashed with `openssl passwd -apr1`), and starts nginx with it.
 # Objects land in FOLDER/data/, so the store speaks Bazel's HTTP cache protocol: GET, HEAD and PUT
-# of <url>/cas/<sha256> and <url>/ac/<key> (nginx's PUT writes a temporary file and renames it).
+# of <url>/cas/<sha256> and <url>/ac/<key> (nginx's PUT writes a temporary file and renames it),
+# plus DELETE and a JSON index of <url>/cas/ and <url>/ac/ for `plumb gc --remote`.
 # Variables: STORE_USER (default plumb) and STORE_PASSWORD (default: FOLDER/password when a
 # restart finds one, else random, printed nowhere; read it from FOLDER/password) set the account. nginx is installed with apt-get when missing
 # (as root, or with `sudo -n`); if that is impossible start exits 3, so a test can skip.
@@ -63,7 +64,10 @@ http {
     location / {
       auth_basic "plumb store";
       auth_basic_user_file $prefix/htpasswd;
-      dav_methods PUT;
+      dav_methods PUT DELETE;
+      # A JSON index of cas/ and ac/, which `plumb gc --remote` reads (Bazel's protocol has none).
+      autoindex on;
+      autoindex_format json;
       create_full_put_path on;
       dav_access user:rw group:r all:r;
     }

@@ -91,6 +91,7 @@ package struct RecordedReferences: Sendable, Equatable {
                 for stage in run.stages.values {
                     references.contents.formUnion(stage.outputs.values)
                     if let log = stage.log { references.contents.insert(log) }
+                    if stage.status == .succeeded, let fingerprint = stage.fingerprint { references.fingerprints.insert(fingerprint) }
                 }
             }
             guard states else { continue }

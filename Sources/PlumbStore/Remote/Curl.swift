@@ -98,6 +98,7 @@ final class CurlHandle {
         case "HEAD": try set(CURLOPT_NOBODY, 1)
         case "GET": try set(CURLOPT_HTTPGET, 1)
         case "PUT": try set(CURLOPT_UPLOAD, 1)
+        case "DELETE": try set(CURLOPT_CUSTOMREQUEST, "DELETE")
         default: throw PlumbError("unsupported HTTP method \(method)")
         }
         if let download {

@@ -24,6 +24,25 @@ package enum RemoteKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     package var description: String { path }
+
+    package enum Kind: String, Sendable, CaseIterable { case content = "cas", action = "ac" }
+
+    package var kind: Kind {
+        switch self {
+        case .content: return .content
+        case .action: return .action
+        }
+    }
+
+    package var digest: Digest {
+        switch self {
+        case let .content(d), let .action(d): return d
+        }
+    }
+
+    package init(_ kind: Kind, _ digest: Digest) {
+        self = kind == .content ? .content(digest) : .action(digest)
+    }
 }
 
 /// A store other machines share: blobs by name, nothing more. `LayeredStore` puts the local cache
@@ -38,6 +57,19 @@ package protocol RemoteStore: Sendable {
     func download(_ key: RemoteKey, into fd: Int32) throws -> Digest?
     /// Stores the file at `path` under `key`, atomically (readers see all of it or nothing).
     func upload(_ key: RemoteKey, from path: String) throws
+    /// Every blob of one kind (`cas/` or `ac/`), for `plumb gc --remote`; nil when the store cannot
+    /// list (Bazel's protocol has no listing: only folders and nginx's JSON index can).
+    func list(_ kind: RemoteKey.Kind) throws -> [RemoteBlob]?
+    /// Removes the blob; removing one that is gone is no error.
+    func delete(_ key: RemoteKey) throws
+}
+
+/// One blob in a store's listing.
+package struct RemoteBlob: Sendable, Hashable {
+    package var key: RemoteKey
+    package var bytes: Int64
+    /// When it was last written: `gc --remote` spares what is newer than its grace period.
+    package var modified: Date
 }
 
 /// Opens the store named by `url`: `http://` and `https://` speak Bazel's HTTP cache protocol,
@@ -85,17 +117,17 @@ package final class HTTPRemoteStore: RemoteStore, Sendable {
     }
 
     package func exists(_ key: RemoteKey) throws -> Bool {
-        let status = try request("HEAD", key)
+        let status = try request("HEAD", key.path)
         switch status {
         case 200...299: return true
         case 404: return false
-        default: throw refusal(status, "HEAD", key)
+        default: throw refusal(status, "HEAD", key.path)
         }
     }
 
     package func download(_ key: RemoteKey, into fd: Int32) throws -> Digest? {
         var hasher = SHA256Hasher()
-        let status = try request("GET", key) { handle in
+        let status = try request("GET", key.path) { handle in
             // A retry starts the file again.
             guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
                 throw PlumbError("cannot rewind the download of \(key): \(String(cString: strerror(errno)))")
@@ -107,7 +139,7 @@ package final class HTTPRemoteStore: RemoteStore, Sendable {
         switch status {
         case 200...299: return hasher.finish()
         case 404: return nil
-        default: throw refusal(status, "GET", key)
+        default: throw refusal(status, "GET", key.path)
         }
     }
 
@@ -117,31 +149,67 @@ package final class HTTPRemoteStore: RemoteStore, Sendable {
         defer { close(fd) }
         var s = stat()
         guard fstat(fd, &s) == 0 else { throw PlumbError("cannot stat \(path): \(String(cString: strerror(errno)))") }
-        let status = try request("PUT", key) { handle in
+        let status = try request("PUT", key.path) { handle in
             guard lseek(fd, 0, SEEK_SET) == 0 else { throw PlumbError("cannot rewind \(path): \(String(cString: strerror(errno)))") }
             return try handle.perform(method: "PUT", url: self.url(key), credentials: self.credentials, caFile: self.caFile,
                                       timeout: 60, upload: (fd, Int64(s.st_size)))
         }
-        guard (200...299).contains(status) else { throw refusal(status, "PUT", key) }
+        guard (200...299).contains(status) else { throw refusal(status, "PUT", key.path) }
+    }
+
+    package func delete(_ key: RemoteKey) throws {
+        let status = try request("DELETE", key.path) { handle in
+            try handle.perform(method: "DELETE", url: self.url(key), credentials: self.credentials, caFile: self.caFile, timeout: 30)
+        }
+        guard (200...299).contains(status) || status == 404 else { throw refusal(status, "DELETE", key.path) }
+    }
+
+    /// nginx's `autoindex_format json` listing of `<base>/cas/` (docs/store.md): an array of
+    /// `{"name", "type", "mtime", "size"}`. Anything else — bazel-remote's 404, an HTML index —
+    /// means the store cannot list. Names that are not digests are skipped, never trusted.
+    package func list(_ kind: RemoteKey.Kind) throws -> [RemoteBlob]? {
+        let listing = FileManager.default.temporaryDirectory.appendingPathComponent("plumb-listing-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
+        let fd = open(listing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw PlumbError("cannot create \(listing): \(String(cString: strerror(errno)))") }
+        defer { close(fd); unlink(listing) }
+        let index = "\(kind.rawValue)/"
+        let status = try request("GET", index) { handle in
+            guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else { throw PlumbError("cannot rewind \(listing)") }
+            return try handle.perform(method: "GET", url: "\(self.base)/\(index)", credentials: self.credentials,
+                                      caFile: self.caFile, timeout: 60, download: fd)
+        }
+        if status == 401 || status == 403 { throw refusal(status, "GET", index) }
+        guard (200...299).contains(status), let data = FileManager.default.contents(atPath: listing),
+              let entries = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return nil }
+        let dates = DateFormatter()
+        dates.locale = Locale(identifier: "en_US_POSIX")
+        dates.timeZone = TimeZone(identifier: "GMT")
+        dates.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return entries.compactMap { entry in
+            guard entry["type"] as? String == "file", let name = entry["name"] as? String, let digest = Digest(hex: name),
+                  let mtime = entry["mtime"] as? String, let modified = dates.date(from: mtime) else { return nil }
+            let size = (entry["size"] as? NSNumber)?.int64Value ?? 0
+            return RemoteBlob(key: RemoteKey(kind, digest), bytes: max(0, size), modified: modified)
+        }
     }
 
     private func url(_ key: RemoteKey) -> String { "\(base)/\(key.path)" }
 
     /// Runs one request with retries; returns the final HTTP status.
-    private func request(_ method: String, _ key: RemoteKey, perform: ((CurlHandle) throws -> CurlResponse)? = nil) throws -> Int {
+    private func request(_ method: String, _ path: String, perform: ((CurlHandle) throws -> CurlResponse)? = nil) throws -> Int {
         var pause = backoff
         var attempt = 0
         while true {
             attempt += 1
             do {
                 let response = try pool.withHandle { handle in
-                    try perform?(handle) ?? handle.perform(method: method, url: url(key), credentials: credentials, caFile: caFile, timeout: 30)
+                    try perform?(handle) ?? handle.perform(method: method, url: "\(base)/\(path)", credentials: credentials, caFile: caFile, timeout: 30)
                 }
                 let transient = response.status >= 500 || response.status == 429 || response.status == 408
                 if !transient || attempt >= attempts { return response.status }
             } catch let failure as CurlFailure {
                 if attempt >= attempts {
-                    throw PlumbError(redactor.redact("cannot reach the shared store \(location) (\(method) \(key)): \(failure.message)"),
+                    throw PlumbError(redactor.redact("cannot reach the shared store \(location) (\(method) \(path)): \(failure.message)"),
                                      hint: "check that the store is up and the URL (spec/pipeline.yaml cache.url, or PLUMB_CACHE_URL) is right; --no-upload reconciles without uploading")
                 }
             }
@@ -150,17 +218,17 @@ package final class HTTPRemoteStore: RemoteStore, Sendable {
         }
     }
 
-    private func refusal(_ status: Int, _ method: String, _ key: RemoteKey) -> PlumbError {
+    private func refusal(_ status: Int, _ method: String, _ path: String) -> PlumbError {
         if status == 401 || status == 403 {
             let given = switch credentials {
             case .none: "no credentials were given"
             case .basic: "PLUMB_CACHE_USER and PLUMB_CACHE_PASSWORD were refused"
             case .bearer: "PLUMB_CACHE_TOKEN was refused"
             }
-            return PlumbError(redactor.redact("the shared store \(location) refused \(method) \(key) (HTTP \(status)): \(given)"),
+            return PlumbError(redactor.redact("the shared store \(location) refused \(method) \(path) (HTTP \(status)): \(given)"),
                               hint: "set PLUMB_CACHE_USER and PLUMB_CACHE_PASSWORD (Basic), or PLUMB_CACHE_TOKEN (Bearer), to credentials the store accepts")
         }
-        return PlumbError(redactor.redact("the shared store \(location) answered \(method) \(key) with HTTP \(status)"))
+        return PlumbError(redactor.redact("the shared store \(location) answered \(method) \(path) with HTTP \(status)"))
     }
 }
 
@@ -192,6 +260,23 @@ package final class FolderRemoteStore: RemoteStore, Sendable {
     private func path(_ key: RemoteKey) -> String { "\(root)/\(key.path)" }
 
     package func exists(_ key: RemoteKey) throws -> Bool { access(path(key), F_OK) == 0 }
+
+    package func list(_ kind: RemoteKey.Kind) throws -> [RemoteBlob]? {
+        let folder = "\(root)/\(kind.rawValue)"
+        let names = try PlumbError.wrap("cannot list \(folder)") { try FileManager.default.contentsOfDirectory(atPath: folder) }
+        return names.compactMap { name in
+            var s = stat()
+            guard let digest = Digest(hex: name), lstat("\(folder)/\(name)", &s) == 0, (s.st_mode & S_IFMT) == S_IFREG else { return nil }
+            let modified = Date(timeIntervalSince1970: Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) / 1e9)
+            return RemoteBlob(key: RemoteKey(kind, digest), bytes: Int64(s.st_size), modified: modified)
+        }
+    }
+
+    package func delete(_ key: RemoteKey) throws {
+        guard unlink(path(key)) == 0 || errno == ENOENT else {
+            throw PlumbError("cannot remove \(path(key)): \(String(cString: strerror(errno)))")
+        }
+    }
 
     package func download(_ key: RemoteKey, into fd: Int32) throws -> Digest? {
         let source = open(path(key), O_RDONLY | O_CLOEXEC)

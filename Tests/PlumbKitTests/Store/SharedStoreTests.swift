@@ -123,3 +123,72 @@ import Testing
         #expect((pulled["missing"] as? [Any])?.isEmpty == true, "\(pull.stdout)")
     }
 }
+
+/// `plumb gc --remote`, on the nginx store and on a shared folder.
+@Suite(.serialized) struct RemoteGCTests {
+    @Test(arguments: ["http", "file"]) func removesWhatNoRecordNamesAndSparesWhatIsNew(kind: String) throws {
+        let server = kind == "http" ? try SharedStoreTests.startStore() : nil
+        let folder = try temporaryFolder()
+        let environment = server?.environment() ?? ["PLUMB_CACHE_URL": "file://" + folder]
+        let data = server.map { $0.folder + "/data" } ?? folder
+        let seed = try PipelineHarness(pipeline: SharedStoreTests.pipeline, files: ["spec/data.txt": "hello\n"])
+        #expect(try measuredPlumb(["reconcile"], in: seed.root, environment: environment).status == 0)
+        try seed.scratch.write("spec/data.txt", "world\n")
+        try seed.scratch.commit("new data")
+        #expect(try measuredPlumb(["reconcile"], in: seed.root, environment: environment).status == 0)
+        let recorded = try FileManager.default.contentsOfDirectory(atPath: data + "/cas").count
+
+        // Blobs no record names: two written two days ago, one just now (a run not yet recorded).
+        func blob(_ text: String, age: Double) throws -> String {
+            let bytes = Data(text.utf8)
+            let name = sha256Hex(bytes)
+            let path = "\(data)/cas/\(name)"
+            try bytes.write(to: URL(fileURLWithPath: path))
+            let then = Date().addingTimeInterval(-age).timeIntervalSince1970
+            var times = [timespec(tv_sec: Int(then), tv_nsec: 0), timespec(tv_sec: Int(then), tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+            return name
+        }
+        let old = [try blob("orphan one", age: 2 * 86_400), try blob("orphan two", age: 2 * 86_400)]
+        let fresh = try blob("in flight", age: 60)
+        try Data("not a digest".utf8).write(to: URL(fileURLWithPath: data + "/cas/README"))
+
+        let dry = try measuredPlumb(["gc", "--remote", "--dry-run", "--json"], in: seed.root, environment: environment)
+        #expect(dry.status == 0, "\(dry.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
+        #expect(report["removed"] as? Int == 2 && report["spared"] as? Int == 1, "\(dry.stdout)")
+        #expect(old.allSatisfy { FileManager.default.fileExists(atPath: "\(data)/cas/\($0)") }, "a dry run removes nothing")
+
+        let gc = try measuredPlumb(["gc", "--remote"], in: seed.root, environment: environment)
+        #expect(gc.status == 0, "\(gc.stderr)")
+        #expect(gc.stdout.contains("Removed 2 objects"), "\(gc.stdout)")
+        #expect(old.allSatisfy { !FileManager.default.fileExists(atPath: "\(data)/cas/\($0)") })
+        #expect(FileManager.default.fileExists(atPath: "\(data)/cas/\(fresh)"), "newer than the grace period")
+        #expect(FileManager.default.fileExists(atPath: "\(data)/cas/README"), "what is not a digest is not Plumb's to remove")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: data + "/cas").count == recorded + 2)
+
+        // Both recorded runs' outputs stay: a fresh clone finds the current ones.
+        let clone = try ScratchClone(of: seed.root)
+        let plan = try measuredPlumb(["plan"], in: clone.root, environment: environment)
+        #expect(plan.stdout.contains("0 to run"), "\(plan.stdout)")
+        let zero = try measuredPlumb(["gc", "--remote", "--grace", "30s"], in: seed.root, environment: environment)
+        #expect(zero.stdout.contains("Removed 1 object"), "\(zero.stdout)")
+    }
+
+    @Test func aStoreThatCannotListIsRefusedWithTheReason() throws {
+        let store = try SharedStoreTests.startStore()
+        let seed = try PipelineHarness(pipeline: SharedStoreTests.pipeline, files: ["spec/data.txt": "hello\n"])
+        // A base where nginx has no index, as bazel-remote has none: a 404 for the listing.
+        var environment = store.environment()
+        environment["PLUMB_CACHE_URL"] = store.url + "/unlisted"
+        let refused = try measuredPlumb(["gc", "--remote"], in: seed.root, environment: environment)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("cannot list its objects"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("hint:"), "\(refused.stderr)")
+
+        let none = try measuredPlumb(["gc", "--remote"], in: seed.root, environment: ["PLUMB_CACHE_URL": ""])
+        #expect(none.status == 64 && none.stderr.contains("no shared store is configured"), "\(none.stderr)")
+        let usage = try measuredPlumb(["gc", "--grace", "1h"], in: seed.root)
+        #expect(usage.status == 64, "\(usage.stderr)")
+    }
+}
