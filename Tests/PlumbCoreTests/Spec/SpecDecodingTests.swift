@@ -206,4 +206,39 @@ import PlumbCoreFixtures
         #expect(result.spec != nil)
         #expect(result.diagnostics.map(\.severity) == [.warning])
     }
+
+    struct CacheURLCase: Sendable, CustomTestStringConvertible {
+        var url: String
+        /// A word of the diagnostic, or nil when the URL is accepted.
+        var problem: String?
+        var testDescription: String { url }
+    }
+
+    static let cacheURLs: [CacheURLCase] = [
+        .init(url: "https://cache.example.com/plumb", problem: nil),
+        .init(url: "http://127.0.0.1:8080", problem: nil),
+        .init(url: "file:///mnt/team/plumb-cache", problem: nil),
+        .init(url: "https://ci:hunter2@cache.example.com/", problem: "credentials"),
+        .init(url: "s3://bucket/plumb", problem: "scheme"),
+        .init(url: "https:///plumb", problem: "host"),
+        .init(url: "https://cache.example.com/?key=1", problem: "query"),
+        .init(url: "file://nas/share", problem: "host"),
+    ]
+
+    /// `cache: {url:}` is checked where it is written, and a URL with a password is refused
+    /// without printing the password.
+    @Test(arguments: cacheURLs)
+    func cacheURL(_ c: CacheURLCase) throws {
+        let yaml = "version: 1\ncache:\n  url: \"\(c.url)\"\nstages:\n  a:\n    cmd: x\n"
+        let result = SpecLoader.load(from: MemorySpecSource([SpecPaths.pipeline: yaml]))
+        if let problem = c.problem {
+            let diagnostic = try #require(result.diagnostics.first { $0.severity == .error })
+            #expect(diagnostic.message.contains(problem), "\(diagnostic.message)")
+            #expect(!diagnostic.message.contains("hunter2"))
+            #expect(diagnostic.location?.line == 3 && diagnostic.location?.column == 8, "\(String(describing: diagnostic.location))")
+        } else {
+            #expect(!result.diagnostics.hasErrors, "\(result.diagnostics)")
+            #expect(result.spec?.pipeline.cache?.url == c.url)
+        }
+    }
 }
