@@ -10,6 +10,7 @@
 # Objects land in FOLDER/data/, so the store speaks Bazel's HTTP cache protocol: GET, HEAD and PUT
 # of <url>/cas/<sha256> and <url>/ac/<key> (nginx's PUT writes a temporary file and renames it),
 # plus DELETE and a JSON index of <url>/cas/ and <url>/ac/ for `plumb gc --remote`.
+# STORE_TLS=1 serves https with a self-signed certificate for 127.0.0.1 (FOLDER/cert.pem).
 # Variables: STORE_USER (default plumb) and STORE_PASSWORD (default: FOLDER/password when a
 # restart finds one, else random, printed nowhere; read it from FOLDER/password) set the account. nginx is installed with apt-get when missing
 # (as root, or with `sudo -n`); if that is impossible start exits 3, so a test can skip.
@@ -38,7 +39,10 @@ ensure_nginx() {
 
 write_config() {
   local prefix="$1" port="$2"
-  local user_line=""
+  local user_line="" tls_listen=";"
+  if [[ -n "${STORE_TLS:-}" ]]; then
+    tls_listen=" ssl; ssl_certificate $prefix/cert.pem; ssl_certificate_key $prefix/key.pem;"
+  fi
   # As root nginx's workers would run as nobody, who cannot enter a 0700 temporary folder.
   [[ $(id -u) -eq 0 ]] && user_line="user root root;"
   cat >"$prefix/nginx.conf" <<EOF
@@ -59,13 +63,13 @@ http {
   client_max_body_size 0;
   sendfile on;
   server {
-    listen 127.0.0.1:$port;
+    listen 127.0.0.1:$port$tls_listen
     root $prefix/data;
     location / {
       auth_basic "plumb store";
       auth_basic_user_file $prefix/htpasswd;
       dav_methods PUT DELETE;
-      # A JSON index of cas/ and ac/, which `plumb gc --remote` reads (Bazel's protocol has none).
+      # A JSON index of cas/ and ac/, which plumb gc --remote reads (Bazel's protocol has none).
       autoindex on;
       autoindex_format json;
       create_full_put_path on;
@@ -92,7 +96,7 @@ free_port() {
 # waiting for end of file on one (a pipe, or the socket Foundation's Process watches) would hang.
 launch() {
   (
-    for fd in /proc/$BASHPID/fd/*; do
+    for fd in "/proc/$BASHPID/fd/"*; do
       fd="${fd##*/}"
       if [[ "$fd" -gt 2 && "$fd" -ne 255 ]]; then eval "exec $fd>&-" 2>/dev/null || true; fi
     done
@@ -114,8 +118,15 @@ start() {
   printf '%s\n' "$password" >"$prefix/password"
   chmod 600 "$prefix/password"
   printf '%s:%s\n' "$user" "$(openssl passwd -apr1 "$password")" >"$prefix/htpasswd"
-  local nginx port
+  local nginx port scheme=http
   nginx="$(nginx_bin)"
+  if [[ -n "${STORE_TLS:-}" ]]; then
+    # A certificate of its own for 127.0.0.1, which clients must be told to trust (cert.pem).
+    scheme=https
+    [[ -s "$prefix/cert.pem" ]] || openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+      -addext "subjectAltName=IP:127.0.0.1" -keyout "$prefix/key.pem" -out "$prefix/cert.pem" >/dev/null 2>&1 ||
+      die "openssl could not make a certificate"
+  fi
   for _ in 1 2 3 4 5; do
     port="$(free_port)"
     write_config "$prefix" "$port"
@@ -123,10 +134,10 @@ start() {
     if launch "$nginx" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log"; then
       for _ in $(seq 50); do [[ -s "$prefix/nginx.pid" ]] && break; sleep 0.1; done
       [[ -s "$prefix/nginx.pid" ]] || die "nginx started but wrote no pid file (see $prefix/error.log)"
-      printf 'http://127.0.0.1:%s\n' "$port" >"$prefix/url"
+      printf '%s://127.0.0.1:%s\n' "$scheme" "$port" >"$prefix/url"
       say "serving $prefix/data (pid $(cat "$prefix/nginx.pid"))"
       printf '%s\n' "$prefix" >&2
-      printf 'http://127.0.0.1:%s\n' "$port"
+      printf '%s://127.0.0.1:%s\n' "$scheme" "$port"
       return 0
     fi
     grep -q 'Address already in use' "$prefix/error.log" || break

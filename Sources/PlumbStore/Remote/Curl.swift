@@ -28,10 +28,16 @@ struct CurlResponse {
     var status: Int
 }
 
-/// A transport failure: no HTTP status (connection refused, TLS, timeout). Retried.
+/// A transport failure: no HTTP status (connection refused, TLS, timeout). Retried, unless the
+/// peer's certificate is refused: that does not get better by asking again.
 struct CurlFailure: Error {
     var code: CURLcode
     var message: String
+
+    var isCertificateProblem: Bool {
+        [CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM, CURLE_SSL_ISSUER_ERROR,
+         CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_CRL_BADFILE].contains(code)
+    }
 }
 
 /// The one owner of a libcurl easy handle, freed in deinit. Every libcurl call Plumb makes goes

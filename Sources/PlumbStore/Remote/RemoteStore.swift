@@ -208,6 +208,10 @@ package final class HTTPRemoteStore: RemoteStore, Sendable {
                 let transient = response.status >= 500 || response.status == 429 || response.status == 408
                 if !transient || attempt >= attempts { return response.status }
             } catch let failure as CurlFailure {
+                if failure.isCertificateProblem {
+                    throw PlumbError(redactor.redact("cannot reach the shared store \(location) securely: \(failure.message)"),
+                                     hint: "if the store's certificate comes from a private CA, set PLUMB_CACHE_CA_FILE to that CA's PEM file")
+                }
                 if attempt >= attempts {
                     throw PlumbError(redactor.redact("cannot reach the shared store \(location) (\(method) \(path)): \(failure.message)"),
                                      hint: "check that the store is up and the URL (spec/pipeline.yaml cache.url, or PLUMB_CACHE_URL) is right; --no-upload reconciles without uploading")

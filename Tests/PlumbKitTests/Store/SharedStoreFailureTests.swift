@@ -37,6 +37,26 @@ import Testing
         #expect(try seed.ran().isEmpty)
     }
 
+    @Test func httpsVerifiesTheCertificateAgainstTheSystemOrPLUMB_CACHE_CA_FILE() throws {
+        let store = try #require(try StoreServer.start(tls: true))
+        #expect(store.url.hasPrefix("https://"))
+        let seed = try PipelineHarness(pipeline: SharedStoreTests.pipeline, files: ["spec/data.txt": "hello\n"])
+        let head = try seed.repository.head().commit
+        // Its certificate is its own: not trusted by the system, so nothing is sent and nothing runs.
+        let untrusted = try measuredPlumb(["reconcile"], in: seed.root, environment: store.environment())
+        #expect(untrusted.status == 1)
+        #expect(untrusted.stderr.contains("certificate"), "\(untrusted.stderr)")
+        #expect(untrusted.stderr.contains("PLUMB_CACHE_CA_FILE"), "the hint names the variable: \(untrusted.stderr)")
+        #expect(try seed.ran().isEmpty && (try seed.repository.head().commit) == head)
+        #expect(store.objects().isEmpty)
+
+        var trusted = store.environment()
+        trusted["PLUMB_CACHE_CA_FILE"] = store.certificate
+        let run = try measuredPlumb(["reconcile"], in: seed.root, environment: trusted)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(store.objects().count >= 2)
+    }
+
     @Test func anObjectCorruptedOnTheServerIsDetectedAndNeverUsed() throws {
         let store = try SharedStoreTests.startStore()
         let seed = try PipelineHarness(pipeline: SharedStoreTests.pipeline, files: ["spec/data.txt": "hello\n"])

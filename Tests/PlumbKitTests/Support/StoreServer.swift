@@ -11,11 +11,12 @@ final class StoreServer {
     private let script: String
 
     /// Nil when nginx is not installed and cannot be (the script exits 3).
-    static func start() throws -> StoreServer? {
+    /// `tls`: https with a certificate of its own (`certificate`), which clients must be told to trust.
+    static func start(tls: Bool = false) throws -> StoreServer? {
         let folder = try temporaryFolder()
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scripts/store-server.sh").path
-        guard let url = try run(script, "start", folder) else { return nil }
+        guard let url = try run(script, "start", folder, tls: tls) else { return nil }
         let password = try String(contentsOfFile: folder + "/password", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         return StoreServer(folder: folder, url: url, password: password, script: script)
     }
@@ -30,10 +31,11 @@ final class StoreServer {
     }
 
     /// Runs the script; its printed URL, or nil when it exits 3 (no nginx).
-    private static func run(_ script: String, _ arguments: String...) throws -> String? {
+    private static func run(_ script: String, _ arguments: String..., tls: Bool = false) throws -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script] + arguments
+        if tls { process.environment = ProcessInfo.processInfo.environment.merging(["STORE_TLS": "1"]) { $1 } }
         // To a file, not a pipe: a pipe would be held open by whatever the script leaves running.
         let printed = try temporaryFolder() + "/out"
         _ = FileManager.default.createFile(atPath: printed, contents: nil)
@@ -61,6 +63,9 @@ final class StoreServer {
     func objects(_ kind: String = "cas") -> Set<String> {
         Set((try? FileManager.default.contentsOfDirectory(atPath: folder + "/data/" + kind)) ?? [])
     }
+
+    /// The server's own certificate (with `tls`).
+    var certificate: String { folder + "/cert.pem" }
 
     /// The file holding a blob on the server.
     func path(_ kind: String, _ hex: String) -> String { "\(folder)/data/\(kind)/\(hex)" }
