@@ -140,6 +140,33 @@ import Testing
         }
     }
 
+    /// A 256 MiB model goes up and comes down through a file descriptor, never whole in memory (alone,
+    /// each side peaks near 40 MiB; under the full suite's load up to 118 MiB was seen).
+    @Test func largeObjectsStreamWithoutFillingMemory() throws {
+        let store = try SharedStoreTests.startStore()
+        let pipeline = """
+        version: 1
+        stages:
+          train:
+            cmd: mkdir -p build && head -c 268435456 /dev/urandom > build/model.bin
+            deps: [spec/data.txt]
+            outs: [build/model.bin]
+        """
+        let seed = try PipelineHarness(pipeline: pipeline, files: ["spec/data.txt": "x\n"])
+        let remote = try SharedRemote(seed)
+        let a = try ScratchClone(of: remote.origin.root)
+        let up = try measuredPlumb(["reconcile", "--push"], in: a.root, environment: store.environment())
+        #expect(up.status == 0, "\(up.stderr)")
+        let b = try ScratchClone(of: remote.origin.root)
+        let down = try measuredPlumb(["checkout"], in: b.root, environment: store.environment())
+        #expect(down.status == 0, "\(down.stderr)")
+        let size = try FileManager.default.attributesOfItem(atPath: b.root + "/build/model.bin")[.size] as? Int
+        #expect(size == 268_435_456)
+        // The stage's own `head` is a descendant too; all of them stay far below the file's size.
+        #expect(up.maximumRSSKiB < 160 * 1024 && up.maximumRSSKiB > 0, "upload peak \(up.maximumRSSKiB) KiB")
+        #expect(down.maximumRSSKiB < 160 * 1024, "download peak \(down.maximumRSSKiB) KiB")
+    }
+
     @Test func aSharedFolderTakesManyWritersOfOneBlob() throws {
         let root = try temporaryFolder()
         let folder = try FolderRemoteStore(root: root)
