@@ -6,8 +6,9 @@ import Testing
 @testable import PlumbEngine
 @testable import PlumbCLI
 
-/// Issue 13, item 5: exit codes a script can trust — a `--detailed-exitcode` that cannot silently
-/// become a real run, and 130 for Ctrl-C — through the built binary on real scratch repositories.
+/// Issue 13, item 5: exit codes a script can trust — `status --detailed-exitcode`, a
+/// `--detailed-exitcode` that cannot silently become a real run, and 130 for Ctrl-C (during a reconcile) — through the
+/// built binary on real scratch repositories.
 @Suite struct ExitCodeTests {
     /// A build and a deploy whose drift probe passes while `$SIDE.healthy` exists.
     static let pipeline = """
@@ -21,6 +22,54 @@ import Testing
         deps: [build/model.txt]
         check: test -f $SIDE.healthy
     """
+
+    static func status(_ name: String, pending: Int = 0, planErrors: [String] = [], awaitingPromotion: Bool = false,
+                       drift: EnvironmentStatus.Drift = .notChecked) -> EnvironmentStatus {
+        EnvironmentStatus(environment: name, from: nil, pin: nil, model: nil, modelDigest: nil, lastRun: nil, lastResult: nil,
+                          lastFinished: nil, pending: pending, planErrors: planErrors, awaitingPromotion: awaitingPromotion,
+                          drift: drift, driftDetail: nil)
+    }
+
+    @Test func statusDetailedExitCodeTable() {
+        let cases: [(String, [EnvironmentStatus], Int32)] = [
+            ("all in sync", [Self.status("dev"), Self.status("prod", drift: .inSync)], 0),
+            ("a probe that cannot tell is not drift", [Self.status("dev", drift: .unknown)], 0),
+            ("stages to run", [Self.status("dev"), Self.status("prod", pending: 1)], 2),
+            ("drifted", [Self.status("dev", drift: .drifted)], 2),
+            ("waiting for its first promotion", [Self.status("dev"), Self.status("staging", planErrors: ["no pin"], awaitingPromotion: true)], 2),
+            ("a plan error", [Self.status("dev", pending: 3), Self.status("prod", planErrors: ["not in cache"])], 1),
+            ("no environments", [], 0),
+        ]
+        for (name, statuses, want) in cases {
+            #expect(StatusCommand.exitCode(for: statuses, detailed: true) == want, "\(name)")
+            #expect(StatusCommand.exitCode(for: statuses, detailed: false) == 0, "\(name), without the flag")
+        }
+    }
+
+    @Test func statusDetailedExitCodeIsZeroInSyncTwoPendingOrDriftedOneOnError() throws {
+        let h = try PipelineHarness(pipeline: Self.pipeline, files: ["environments/dev.yaml": "env: {}\n"])
+        func status(_ extra: String...) throws -> Int32 {
+            let r = try runProcess(plumbExecutable(), ["status"] + extra, in: h.root)
+            return r.status
+        }
+        #expect(try status() == 0)
+        #expect(try status("--detailed-exitcode") == 2, "never reconciled: two stages to run")
+        #expect(try runProcess(plumbExecutable(), ["reconcile", "-q"], in: h.root).status == 0)
+        #expect(try status("--detailed-exitcode") == 0)
+        #expect(try status("--detailed-exitcode", "--json") == 0)
+        // The deploy probe runs only with --check: failing, it is drift (2); passing, in sync (0).
+        #expect(try status("--detailed-exitcode", "--check") == 2)
+        _ = FileManager.default.createFile(atPath: h.sideFile + ".healthy", contents: nil)
+        #expect(try status("--detailed-exitcode", "--check") == 0)
+        // A staging that takes the build from a promotion nobody made yet waits for one: pending, not an error.
+        try h.edit("environments/staging.yaml", "from: dev\nruns: [deploy]\n")
+        let waiting = try runProcess(plumbExecutable(), ["status", "--detailed-exitcode"], in: h.root)
+        #expect(waiting.status == 2, "\(waiting.stdout)\(waiting.stderr)")
+        #expect(waiting.stdout.contains("no promotion pins it"), "\(waiting.stdout)")
+        // A spec that does not load is an error.
+        try h.edit("spec/pipeline.yaml", "version: 1\nstages: [\n")
+        #expect(try status("--detailed-exitcode") == 1)
+    }
 
     @Test func detailedExitCodeWithoutADryRunIsAUsageErrorAndRunsNothing() throws {
         let h = try PipelineHarness(pipeline: Self.pipeline)
