@@ -19,7 +19,8 @@ struct StatusCommand: PlumbCommand {
     Exit 0 unless an error stops it. With --detailed-exitcode, for scripts: 0 when every environment
     is in sync (nothing to run, and with --check no drift), 2 when one has stages to run, drifted
     (with --check) or waits for its first promotion, 1 when one cannot be planned for another reason
-    (a plan error) or on error. A drift probe that cannot tell ("unknown") is not drift.
+    (a plan error) or on error. A drift probe that cannot tell ("unknown") is not drift. Ctrl-C
+    during --check stops the probes and exits 130.
     """
     package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
         .flag("--check", help: "Run the deploy stages' drift probes (repository code) and report drift."),
@@ -55,7 +56,10 @@ struct StatusCommand: PlumbCommand {
     package func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
+        // The probes run in their own process groups: without this, Ctrl-C would end plumb and leave them running.
+        if check { SignalHandling.install(stopping: "the drift probes") }
         let statuses = try StatusReader(project: project).statuses(checkDrift: check)
+        if Interruption.requested { throw PlumbError("interrupted; the drift probes were stopped", kind: .interrupted) }
         let code = Self.exitCode(for: statuses, detailed: detailedExitCode)
         if global.json {
             try terminal.printJSON(statuses)

@@ -7,7 +7,7 @@ import Testing
 @testable import PlumbCLI
 
 /// Issue 13, item 5: exit codes a script can trust — `status --detailed-exitcode`, a
-/// `--detailed-exitcode` that cannot silently become a real run, and 130 for Ctrl-C (during a reconcile) — through the
+/// `--detailed-exitcode` that cannot silently become a real run, and 130 for Ctrl-C — through the
 /// built binary on real scratch repositories.
 @Suite struct ExitCodeTests {
     /// A build and a deploy whose drift probe passes while `$SIDE.healthy` exists.
@@ -118,5 +118,33 @@ import Testing
         let help = try runProcess(plumbExecutable(), ["reconcile", "--help"], in: h.root)
         #expect(help.stdout.contains("the run\nis committed all the same, as an interrupted run") && help.stdout.contains("It exits 130."),
                 "\(help.stdout)")
+    }
+
+    /// Drift probes run in their own process groups, so Ctrl-C reaches only plumb: it must stop them
+    /// itself and exit 130, not die and leave them running.
+    @Test func ctrlCDuringTheDriftProbesOfStatusAndPlanStopsThemAndExits130() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          deploy:
+            cmd: echo deploy >> $SIDE
+            check: echo $$ > $SIDE.pid && sleep 30
+        """)
+        #expect(try runProcess(plumbExecutable(), ["reconcile", "-q"], in: h.root).status == 0)
+        for arguments in [["status", "--check"], ["plan", "--refresh"]] {
+            let pidFile = h.sideFile + ".pid"
+            try? FileManager.default.removeItem(atPath: pidFile)
+            let command = try PlumbProcess(arguments, in: h.root)
+            #expect(eventually(timeout: 20) { (try? String(contentsOfFile: pidFile, encoding: .utf8))?.hasSuffix("\n") == true },
+                    "\(arguments): \(command.text)")
+            let probeGroup = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            let signalled = Date()
+            command.signal(SIGINT)
+            #expect(command.wait(timeout: 15) == 130, "\(arguments): \(command.text)")
+            #expect(Date().timeIntervalSince(signalled) < 5)
+            #expect(command.text.contains("interrupted; the drift probes were stopped"), "\(arguments): \(command.text)")
+            #expect(eventually(timeout: 1) { liveProcesses(inGroup: probeGroup).isEmpty }, "\(arguments): the probe outlived plumb")
+        }
+        #expect(try h.commitCount() == 2, "neither wrote anything")
     }
 }
