@@ -115,9 +115,54 @@ import Testing
         #expect(record.stages["fast"]?.status == .succeeded)
         #expect(record.stages["slow"]?.status == .interrupted)
         #expect(try h.commitCount() == 2)
-        let help = try runProcess(plumbExecutable(), ["reconcile", "--help"], in: h.root)
-        #expect(help.stdout.contains("the run\nis committed all the same, as an interrupted run") && help.stdout.contains("It exits 130."),
-                "\(help.stdout)")
+        let help = try runProcess(plumbExecutable(), ["reconcile", "--help"], in: h.root).stdout
+            .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("the run is committed all the same, as an interrupted run"), "\(help)")
+        #expect(help.contains("A signal before any stage started (while the drift probes run, or while --wait-for-lock waits) commits nothing and exits 130"),
+                "\(help)")
+    }
+
+    /// A signal before any stage started ends the reconcile with 130 and records nothing: while it
+    /// waits for another writer's lock (which it would otherwise keep waiting for, then run), and
+    /// while its drift probes run (which it would otherwise record as an interrupted run).
+    @Test func ctrlCBeforeAnyStageStartedCommitsNothingAndExits130() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          deploy:
+            cmd: echo deploy >> $SIDE
+            deps: [spec/model.txt]
+            check: echo $$ > $SIDE.pid && if [ -f $SIDE.slow ]; then sleep 30; fi
+        """, files: ["spec/model.txt": "1\n"])
+        #expect(try runProcess(plumbExecutable(), ["reconcile", "-q"], in: h.root).status == 0)
+        #expect(try h.ran() == ["deploy"])
+
+        // Another writer holds the environment's lock (this test process, through the same lock).
+        try h.edit("spec/model.txt", "2\n")
+        let held = try h.project().lock(environment: EnvironmentSpec.implicitName, command: "test", wait: nil)
+        let pidFile = h.sideFile + ".pid"
+        let waiting = try PlumbProcess(["reconcile", "--wait-for-lock"], in: h.root)
+        // Its probe ran (quickly: in sync), its handlers are in: it plans, then waits for the lock.
+        #expect(eventually(timeout: 20) { FileManager.default.fileExists(atPath: pidFile) && HostileConcurrencyTests.handlesSIGTERM(waiting.pid) },
+                "\(waiting.text)")
+        Thread.sleep(forTimeInterval: 0.5)
+        waiting.signal(SIGINT)
+        #expect(waiting.wait(timeout: 10) == 130, "\(waiting.text)")
+        #expect(waiting.text.contains("interrupted while waiting for the lock 'default'"), "\(waiting.text)")
+        held.release()
+        #expect(try h.ran().isEmpty)
+        #expect(try h.commitCount() == 3, "initial, first record, the edit: nothing recorded")
+
+        // Reconcile runs the deploy stage's probe first (its last run succeeded); this time it is slow.
+        try FileManager.default.removeItem(atPath: pidFile)
+        _ = FileManager.default.createFile(atPath: h.sideFile + ".slow", contents: nil)
+        let probing = try PlumbProcess(["reconcile"], in: h.root)
+        #expect(eventually(timeout: 20) { (try? String(contentsOfFile: pidFile, encoding: .utf8))?.hasSuffix("\n") == true }, "\(probing.text)")
+        probing.signal(SIGINT)
+        #expect(probing.wait(timeout: 10) == 130, "\(probing.text)")
+        #expect(probing.text.contains("interrupted before any stage ran; nothing was recorded"), "\(probing.text)")
+        #expect(try h.ran().isEmpty)
+        #expect(try h.commitCount() == 3)
     }
 
     /// Drift probes run in their own process groups, so Ctrl-C reaches only plumb: it must stop them
