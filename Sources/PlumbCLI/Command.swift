@@ -94,8 +94,9 @@ struct GlobalOptions: Sendable {
         let cwd = FileManager.default.currentDirectoryPath
         let relative = repo.hasPrefix("/") ? "" : " (relative to \(cwd))"
         guard FileManager.default.fileExists(atPath: repo, isDirectory: &isDirectory) else {
-            throw UsageError("--repo/-C: no such directory '\(repo)'\(relative)",
-                             hint: "give the path of a repository's folder, as `git -C` takes it", command: parsed.command)
+            let hint = parsed.command == InitCommand.name ? "create the folder first (mkdir -p \(repo)); -C never creates one"
+                : "give the path of a repository's folder, as `git -C` takes it"
+            throw UsageError("--repo/-C: no such directory '\(repo)'\(relative)", hint: hint, command: parsed.command)
         }
         guard isDirectory.boolValue else {
             throw UsageError("--repo/-C: '\(repo)' is not a directory", hint: "give the repository's folder, not a file in it",

@@ -76,7 +76,10 @@ import Testing
         let file = try runProcess(plumbExecutable(), ["-C", "spec/pipeline.yaml", "plan"], in: h.root)
         #expect(file.status == 64)
         #expect(file.stderr.contains("'spec/pipeline.yaml' is not a directory"), "\(file.stderr)")
-        // Nothing was created where the path pointed.
+        // Not even init creates the folder, as `git -C` would not; it says how.
+        let initialise = try runProcess(plumbExecutable(), ["init", "-C", "no-such-folder"], in: parent)
+        #expect(initialise.status == 64)
+        #expect(initialise.stderr.contains("hint: create the folder first (mkdir -p no-such-folder)"), "\(initialise.stderr)")
         #expect(!FileManager.default.fileExists(atPath: parent + "/no-such-folder"))
     }
 
