@@ -43,8 +43,14 @@ package struct ArgumentSpec: Sendable {
 /// A usage error: wrong flags or arguments. The command line exits 64 for these.
 struct UsageError: Error, Sendable, CustomStringConvertible {
     package var message: String
+    /// The command whose `--help` the error points to; empty for `plumb` itself.
     package var command: String
-    package init(_ message: String, command: String) { self.message = message; self.command = command }
+    var hint: String?
+    package init(_ message: String, hint: String? = nil, command: String) {
+        self.message = message
+        self.hint = hint
+        self.command = command
+    }
     package var description: String { message }
 }
 

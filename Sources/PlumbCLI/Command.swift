@@ -77,6 +77,60 @@ struct GlobalOptions: Sendable {
         verbose = parsed.flag("--verbose")
     }
 
+    /// Every global option, as `plumb --help` lists them: the shared ones and `--env`.
+    static var all: [ArgumentSpec] { arguments + [envArgument] }
+
+    /// Checks what parsing alone cannot: that `--repo` names a directory that exists, and that
+    /// `--repo` and `--env` are not given twice with different values (`plumb -e dev plan -e prod`
+    /// would otherwise act on whichever came last). The same value twice is accepted.
+    static func validate(_ parsed: ParsedArguments) throws {
+        for key in ["--repo", "--env"] {
+            let values = parsed.options(key)
+            guard let first = values.first, let other = values.first(where: { $0 != first }) else { continue }
+            throw UsageError("\(key) given twice, as '\(first)' and '\(other)'", hint: "give \(key) once", command: parsed.command)
+        }
+        guard let repo = parsed.option("--repo") else { return }
+        var isDirectory: ObjCBool = false
+        let cwd = FileManager.default.currentDirectoryPath
+        let relative = repo.hasPrefix("/") ? "" : " (relative to \(cwd))"
+        guard FileManager.default.fileExists(atPath: repo, isDirectory: &isDirectory) else {
+            let hint = parsed.command == InitCommand.name ? "create the folder first (mkdir -p \(repo)); -C never creates one"
+                : "give the path of a repository's folder, as `git -C` takes it"
+            throw UsageError("--repo/-C: no such directory '\(repo)'\(relative)", hint: hint, command: parsed.command)
+        }
+        guard isDirectory.boolValue else {
+            throw UsageError("--repo/-C: '\(repo)' is not a directory", hint: "give the repository's folder, not a file in it",
+                             command: parsed.command)
+        }
+    }
+
+    /// Splits the global options written before the command name (`plumb -C ml plan`) from the
+    /// rest, which starts with the command name (or `--help`, `--version`). An option before the
+    /// command that is not global is a usage error of `plumb` itself.
+    static func leading(_ arguments: [String]) throws(UsageError) -> (options: [String], rest: [String]) {
+        var options: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let arg = arguments[i]
+            guard arg.hasPrefix("-"), arg.count > 1, !["--help", "-h", "--version"].contains(arg) else { break }
+            let name = arg.firstIndex(of: "=").map { String(arg[..<$0]) } ?? arg
+            guard let spec = all.first(where: { $0.names.contains(name) }) else {
+                let known = all.flatMap(\.names) + ["--help", "--version"]
+                let hint = Suggest.closest(to: name, in: known).map { "did you mean '\($0)'?" }
+                    ?? "options of a command go after its name: plumb <command> \(name)"
+                throw UsageError("unknown global option '\(name)'", hint: hint, command: "")
+            }
+            options.append(arg)
+            i += 1
+            if case let .option(valueName) = spec.kind, name == arg {
+                guard i < arguments.count else { throw UsageError("\(name) needs a value (\(valueName))", command: "") }
+                options.append(arguments[i])
+                i += 1
+            }
+        }
+        return (options, Array(arguments[i...]))
+    }
+
     /// The terminal these options describe.
     package func terminal() -> Terminal { Terminal(noColour: noColour || json, quiet: quiet, verbose: verbose) }
 
@@ -158,7 +212,16 @@ package enum PlumbCLI {
     }
 
     private static func runCommand(_ arguments: [String]) -> Int32 {
-        var args = arguments
+        // Global options may come before the command (`plumb -C ml plan`, as `git -C`); they are
+        // handed to the command as if written after it, so one parser and one validation see them.
+        let leading: [String]
+        var args: [String]
+        do {
+            (leading, args) = try GlobalOptions.leading(arguments)
+        } catch {
+            report(usage: error)
+            return ExitCode.usage
+        }
         guard let first = args.first else { print(help()); return ExitCode.usage }
         if first == "--help" || first == "-h" || first == "help" {
             if args.count > 1, let command = commands.first(where: { $0.name == args[1] }) {
@@ -175,9 +238,15 @@ package enum PlumbCLI {
         }
         if args.contains("--help") || args.contains("-h") { print(help(for: type)); return ExitCode.ok }
         do {
-            return try dispatch(type, args)
+            for option in leading where option.hasPrefix("-") {
+                let name = option.firstIndex(of: "=").map { String(option[..<$0]) } ?? option
+                if !type.arguments.contains(where: { $0.names.contains(name) }) {
+                    throw UsageError("'plumb \(type.name)' takes no \(name)", command: type.name)
+                }
+            }
+            return try dispatch(type, leading + args)
         } catch let e as UsageError {
-            report("error: \(e.message)\nRun 'plumb \(e.command) --help' for usage.")
+            report(usage: e)
             return ExitCode.usage
         } catch let e as DiagnosticsError {
             report(e.diagnostics.sortedForDisplay().map(\.description).joined(separator: "\n"))
@@ -206,7 +275,15 @@ package enum PlumbCLI {
 
     private static func dispatch(_ type: CommandEntry, _ args: [String]) throws -> Int32 {
         let parsed = try ParsedArguments.parse(args, specs: type.arguments, command: type.name)
+        try GlobalOptions.validate(parsed)
         return try type.execute(parsed)
+    }
+
+    /// A usage error, its hint, and where to read the usage.
+    private static func report(usage e: UsageError) {
+        let hint = e.hint.map { "\n  hint: \($0)" } ?? ""
+        let command = e.command.isEmpty ? "plumb" : "plumb \(e.command)"
+        report("error: \(e.message)\(hint)\nRun '\(command) --help' for usage.")
     }
 
     private static func report(_ text: String) {
@@ -220,23 +297,47 @@ package enum PlumbCLI {
         var out = """
         plumb \(version): a GitOps reconciler for machine-learning pipelines.
 
-        USAGE: plumb <command> [options]
+        USAGE: plumb [global options] <command> [options]
 
         COMMANDS:
 
         """
         let width = (commands.map(\.name.count).max() ?? 8) + 2
         for c in commands { out += "  " + c.name.padding(toLength: width, withPad: " ", startingAt: 0) + c.abstract + "\n" }
+        out += "\nGLOBAL OPTIONS (before or after the command, as with `git -C`):\n"
+        for spec in GlobalOptions.all { out += optionRow(spec) }
         out += """
 
         OPTIONS:
           --help                  Show help (also: plumb <command> --help).
           --version               Show the version.
 
-        Exit codes: 0 ok, 1 error or failed stage, 2 changes pending (--detailed-exitcode),
-        3 promotion gate failed, 64 usage error.
+        --env applies to the commands that act on one environment; -C and --env each given twice
+        with different values is a usage error.
+
+        Exit codes: 0 ok, 1 error or failed stage, 2 changes pending or drifted (--detailed-exitcode),
+        3 promotion gate failed, 64 usage error, 130 interrupted (Ctrl-C, SIGTERM).
         """
         return out
+    }
+
+    /// One option's row of a help table: names and value in a 28-column margin, help wrapped so no
+    /// row passes `helpWidth`.
+    static func optionRow(_ spec: ArgumentSpec) -> String {
+        var left = spec.names.joined(separator: ", ")
+        switch spec.kind {
+        case .positional, .flag: break
+        case let .option(v): left += " <\(v)>"
+        case let .optionalValue(v): left += "[=<\(v)>]"
+        }
+        return helpRow(left, spec.help)
+    }
+
+    static func helpRow(_ left: String, _ help: String) -> String {
+        let margin = String(repeating: " ", count: 28)
+        let body = wrap(help, width: helpWidth - margin.count).joined(separator: "\n" + margin)
+        return left.count < 26 ? "  " + left.padding(toLength: 26, withPad: " ", startingAt: 0) + body + "\n"
+            : "  \(left)\n" + margin + body + "\n"
     }
 
     /// `plumb <command> --help`.
@@ -250,29 +351,22 @@ package enum PlumbCLI {
         if !type.discussion.isEmpty { out += "\n\(type.discussion)\n" }
         out += "\nUSAGE: \(usage)\n"
         let positionals = type.arguments.filter { if case .positional = $0.kind { return true }; return false }
-        // Names in a 28-column margin, help wrapped so no row passes helpWidth.
-        let margin = String(repeating: " ", count: 28)
-        func row(_ left: String, _ help: String) -> String {
-            let body = wrap(help, width: helpWidth - margin.count).joined(separator: "\n" + margin)
-            return left.count < 26 ? "  " + left.padding(toLength: 26, withPad: " ", startingAt: 0) + body + "\n"
-                : "  \(left)\n" + margin + body + "\n"
-        }
         if !positionals.isEmpty {
             out += "\nARGUMENTS:\n"
-            for p in positionals { out += row("<\(p.key)>", p.help) }
+            for p in positionals { out += helpRow("<\(p.key)>", p.help) }
         }
         out += "\nOPTIONS:\n"
         for spec in type.arguments {
-            var left = spec.names.joined(separator: ", ")
-            switch spec.kind {
-            case .positional: continue
-            case .flag: break
-            case let .option(v): left += " <\(v)>"
-            case let .optionalValue(v): left += "[=<\(v)>]"
-            }
-            out += row(left, spec.help)
+            if case .positional = spec.kind { continue }
+            out += optionRow(spec)
         }
-        out += row("-h, --help", "Show this help.")
+        out += helpRow("-h, --help", "Show this help.")
+        let globals = GlobalOptions.all.filter { g in type.arguments.contains { $0.names == g.names } }
+        if !globals.isEmpty {
+            let names = globals.map { $0.names.first(where: { $0.hasPrefix("-") && !$0.hasPrefix("--") }) ?? $0.key }
+            let note = "Global options (\(names.joined(separator: ", "))) may also come before the command: plumb -C DIR \(type.name) …"
+            out += "\n" + wrap(note, width: helpWidth).joined(separator: "\n") + "\n"
+        }
         return out
     }
 

@@ -61,8 +61,11 @@ package final class RepositoryLock {
     ///
     /// With `wait` nil, fails at once when someone else holds it; otherwise retries with backoff
     /// for up to `wait` seconds. The error names the holder: pid, host, since when, and command.
-    package static func acquire(directory: URL, name: String, command: String, wait: Double?, mode: Mode = .exclusive) throws -> RepositoryLock {
-        switch try take(directory: directory, name: name, command: command, wait: wait, mode: mode) {
+    /// `stopWaiting` is asked between retries; when it says so the wait ends with an `interrupted`
+    /// error (Ctrl-C must not leave a command waiting for a lock, only to run once it has it).
+    package static func acquire(directory: URL, name: String, command: String, wait: Double?, mode: Mode = .exclusive,
+                                stopWaiting: () -> Bool = { false }) throws -> RepositoryLock {
+        switch try take(directory: directory, name: name, command: command, wait: wait, mode: mode, stopWaiting: stopWaiting) {
         case let .taken(lock): return lock
         case let .held(holder): throw lockedError(name: name, holder: holder, waited: wait)
         }
@@ -113,7 +116,8 @@ package final class RepositoryLock {
         case held(Holder?)
     }
 
-    private static func take(directory: URL, name: String, command: String, wait: Double?, mode: Mode) throws -> Taken {
+    private static func take(directory: URL, name: String, command: String, wait: Double?, mode: Mode,
+                             stopWaiting: () -> Bool = { false }) throws -> Taken {
         let path = try lockPath(directory: directory, name: name)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
@@ -136,6 +140,10 @@ package final class RepositoryLock {
                 let holder = mode == .exclusive && name == cacheName ? nil : readHolder(fd: fd)
                 close(fd)
                 return .held(holder)
+            }
+            if stopWaiting() {
+                close(fd)
+                throw PlumbError("interrupted while waiting for the lock '\(name)'", kind: .interrupted)
             }
             // Backoff keeps many waiters from spinning; the cap keeps the handover prompt.
             Thread.sleep(forTimeInterval: min(delay, remaining))

@@ -16,7 +16,8 @@ struct PlanCommand: PlumbCommand {
     Uncommitted edits are never part of a plan; the plan says when the working tree has some.
     A plan runs nothing from the repository; --refresh first runs the drift probes (`check`) of the
     stages that deployed something, as reconcile does, and plans those that drifted to run again.
-    --json prints the plan in the versioned shape documented in docs/plan-json.md.
+    --json prints the plan in the versioned shape documented in docs/plan-json.md. Ctrl-C during
+    --refresh stops the probes and exits 130.
     """
     package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
         GlobalOptions.envArgument,
@@ -44,7 +45,10 @@ struct PlanCommand: PlumbCommand {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
         Project.keepUntilExit(project)
+        // The probes run in their own process groups: without this, Ctrl-C would end plumb and leave them running.
+        if refresh { SignalHandling.install(stopping: "the drift probes") }
         let (_, plan) = try Reconciler(project: project).plan(ref: ref, environment: global.env, forced: forced, refresh: refresh)
+        if Interruption.requested { throw PlumbError("interrupted; the drift probes were stopped", kind: .interrupted) }
         if let failure = project.sharedStore?.failure {
             // On stderr, so that --json stays one document; the plan is still right for this machine.
             terminal.error("\(terminal.styled("warning:", .yellow)) \(Escape.terminal(failure.message)); planned as if the shared store held nothing")

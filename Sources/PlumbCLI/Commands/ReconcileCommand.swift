@@ -14,6 +14,14 @@ struct ReconcileCommand: PlumbCommand {
     history/<env>/state.json of that commit, runs only what changed in a workspace under .plumb/work/<env>/
     (never in your working tree), and records one commit on the branch: plumb(<env>): … [skip ci].
     A reconcile with nothing to do commits nothing. --dry-run is `plumb plan`.
+
+    Ctrl-C (SIGINT) or SIGTERM stops the running stages (their process groups get SIGTERM) and the
+    run is committed all the same, as an interrupted run: the stages that finished are recorded with
+    their outputs, the others as interrupted, and the next reconcile runs what did not finish. It
+    exits 130. A second signal exits 130 at once and commits nothing; the next reconcile restores
+    from the cache what had finished. A signal before any stage started (while the drift probes
+    run, or while --wait-for-lock waits) commits nothing and exits 130. With --watch a signal ends
+    the loop after recording the cycle's run, and it exits 0.
     """
     package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
         GlobalOptions.envArgument,
@@ -65,6 +73,7 @@ struct ReconcileCommand: PlumbCommand {
         if watch && (dryRun || detailedExitCode) { throw UsageError("--watch records runs; it cannot be combined with --dry-run", command: Self.name) }
         if watch && !forced.isEmpty { throw UsageError("--force would run the stage on every cycle; use it without --watch", command: Self.name) }
         if watch && parsed.flag("--json") { throw UsageError("--watch prints one line per cycle; --json is not supported with it", command: Self.name) }
+        if detailedExitCode && !dryRun { throw UsageError("--detailed-exitcode needs --dry-run; without it a real run would happen", command: Self.name) }
     }
 
     /// The command line, for the lock holder's details.

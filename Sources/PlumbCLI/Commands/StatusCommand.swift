@@ -13,30 +13,57 @@ struct StatusCommand: PlumbCommand {
     artifact its deploy stage installs), its last reconcile and the result, and how many stages a
     reconcile would run now. Runs nothing from the repository unless asked: drift is "not checked"
     without --check, which runs the deploy stage's `check` (with the stage's environment, PLUMB_REPO,
-    PLUMB_ENV and PLUMB_EXPECTED_MODEL, the artifact's digest) in the environment's workspace. Exit 0
-    always unless an error stops it; --json for machines.
+    PLUMB_ENV and PLUMB_EXPECTED_MODEL, the artifact's digest) in the environment's workspace. --json
+    for machines.
+
+    Exit 0 unless an error stops it. With --detailed-exitcode, for scripts: 0 when every environment
+    is in sync (nothing to run, and with --check no drift), 2 when one has stages to run, drifted
+    (with --check) or waits for its first promotion, 1 when one cannot be planned for another reason
+    (a plan error) or on error. A drift probe that cannot tell ("unknown") is not drift. Ctrl-C
+    during --check stops the probes and exits 130.
     """
     package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
         .flag("--check", help: "Run the deploy stages' drift probes (repository code) and report drift."),
         .flag("--no-check", help: "Do not run the drift probes (the default)."),
+        .flag("--detailed-exitcode", help: "Exit 0 when every environment is in sync, 2 when one has changes pending or drifted, 1 on error."),
     ]
 
     var global: GlobalOptions
     var check: Bool
+    var detailedExitCode: Bool
 
     package init(_ parsed: ParsedArguments) throws {
         global = GlobalOptions(parsed)
         check = parsed.flag("--check")
+        detailedExitCode = parsed.flag("--detailed-exitcode")
         if check && parsed.flag("--no-check") { throw UsageError("--check and --no-check contradict each other", command: Self.name) }
+    }
+
+    /// The exit code for `statuses`: 0 unless `detailed`; then 1 when an environment cannot be
+    /// planned, 2 when one has stages to run, drifted or waits for a promotion, else 0.
+    ///
+    /// An environment awaiting its first promotion has plan errors (nothing pins what it takes), but
+    /// it is the normal state of a new staging or prod, not a failure: it counts as pending.
+    static func exitCode(for statuses: [EnvironmentStatus], detailed: Bool) -> Int32 {
+        guard detailed else { return PlumbCLI.ExitCode.ok }
+        if statuses.contains(where: { !$0.planErrors.isEmpty && !$0.awaitingPromotion }) { return PlumbCLI.ExitCode.failure }
+        if statuses.contains(where: { $0.pending > 0 || $0.drift == .drifted || $0.awaitingPromotion }) {
+            return PlumbCLI.ExitCode.changesPending
+        }
+        return PlumbCLI.ExitCode.ok
     }
 
     package func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
+        // The probes run in their own process groups: without this, Ctrl-C would end plumb and leave them running.
+        if check { SignalHandling.install(stopping: "the drift probes") }
         let statuses = try StatusReader(project: project).statuses(checkDrift: check)
+        if Interruption.requested { throw PlumbError("interrupted; the drift probes were stopped", kind: .interrupted) }
+        let code = Self.exitCode(for: statuses, detailed: detailedExitCode)
         if global.json {
             try terminal.printJSON(statuses)
-            return PlumbCLI.ExitCode.ok
+            return code
         }
         let rows = statuses.map { s -> [String] in
             let pin = s.pin.map { "\($0.source) run \($0.run)" } ?? (s.from == nil ? "(builds its own)" : "not promoted yet")
@@ -59,6 +86,6 @@ struct StatusCommand: PlumbCommand {
             if let error = s.planErrors.first, !global.quiet { terminal.print("  \(s.environment): \(Escape.terminal(error))") }
         }
         if !check && !global.quiet { terminal.print("drift: not checked (use --check)") }
-        return PlumbCLI.ExitCode.ok
+        return code
     }
 }

@@ -26,6 +26,9 @@ package struct EnvironmentStatus: Sendable, Codable {
     /// Stages a reconcile would run (or drop) now.
     package var pending: Int
     package var planErrors: [String]
+    /// Whether the environment takes stages from a promotion that no pin provides yet (the
+    /// planner's `unpinned`): it waits for `plumb promote`, and its plan errors say so.
+    package var awaitingPromotion: Bool
     package var drift: Drift
     /// The probe's first line of output, or why it could not run.
     package var driftDetail: String?
@@ -85,7 +88,7 @@ package struct StatusReader {
             pin: snapshot.pin.map { .init(source: $0.source, run: $0.run, commit: $0.commit) },
             model: nil, modelDigest: nil, lastRun: snapshot.recorded?.lastRun, lastResult: nil, lastFinished: nil,
             pending: plan.stages.filter(\.action.isChange).count + plan.dropped.count, planErrors: plan.errors,
-            drift: drift.0, driftDetail: drift.1)
+            awaitingPromotion: Self.awaitingPromotion(snapshot), drift: drift.0, driftDetail: drift.1)
         if let run = status.lastRun, let record = try RunRecord.read(run, environment: name, at: snapshot.commit, in: project.repository) {
             status.lastResult = record.status
             status.lastFinished = record.finishedAt
@@ -95,6 +98,13 @@ package struct StatusReader {
             status.modelDigest = digest
         }
         return status
+    }
+
+    /// Whether some stage the environment does not run itself has no pinned result: the rule the
+    /// planner's `unpinned` decision follows.
+    static func awaitingPromotion(_ snapshot: Snapshot) -> Bool {
+        let runsHere = Set(snapshot.stagesRunHere.map(\.name))
+        return snapshot.spec.pipeline.stages.contains { !runsHere.contains($0.name) && snapshot.pin?.stages[$0.name] == nil }
     }
 
     /// The stage that deploys: the one with a drift `check`, else one named `deploy`.

@@ -74,7 +74,8 @@ package final class Project: @unchecked Sendable {
     package func lock(environment: String, command: String, wait: Double?) throws -> RepositoryLock {
         try repository.checkWritable()
         let cache = try lockCache(.shared, command: command, wait: wait)
-        let lock = try RepositoryLock.acquire(directory: locksDirectory, name: environment, command: command, wait: wait)
+        let lock = try RepositoryLock.acquire(directory: locksDirectory, name: environment, command: command, wait: wait,
+                                              stopWaiting: { Interruption.requested })
         lock.releasesAlso(cache)
         return lock
     }
@@ -83,7 +84,8 @@ package final class Project: @unchecked Sendable {
     /// (from before it plans until it has recorded), exclusively by `plumb gc`, which removes what no
     /// record refers to and so must not see objects a running reconcile stored but has not recorded yet.
     package func lockCache(_ mode: RepositoryLock.Mode, command: String, wait: Double?) throws -> RepositoryLock {
-        try RepositoryLock.acquire(directory: locksDirectory, name: RepositoryLock.cacheName, command: command, wait: wait, mode: mode)
+        try RepositoryLock.acquire(directory: locksDirectory, name: RepositoryLock.cacheName, command: command, wait: wait, mode: mode,
+                                   stopWaiting: { Interruption.requested })
     }
 
     /// The read-only view of the store the planner may consult.

@@ -100,6 +100,9 @@ package struct Reconciler {
             }
         }
         observer.observe(.planned(plan))
+        // A signal before any stage started (during the drift probes or the wait for the lock) ends
+        // the pass here: no stage ran, so there is no run to record.
+        if Interruption.requested { throw PlumbError("interrupted before any stage ran; nothing was recorded", kind: .interrupted) }
         guard plan.errors.isEmpty else {
             let first = plan.diagnostics.first.map { d in (d.location.map { "\($0.file):\($0.line):\($0.column): " } ?? "") + d.message }
             throw PlumbError("the plan has errors; nothing was run", hint: first)
