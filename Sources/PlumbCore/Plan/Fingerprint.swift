@@ -12,20 +12,26 @@ package struct FingerprintInputs: Sendable, Hashable, Codable {
     package var params: [String: JSONValue]
     /// Dep path → `git:<id>` or `sha256:<hex>`.
     package var inputs: [String: String]
+    /// The resources that can change a result (`StageResources.fingerprintPart`): GPUs.
+    package var hardware: [String: String]
 
-    package init(command: String, env: [String: String], params: [String: JSONValue], inputs: [String: String]) {
-        self.command = command; self.env = env; self.params = params; self.inputs = inputs
+    package init(command: String, env: [String: String], params: [String: JSONValue], inputs: [String: String],
+                 hardware: [String: String] = [:]) {
+        self.command = command; self.env = env; self.params = params; self.inputs = inputs; self.hardware = hardware
     }
 
     /// The canonical encoding that is hashed; its version is part of it so a change of scheme reruns everything.
+    /// `hardware` only when set, so that the fingerprints of stages that ask for no GPU stay as they were.
     package var canonical: String {
-        JSONValue.object([
+        var fields: [String: JSONValue] = [
             "v": .int(1),
             "command": .string(command),
             "env": .object(env.mapValues { .string($0) }),
             "params": .object(params),
             "inputs": .object(inputs.mapValues { .string($0) }),
-        ]).canonical
+        ]
+        if !hardware.isEmpty { fields["hardware"] = .object(hardware.mapValues { .string($0) }) }
+        return JSONValue.object(fields).canonical
     }
 
     package var fingerprint: Digest { SHA256Hasher.digest(canonical) }

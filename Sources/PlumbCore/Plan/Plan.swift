@@ -37,7 +37,7 @@ package struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible 
     package enum Kind: String, Sendable, Codable {
         case newStage = "new-stage", command, env, param, dep, depAdded = "dep-added", depRemoved = "dep-removed"
         case outputMissing = "output-missing", previousFailure = "previous-failure", upstream, forced
-        case restore, pinned, pinChanged = "pin-changed", drifted
+        case restore, pinned, pinChanged = "pin-changed", drifted, resources
     }
     package var kind: Kind
     /// What changed: a dep path, a param key, a variable name, an upstream stage.
@@ -88,6 +88,7 @@ package struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible 
         case .pinned: return "from promotion of \(s)"
         case .pinChanged: return "promotion changed\(change)"
         case .drifted: return "drifted: \(s)"
+        case .resources: return "resource \(s) changed\(change)"
         }
     }
 }
@@ -149,6 +150,10 @@ package struct PlannedStage: Sendable, Hashable, Codable {
     package var upstream: [String]
     package var timeout: Double?
     package var retries: Int
+    /// Where it runs, when not on this machine (absent: local).
+    package var executor: ExecutorKind?
+    /// What it asks of the machine (its own over its environment's), when it asks anything.
+    package var resources: StageResources?
 }
 
 /// The plan for one environment at one commit: a value the executor carries out and nothing else.

@@ -123,7 +123,11 @@ package enum Planner {
             var upstream = Set(graph.upstream[name] ?? [])
             upstream.formUnion(unknownUpstream)
 
-            let inputs = FingerprintInputs(command: stage.cmd, env: env, params: params, inputs: known)
+            let executor = stage.executor ?? input.environment.executor ?? .local
+            let resources = (stage.resources ?? StageResources()).over(input.environment.resources)
+            let asked = resources == StageResources() ? nil : resources
+            let inputs = FingerprintInputs(command: stage.cmd, env: env, params: params, inputs: known,
+                                           hardware: resources.fingerprintPart)
             let fingerprint = unknownUpstream.isEmpty ? inputs.fingerprint : nil
 
             var item = PlannedStage(
@@ -131,7 +135,8 @@ package enum Planner {
                 command: stage.cmd, env: env, secrets: (input.environment.secrets + stage.secrets).sorted(),
                 params: params, paramsDocument: document, deps: deps, externalDeps: external.sorted(),
                 outputs: stage.outs, metricsFiles: stage.metrics, cachedOutputs: [:], cachedMetrics: [:], cachedRun: nil,
-                upstream: upstream.sorted(), timeout: stage.timeout, retries: stage.retries)
+                upstream: upstream.sorted(), timeout: stage.timeout, retries: stage.retries,
+                executor: executor == .local ? nil : executor, resources: asked)
 
             let decision = decide(stage, record: record, inputs: inputs, fingerprint: fingerprint,
                                   unknownUpstream: unknownUpstream, planning: input, cache: cache)
@@ -222,6 +227,10 @@ package enum Planner {
             } else {
                 reasons += leaves
             }
+        }
+        let recordedHardware = record.hardware ?? [:]
+        for key in Set(recordedHardware.keys).union(now.hardware.keys).sorted() where recordedHardware[key] != now.hardware[key] {
+            reasons.append(PlanReason(.resources, key, old: recordedHardware[key], new: now.hardware[key]))
         }
         for path in Set(record.inputs.keys).union(now.inputs.keys).sorted() {
             switch (record.inputs[path], now.inputs[path]) {

@@ -119,6 +119,22 @@ package enum RecordRules {
         }
     }
 
+    /// A placement's words reach terminals and reports: short, printable, and the runner one Plumb has.
+    static func placement(_ placement: Placement, at place: String) throws {
+        guard ExecutorKind(rawValue: placement.runner) != nil else {
+            throw RecordProblem(place: place + ".runner", message: "\(quoted(placement.runner)) is not a runner (local, slurm)")
+        }
+        for (key, value) in [("job", placement.job), ("node", placement.node), ("state", placement.state)] {
+            guard let value else { continue }
+            let plain = value.utf8.count <= 255 && value.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7f }
+            guard plain else { throw RecordProblem(place: "\(place).\(key)", message: "\(quoted(value)) is not a plain word") }
+        }
+        for (key, value) in [("queued", placement.queued), ("ran", placement.ran)] {
+            guard let value else { continue }
+            guard value.isFinite, value >= 0 else { throw RecordProblem(place: "\(place).\(key)", message: "\(value) is not a duration") }
+        }
+    }
+
     static func isRunID(_ id: String) -> Bool {
         guard let first = id.utf8.first, id.utf8.count <= 128, isAlphanumeric(first) else { return false }
         return id.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
@@ -174,6 +190,12 @@ extension RecordedState: CheckedRecord {
             try RecordRules.name(name, of: "stage", at: "stages")
             try RecordRules.run(record.run, at: "stages.\(name).run")
             try RecordRules.stage(outputs: record.outputs, inputs: record.inputs, at: "stages.\(name)")
+            for (key, value) in (record.hardware ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let plain = value.utf8.count <= 64 && value.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7f }
+                guard ["gpus", "gpuType"].contains(key), plain else {
+                    throw RecordProblem(place: "stages.\(name).hardware.\(key)", message: "\(RecordRules.quoted(value)) is not a GPU count or type")
+                }
+            }
         }
     }
 }
@@ -186,6 +208,7 @@ extension RunRecord: CheckedRecord {
         for (name, stage) in stages.sorted(by: { $0.key < $1.key }) {
             try RecordRules.name(name, of: "stage", at: "stages")
             try RecordRules.stage(outputs: stage.outputs, inputs: stage.inputs, at: "stages.\(name)")
+            if let placement = stage.placement { try RecordRules.placement(placement, at: "stages.\(name).placement") }
         }
         if let pin {
             try RecordRules.name(pin.source, of: "environment", at: "pin.source")

@@ -73,6 +73,8 @@ package struct StageRecord: Sendable, Hashable, Codable {
     package var metrics: [String: Double]
     /// The run that produced this record.
     package var run: String
+    /// The GPUs it asked for (`StageResources.fingerprintPart`), when it asked for any.
+    package var hardware: [String: String]?
 
     package init(status: Status, fingerprint: Digest, command: String, env: [String: String], params: [String: JSONValue],
                 inputs: [String: String], outputs: [String: Digest], metrics: [String: Double], run: String) {

@@ -81,6 +81,8 @@ package struct StageOutcome: Sendable, Hashable, Codable {
     package var inputs: [String: String]
     package var outputs: [String: Digest]
     package var metrics: [String: Double]
+    /// Where its command ran (absent for a stage that did not run, and in records before issue 15).
+    package var placement: Placement?
 
     package init(action: StageAction, reasons: [String], status: Status, exitCode: Int32? = nil, duration: Double? = nil,
                 attempts: Int? = nil, log: Digest? = nil, logTail: String? = nil, fingerprint: Digest? = nil,
@@ -88,5 +90,25 @@ package struct StageOutcome: Sendable, Hashable, Codable {
         self.action = action; self.reasons = reasons; self.status = status; self.exitCode = exitCode
         self.duration = duration; self.attempts = attempts; self.log = log; self.logTail = logTail
         self.fingerprint = fingerprint; self.inputs = inputs; self.outputs = outputs; self.metrics = metrics
+    }
+}
+
+/// Where a stage's command ran: the runner, and for a batch job its id, node and times.
+package struct Placement: Sendable, Hashable, Codable {
+    /// `local` or `slurm`.
+    package var runner: String
+    /// The scheduler's job id (`4312`); nil for a local process.
+    package var job: String?
+    /// The node (host) it ran on.
+    package var node: String?
+    /// Seconds the job waited in the queue before it started.
+    package var queued: Double?
+    /// Seconds it ran, as the scheduler counts.
+    package var ran: Double?
+    /// The scheduler's final state (`COMPLETED`, `TIMEOUT`, `OUT_OF_MEMORY`…).
+    package var state: String?
+
+    package init(runner: String, job: String? = nil, node: String? = nil, queued: Double? = nil, ran: Double? = nil, state: String? = nil) {
+        self.runner = runner; self.job = job; self.node = node; self.queued = queued; self.ran = ran; self.state = state
     }
 }

@@ -45,6 +45,8 @@ enum EnvironmentDecoder {
         VariableRule.check(env: variables, secrets: object.strings("secrets"), context: context, diagnostics: &decoder.diagnostics)
         env.env = Dictionary(variables.map { ($0.key.value, $0.value) }, uniquingKeysWith: { a, _ in a })
         env.secrets = object.strings("secrets").map(\.value)
+        env.executor = object.string("executor").flatMap(ExecutorKind.init(rawValue:))
+        env.resources = ResourcesDecoder.decode(object.object("resources"), context: context, diagnostics: &decoder.diagnostics)
         let paramsNode = object.mapping("params")
         if let paramsNode {
             env.params = ParamsDecoder.decode(paramsNode, context: "'params' of \(context)", diagnostics: &decoder.diagnostics)

@@ -79,15 +79,21 @@ package struct Stage: Sendable, Hashable {
     package var retries: Int
     /// A drift probe: exit 0 means the deployed state matches the record.
     package var check: String?
+    /// Where the command runs; nil: as its environment says (local by default).
+    package var executor: ExecutorKind?
+    /// What it asks of the machine, over its environment's `resources`.
+    package var resources: StageResources?
     /// Where the stage is declared, for diagnostics.
     package var location: SourceLocation?
 
     package init(name: String, cmd: String, deps: [String] = [], outs: [String] = [], metrics: [String] = [],
                 params: [String] = [], env: [String: String] = [:], secrets: [String] = [], after: [String] = [],
-                timeout: Double? = nil, retries: Int = 0, check: String? = nil, location: SourceLocation? = nil) {
+                timeout: Double? = nil, retries: Int = 0, check: String? = nil, executor: ExecutorKind? = nil,
+                resources: StageResources? = nil, location: SourceLocation? = nil) {
         self.name = name; self.cmd = cmd; self.deps = deps; self.outs = outs; self.metrics = metrics
         self.params = params; self.env = env; self.secrets = secrets; self.after = after
-        self.timeout = timeout; self.retries = retries; self.check = check; self.location = location
+        self.timeout = timeout; self.retries = retries; self.check = check
+        self.executor = executor; self.resources = resources; self.location = location
     }
 
     /// Everything the stage writes: outs, then metrics files.
@@ -115,6 +121,10 @@ package struct EnvironmentSpec: Sendable, Hashable {
     package var secrets: [String]
     /// Conditions a promotion into this environment must meet.
     package var gates: [Gate]
+    /// Where its stages run unless a stage says otherwise.
+    package var executor: ExecutorKind?
+    /// Resources for its stages, under each stage's own.
+    package var resources: StageResources?
     package var location: SourceLocation?
 
     package init(name: String, from: String? = nil, runs: [String]? = nil, params: JSONValue = .object([:]),

@@ -74,6 +74,8 @@ enum PipelineDecoder {
             env: Dictionary(env.map { ($0.key.value, $0.value) }, uniquingKeysWith: { a, _ in a }),
             secrets: secrets.map(\.value), after: object.strings("after").map(\.value),
             timeout: object.number("timeout"), retries: object.integer("retries") ?? 0, check: object.string("check"),
+            executor: object.string("executor").flatMap(ExecutorKind.init(rawValue:)),
+            resources: ResourcesDecoder.decode(object.object("resources"), context: context, diagnostics: &diagnostics),
             location: name.location)
         return DecodedStage(stage: stage, name: name, deps: deps, outs: outs, metrics: metrics,
                             params: object.strings("params"), after: object.strings("after"))

@@ -115,6 +115,15 @@ struct SchemaDecoder {
             }
             return .string(text)
 
+        case let .choice(words):
+            guard let text = scalarText(node) else { mismatch(node, type, key: key, context: context); return nil }
+            guard words.contains(text) else {
+                error(node.location, "'\(key)' in \(context) is '\(text)'; expected \(type.expectation)",
+                      hint: Suggest.closest(to: text, in: words).map { "did you mean '\($0)'?" })
+                return nil
+            }
+            return .string(text)
+
         case .strings:
             if let text = scalarText(node) { return .strings([LocatedString(value: text, location: node.location)]) }
             guard case let .sequence(items) = node.kind else {

@@ -29,6 +29,24 @@ enum SpecSchema {
             .init("timeout", .duration, doc: "Seconds (a number) or a duration such as `90s`, `10m`, `1h30m`, after which the stage is killed."),
             .init("retries", .integer(minimum: 0, maximum: 100), doc: "Extra attempts after a failure, with backoff."),
             .init("check", .string(nonEmpty: true), doc: "Drift probe: a command whose exit status 0 means the deployed state matches the record."),
+            .init("executor", .choice(ExecutorKind.allCases.map(\.rawValue)), doc: "Where the command runs: `local` (a process here; the default) or `slurm` (a batch job; docs/scaling.md)."),
+            .init("resources", .object(resources), doc: "What the command needs of the machine; the Slurm runner asks for it, the local runner ignores it."),
+            .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
+        ])
+
+    /// `resources:` of a stage or an environment, mapped to `sbatch` options (docs/scaling.md).
+    package static let resources = SchemaObject(
+        name: "resources",
+        doc: "What a stage needs of the machine that runs it. Only the GPUs enter the fingerprint: the rest decides where a job runs, not what it computes.",
+        fields: [
+            .init("cpus", .integer(minimum: 1, maximum: 100_000), doc: "Cores (`--cpus-per-task`)."),
+            .init("memory", .string(nonEmpty: true), doc: "Memory (`--mem`): megabytes, or with a unit K, M, G, T (`16G`)."),
+            .init("gpus", .integer(minimum: 0, maximum: 1024), doc: "GPUs (`--gpus`); part of the fingerprint."),
+            .init("gpu_type", .string(nonEmpty: true), doc: "The GPU type (`--gpus=<type>:<count>`, e.g. a100); part of the fingerprint."),
+            .init("time", .duration, doc: "The job's time limit (`--time`); the stage's timeout when not set."),
+            .init("partition", .string(nonEmpty: true), doc: "The Slurm partition (`--partition`)."),
+            .init("account", .string(nonEmpty: true), doc: "The account charged (`--account`)."),
+            .init("sbatch", .strings, doc: "More sbatch options, as they are (`--qos=high`, `--constraint=ib`)."),
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
         ])
 
@@ -77,11 +95,13 @@ enum SpecSchema {
             .init("env", .variables, doc: "Variables set for every stage in this environment."),
             .init("secrets", .strings, doc: "Names of variables passed through from Plumb's environment; never recorded."),
             .init("gates", .objects(gate), doc: "Conditions checked by `plumb promote` before artifacts move into this environment."),
+            .init("executor", .choice(ExecutorKind.allCases.map(\.rawValue)), doc: "Where this environment's stages run unless a stage says otherwise: `local` or `slurm`."),
+            .init("resources", .object(resources), doc: "Resources for this environment's stages; a stage's own settings win key by key."),
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
         ])
 
     /// Every mapping shape the spec language has, for tests and the schema generator.
-    static let allObjects: [SchemaObject] = [pipeline, stage, cache, environment, gate]
+    static let allObjects: [SchemaObject] = [pipeline, stage, cache, resources, environment, gate]
 }
 
 /// The shape of a value in a spec file.
@@ -96,6 +116,8 @@ indirect enum SchemaType: Sendable {
     case number
     /// A positive number of seconds, or a duration string.
     case duration
+    /// One of a fixed set of words.
+    case choice([String])
     /// A mapping from variable name to a scalar, taken as text.
     case variables
     /// Any mapping; its scalars are converted to JSON values by YAML's core schema.
@@ -117,6 +139,7 @@ indirect enum SchemaType: Sendable {
         case .integer: return "an integer"
         case .number: return "a number"
         case .duration: return "a number of seconds or a duration such as '90s', '10m', '1h'"
+        case let .choice(words): return "one of " + words.joined(separator: ", ")
         case .variables: return "a mapping of variable names to values"
         case .anyMapping: return "a mapping"
         case let .version(v): return "the number \(v)"

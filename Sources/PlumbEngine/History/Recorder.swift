@@ -34,6 +34,8 @@ struct Recorder {
                 status: status, fingerprint: fingerprint, command: stage.command, env: stage.env, params: stage.params,
                 inputs: inputs, outputs: outcome.outputs, metrics: outcome.metrics,
                 run: runOfOutputs)
+            let hardware = stage.resources?.fingerprintPart ?? [:]
+            state.stages[stage.name]?.hardware = hardware.isEmpty ? nil : hardware
         }
         state.lastRun = run
         state.lastCommit = plan.commit
