@@ -20,7 +20,7 @@ package struct Reconciler {
     package var upload = true
 
     package init(project: Project, observer: ReconcileObserver = SilentObserver(), feedback: Feedback = Feedback(),
-                 runner: StageRunner = LocalProcessRunner(), locking: LockPolicy? = LockPolicy()) {
+                 runner: StageRunner = RoutingRunner(), locking: LockPolicy? = LockPolicy()) {
         self.project = project
         self.runner = runner
         self.observer = observer

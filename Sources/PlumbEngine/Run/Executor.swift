@@ -68,7 +68,7 @@ package final class Executor: @unchecked Sendable {
 
     /// An executor for `plan` in `project`'s workspace for the plan's environment.
     package init(project: Project, plan: Plan, options: Options, observer: ReconcileObserver = SilentObserver(),
-                 runner: StageRunner = LocalProcessRunner()) {
+                 runner: StageRunner = RoutingRunner()) {
         self.project = project
         self.plan = plan
         self.options = options
@@ -246,7 +246,8 @@ package final class Executor: @unchecked Sendable {
             }
 
             let fingerprint = stage.fingerprint
-                ?? FingerprintInputs(command: stage.command, env: stage.env, params: stage.params, inputs: inputs).fingerprint
+                ?? FingerprintInputs(command: stage.command, env: stage.env, params: stage.params, inputs: inputs,
+                                     hardware: stage.resources?.fingerprintPart ?? [:]).fingerprint
             // Early cutoff: upstream outputs came out as recorded, or as an earlier run had them.
             if stage.fingerprint == nil, let earlier = index.outcome(for: fingerprint) {
                 let same = fingerprint == stage.recordedFingerprint
@@ -304,7 +305,9 @@ package final class Executor: @unchecked Sendable {
             let request = ProcessRequest(
                 command: stage.command, workingDirectory: workspace, environment: environment.variables, timeout: stage.timeout,
                 logFile: logFile, redactions: environment.secretValues,
-                onLine: options.feedback.streamOutput ? { @Sendable line in observer.observe(.stageOutput(stage: name, line: line)) } : nil)
+                onLine: options.feedback.streamOutput ? { @Sendable line in observer.observe(.stageOutput(stage: name, line: line)) } : nil,
+                job: JobRequest(stage: stage.name, environment: plan.environment, fingerprint: fingerprint,
+                                executor: stage.executor ?? .local, resources: stage.resources ?? StageResources()))
             result = try runner.run(request)
         } while !result.succeeded && attempt <= stage.retries && !Interruption.requested
         let duration = Date().timeIntervalSince(started)
@@ -322,6 +325,7 @@ package final class Executor: @unchecked Sendable {
             o.duration = duration
             o.attempts = attempt
             o.log = logDigest
+            o.placement = result.placement
             return o
         }
 
@@ -357,6 +361,7 @@ package final class Executor: @unchecked Sendable {
             o.duration = duration
             o.attempts = attempt
             o.log = logDigest
+            o.placement = result.placement
             return o
         }
         // Handed to the stages that read them as they are, read-only from now on.
@@ -368,6 +373,7 @@ package final class Executor: @unchecked Sendable {
         o.duration = duration
         o.attempts = attempt
         o.log = logDigest
+        o.placement = result.placement
         return o
     }
 

@@ -23,9 +23,12 @@ package struct ProcessRequest: Sendable {
     package var redactions: [String]
     /// Called with each output line (without its newline, redacted), on the thread running the process.
     package var onLine: (@Sendable (String) -> Void)?
+    /// Which stage this is and what it asks of the machine, for runners that place work elsewhere
+    /// (a batch job is named after the fingerprint); nil for drift probes.
+    package var job: JobRequest?
 
     package init(command: String, workingDirectory: String, environment: [String: String], timeout: Double? = nil,
-                logFile: String, redactions: [String] = [], onLine: (@Sendable (String) -> Void)? = nil) {
+                logFile: String, redactions: [String] = [], onLine: (@Sendable (String) -> Void)? = nil, job: JobRequest? = nil) {
         self.command = command
         self.workingDirectory = workingDirectory
         self.environment = environment
@@ -33,6 +36,7 @@ package struct ProcessRequest: Sendable {
         self.logFile = logFile
         self.redactions = redactions
         self.onLine = onLine
+        self.job = job
     }
 }
 
@@ -46,14 +50,17 @@ package struct ProcessOutcome: Sendable, Codable, Hashable {
     package var timedOut: Bool
     /// Wall-clock seconds from start to exit.
     package var duration: Double
+    /// Where it ran, when not as a local process (a batch job's id, node and times).
+    package var placement: Placement?
     /// Exit status 0 within the time allowed.
     package var succeeded: Bool { exitCode == 0 && !timedOut }
 
-    package init(exitCode: Int32?, signal: Int32?, timedOut: Bool, duration: Double) {
+    package init(exitCode: Int32?, signal: Int32?, timedOut: Bool, duration: Double, placement: Placement? = nil) {
         self.exitCode = exitCode
         self.signal = signal
         self.timedOut = timedOut
         self.duration = duration
+        self.placement = placement
     }
 }
 
@@ -150,7 +157,7 @@ enum StageProcess {
         return ProcessOutcome(exitCode: nil, signal: raw & 0x7f, timedOut: timedOut, duration: duration)
     }
 
-    private static func openLog(_ path: String) throws -> FileDescriptor {
+    static func openLog(_ path: String) throws -> FileDescriptor {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {
             try PlumbError.wrap("cannot create the log folder \(folder)") {

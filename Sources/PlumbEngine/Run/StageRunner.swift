@@ -14,6 +14,46 @@ package protocol StageRunner: Sendable {
     func run(_ request: ProcessRequest) throws -> ProcessOutcome
 }
 
+/// What a runner that places work elsewhere needs to know of a stage besides its command.
+package struct JobRequest: Sendable, Hashable {
+    package var stage: String
+    package var environment: String
+    /// Names the batch job, so a restarted reconcile can find it.
+    package var fingerprint: Digest
+    package var executor: ExecutorKind
+    package var resources: StageResources
+
+    package init(stage: String, environment: String, fingerprint: Digest, executor: ExecutorKind, resources: StageResources) {
+        self.stage = stage; self.environment = environment; self.fingerprint = fingerprint
+        self.executor = executor; self.resources = resources
+    }
+}
+
+/// Sends each stage to the runner its `executor` names: local processes, or Slurm jobs (the
+/// Slurm runner is made on first use, so a pipeline without Slurm stages never looks for it).
+package final class RoutingRunner: StageRunner, Sendable {
+    private let local: StageRunner
+    private let slurm: Locked<StageRunner?>
+    private let makeSlurm: @Sendable () throws -> StageRunner
+
+    package init(local: StageRunner = LocalProcessRunner(), slurm: @escaping @Sendable () throws -> StageRunner = { try SlurmRunner() }) {
+        self.local = local
+        self.slurm = Locked(nil)
+        self.makeSlurm = slurm
+    }
+
+    package func run(_ request: ProcessRequest) throws -> ProcessOutcome {
+        guard request.job?.executor == .slurm else { return try local.run(request) }
+        let runner = try slurm.withLock { runner in
+            if let runner { return runner }
+            let made = try makeSlurm()
+            runner = made
+            return made
+        }
+        return try runner.run(request)
+    }
+}
+
 /// Runs stages as process groups on this machine (`StageProcess`).
 package struct LocalProcessRunner: StageRunner {
     package init() {}
