@@ -31,8 +31,9 @@ final class PipelineHarness {
 
     /// Reconciles through the library, as `plumb reconcile` does, quietly.
     @discardableResult
-    func reconcile(environment: String? = nil, jobs: Int = 2, forced: Set<String> = []) throws -> Reconciler.Outcome {
-        try Reconciler(project: try project())
+    func reconcile(environment: String? = nil, jobs: Int = 2, forced: Set<String> = [],
+                   runner: StageRunner = RoutingRunner()) throws -> Reconciler.Outcome {
+        try Reconciler(project: try project(), runner: runner)
             .reconcile(ref: nil, environment: environment, forced: forced, jobs: jobs)
     }
 
