@@ -22,7 +22,7 @@
 set -euo pipefail
 
 say() { printf 'slurm-cluster: %s\n' "$*" >&2; }
-die() { printf 'slurm-cluster: error: %s\n' "$*" >&2; exit "${2:-1}"; }
+die() { printf 'slurm-cluster: error: %s\n' "$1" >&2; exit "${2:-1}"; }
 
 # The path of a program, also when /usr/sbin is not on PATH (a non-root shell).
 bin() { command -v "$1" 2>/dev/null || { [[ -x "/usr/sbin/$1" ]] && echo "/usr/sbin/$1"; } || true; }
@@ -128,6 +128,8 @@ launch() {
   printf '%s\n' "$!" >"$prefix/$name.pid"
 }
 
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
 alive() { [[ -s "$prefix/$1.pid" ]] && kill -0 "$(cat "$prefix/$1.pid")" 2>/dev/null; }
 
 tails() {
@@ -167,7 +169,8 @@ start() {
   done
   [[ $(id -u) -eq 0 ]] || die "the daemons run as root (SlurmUser=root): run start as root"
   mkdir -p "$prefix/state" "$prefix/spool" "$prefix/run" "$prefix/log" "$prefix/munge"
-  # munged refuses a socket whose folder others cannot enter.
+  # munged refuses a socket in a folder others cannot enter, up to /: mktemp's 0700 becomes 0711.
+  chmod go+x "$prefix"
   chmod 0755 "$prefix/munge"
   if [[ ! -s "$prefix/munge/munge.key" ]]; then
     dd if=/dev/urandom of="$prefix/munge/munge.key" bs=1 count=1024 status=none
@@ -181,6 +184,7 @@ start() {
   slurmd_port="$(free_port "$ctld_port")"
   write_config "$prefix" "$ctld_port" "$slurmd_port"
   export SLURM_CONF="$prefix/slurm.conf"
+  local t0="$EPOCHREALTIME" idle_after
 
   launch munged "$(bin munged)" --foreground --socket="$prefix/munge/munge.socket" \
     --key-file="$prefix/munge/munge.key" --pid-file="$prefix/run/munged.pid" \
@@ -200,6 +204,7 @@ start() {
     sleep 0.1
   done
   [[ "$state" == idle ]] || fail "the node was not idle after 20 s (sinfo: '${state:-no answer}')"
+  idle_after="$(since "$t0")"
 
   # The first job after start waits ~3 s; a warm-up job spares the caller's first job.
   local job
@@ -217,6 +222,7 @@ start() {
   done
   [[ "$state" == COMPLETED ]] || fail "the warm-up job $job did not complete in 30 s (state '${state:-unknown}')"
 
+  say "ready in $(since "$t0") s (node idle after $idle_after s, then the warm-up job $job)"
   say "node localhost idle; slurmctld on port $ctld_port (pid $(cat "$prefix/slurmctld.pid")), slurmd on $slurmd_port (pid $(cat "$prefix/slurmd.pid")), munged pid $(cat "$prefix/munged.pid")"
   printf '%s\n' "$prefix" >&2
   printf 'SLURM_CONF=%s\n' "$SLURM_CONF"
