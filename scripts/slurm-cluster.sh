@@ -246,7 +246,12 @@ stop_one() {
 
 stop() {
   local folder="${1:?usage: slurm-cluster.sh stop FOLDER}"
-  local name
+  local name jobs=""
+  # stop cancels nothing, but says so when jobs are left: their slurmstepd outlives slurmd.
+  if [[ -s "$folder/slurmctld.pid" && -s "$folder/slurm.conf" ]] && kill -0 "$(cat "$folder/slurmctld.pid")" 2>/dev/null; then
+    jobs="$(SLURM_CONF="$folder/slurm.conf" timeout 5 "$(bin squeue)" -h -t PENDING,RUNNING,COMPLETING,SUSPENDED -o %i 2>/dev/null | tr '\n' ' ' || true)"
+    [[ -z "${jobs// /}" ]] || say "warning: jobs not finished: ${jobs% }; stop cancels none (scancel them first), a running one keeps its slurmstepd"
+  fi
   for name in slurmd slurmctld munged; do stop_one "$folder" "$name"; done
 }
 
