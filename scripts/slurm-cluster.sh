@@ -228,31 +228,44 @@ start() {
   printf 'SLURM_CONF=%s\n' "$SLURM_CONF"
 }
 
-stop_one() {
-  local pidfile="$1/$2.pid" pid
-  [[ -s "$pidfile" ]] || return 0
-  pid="$(cat "$pidfile")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || die "$pidfile does not hold a process id"
-  if kill -TERM "$pid" 2>/dev/null; then
-    # slurmctld saves its state on TERM; give it up to 10 s.
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "$2 (pid $pid) did not stop on TERM: KILL"
-      kill -KILL "$pid" 2>/dev/null || true
+# Sends TERM to the named daemons of FOLDER at once, waits up to 10 s for all of them (slurmctld
+# saves its state on TERM), KILLs any left, and removes their PID files.
+stop_daemons() {
+  local folder="$1" name pid left; shift
+  local -a pids=() names=()
+  for name in "$@"; do
+    [[ -s "$folder/$name.pid" ]] || continue
+    pid="$(cat "$folder/$name.pid")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || die "$folder/$name.pid does not hold a process id"
+    if kill -TERM "$pid" 2>/dev/null; then pids+=("$pid"); names+=("$name"); fi
+  done
+  for _ in $(seq 100); do
+    left=0
+    for pid in "${pids[@]}"; do if kill -0 "$pid" 2>/dev/null; then left=1; fi; done
+    ((left)) || break
+    sleep 0.1
+  done
+  local i
+  for i in "${!pids[@]}"; do
+    if kill -0 "${pids[$i]}" 2>/dev/null; then
+      say "${names[$i]} (pid ${pids[$i]}) did not stop on TERM: KILL"
+      kill -KILL "${pids[$i]}" 2>/dev/null || true
     fi
-  fi
-  rm -f "$pidfile"
+  done
+  for name in "$@"; do rm -f "$folder/$name.pid"; done
 }
 
 stop() {
   local folder="${1:?usage: slurm-cluster.sh stop FOLDER}"
-  local name jobs=""
+  local jobs=""
   # stop cancels nothing, but says so when jobs are left: their slurmstepd outlives slurmd.
   if [[ -s "$folder/slurmctld.pid" && -s "$folder/slurm.conf" ]] && kill -0 "$(cat "$folder/slurmctld.pid")" 2>/dev/null; then
     jobs="$(SLURM_CONF="$folder/slurm.conf" timeout 5 "$(bin squeue)" -h -t PENDING,RUNNING,COMPLETING,SUSPENDED -o %i 2>/dev/null | tr '\n' ' ' || true)"
     [[ -z "${jobs// /}" ]] || say "warning: jobs not finished: ${jobs% }; stop cancels none (scancel them first), a running one keeps its slurmstepd"
   fi
-  for name in slurmd slurmctld munged; do stop_one "$folder" "$name"; done
+  # munged last: both Slurm daemons authenticate through it until they are gone.
+  stop_daemons "$folder" slurmd slurmctld
+  stop_daemons "$folder" munged
 }
 
 prefix=""
