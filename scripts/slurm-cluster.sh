@@ -22,7 +22,7 @@
 set -euo pipefail
 
 say() { printf 'slurm-cluster: %s\n' "$*" >&2; }
-die() { printf 'slurm-cluster: error: %s\n' "$*" >&2; exit "${2:-1}"; }
+die() { printf 'slurm-cluster: error: %s\n' "$1" >&2; exit "${2:-1}"; }
 
 # The path of a program, also when /usr/sbin is not on PATH (a non-root shell).
 bin() { command -v "$1" 2>/dev/null || { [[ -x "/usr/sbin/$1" ]] && echo "/usr/sbin/$1"; } || true; }
@@ -128,6 +128,8 @@ launch() {
   printf '%s\n' "$!" >"$prefix/$name.pid"
 }
 
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
 alive() { [[ -s "$prefix/$1.pid" ]] && kill -0 "$(cat "$prefix/$1.pid")" 2>/dev/null; }
 
 tails() {
@@ -167,7 +169,8 @@ start() {
   done
   [[ $(id -u) -eq 0 ]] || die "the daemons run as root (SlurmUser=root): run start as root"
   mkdir -p "$prefix/state" "$prefix/spool" "$prefix/run" "$prefix/log" "$prefix/munge"
-  # munged refuses a socket whose folder others cannot enter.
+  # munged refuses a socket in a folder others cannot enter, up to /: mktemp's 0700 becomes 0711.
+  chmod go+x "$prefix"
   chmod 0755 "$prefix/munge"
   if [[ ! -s "$prefix/munge/munge.key" ]]; then
     dd if=/dev/urandom of="$prefix/munge/munge.key" bs=1 count=1024 status=none
@@ -181,6 +184,7 @@ start() {
   slurmd_port="$(free_port "$ctld_port")"
   write_config "$prefix" "$ctld_port" "$slurmd_port"
   export SLURM_CONF="$prefix/slurm.conf"
+  local t0="$EPOCHREALTIME" idle_after
 
   launch munged "$(bin munged)" --foreground --socket="$prefix/munge/munge.socket" \
     --key-file="$prefix/munge/munge.key" --pid-file="$prefix/run/munged.pid" \
@@ -200,6 +204,7 @@ start() {
     sleep 0.1
   done
   [[ "$state" == idle ]] || fail "the node was not idle after 20 s (sinfo: '${state:-no answer}')"
+  idle_after="$(since "$t0")"
 
   # The first job after start waits ~3 s; a warm-up job spares the caller's first job.
   local job
@@ -217,31 +222,50 @@ start() {
   done
   [[ "$state" == COMPLETED ]] || fail "the warm-up job $job did not complete in 30 s (state '${state:-unknown}')"
 
+  say "ready in $(since "$t0") s (node idle after $idle_after s, then the warm-up job $job)"
   say "node localhost idle; slurmctld on port $ctld_port (pid $(cat "$prefix/slurmctld.pid")), slurmd on $slurmd_port (pid $(cat "$prefix/slurmd.pid")), munged pid $(cat "$prefix/munged.pid")"
   printf '%s\n' "$prefix" >&2
   printf 'SLURM_CONF=%s\n' "$SLURM_CONF"
 }
 
-stop_one() {
-  local pidfile="$1/$2.pid" pid
-  [[ -s "$pidfile" ]] || return 0
-  pid="$(cat "$pidfile")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || die "$pidfile does not hold a process id"
-  if kill -TERM "$pid" 2>/dev/null; then
-    # slurmctld saves its state on TERM; give it up to 10 s.
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      say "$2 (pid $pid) did not stop on TERM: KILL"
-      kill -KILL "$pid" 2>/dev/null || true
+# Sends TERM to the named daemons of FOLDER at once, waits up to 10 s for all of them (slurmctld
+# saves its state on TERM), KILLs any left, and removes their PID files.
+stop_daemons() {
+  local folder="$1" name pid left; shift
+  local -a pids=() names=()
+  for name in "$@"; do
+    [[ -s "$folder/$name.pid" ]] || continue
+    pid="$(cat "$folder/$name.pid")"
+    [[ "$pid" =~ ^[0-9]+$ ]] || die "$folder/$name.pid does not hold a process id"
+    if kill -TERM "$pid" 2>/dev/null; then pids+=("$pid"); names+=("$name"); fi
+  done
+  for _ in $(seq 100); do
+    left=0
+    for pid in "${pids[@]}"; do if kill -0 "$pid" 2>/dev/null; then left=1; fi; done
+    ((left)) || break
+    sleep 0.1
+  done
+  local i
+  for i in "${!pids[@]}"; do
+    if kill -0 "${pids[$i]}" 2>/dev/null; then
+      say "${names[$i]} (pid ${pids[$i]}) did not stop on TERM: KILL"
+      kill -KILL "${pids[$i]}" 2>/dev/null || true
     fi
-  fi
-  rm -f "$pidfile"
+  done
+  for name in "$@"; do rm -f "$folder/$name.pid"; done
 }
 
 stop() {
   local folder="${1:?usage: slurm-cluster.sh stop FOLDER}"
-  local name
-  for name in slurmd slurmctld munged; do stop_one "$folder" "$name"; done
+  local jobs=""
+  # stop cancels nothing, but says so when jobs are left: their slurmstepd outlives slurmd.
+  if [[ -s "$folder/slurmctld.pid" && -s "$folder/slurm.conf" ]] && kill -0 "$(cat "$folder/slurmctld.pid")" 2>/dev/null; then
+    jobs="$(SLURM_CONF="$folder/slurm.conf" timeout 5 "$(bin squeue)" -h -t PENDING,RUNNING,COMPLETING,SUSPENDED -o %i 2>/dev/null | tr '\n' ' ' || true)"
+    [[ -z "${jobs// /}" ]] || say "warning: jobs not finished: ${jobs% }; stop cancels none (scancel them first), a running one keeps its slurmstepd"
+  fi
+  # munged last: both Slurm daemons authenticate through it until they are gone.
+  stop_daemons "$folder" slurmd slurmctld
+  stop_daemons "$folder" munged
 }
 
 prefix=""
