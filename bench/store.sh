@@ -4,6 +4,7 @@
 #   bench/store.sh                  # 16 files of 64 MiB (1 GiB), best of 3 runs per tool and case
 #   BENCH_RUNS=5 bench/store.sh     # best of 5
 #   BENCH_NO_BUILD=1 bench/store.sh # use the plumb already in .build/release
+#   BENCH_PLUMB=/tmp/plumb-old BENCH_WRITE=0 bench/store.sh   # another binary; print only, write no results
 #
 # Builds plumb in release mode as bench/run.sh does, creates a scratch git repository (in a temporary
 # folder, deleted at exit) whose one stage writes 16 random files of 64 MiB into out/, reconciles it
@@ -24,11 +25,11 @@ count=16
 mib=64
 
 command -v swift >/dev/null 2>&1 || { [[ -x /opt/swift/usr/bin/swift ]] && export PATH=/opt/swift/usr/bin:$PATH; }
-if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
+if [[ -z "${BENCH_NO_BUILD:-}" && -z "${BENCH_PLUMB:-}" ]]; then
     echo "building plumb (release, Swift runtime linked statically: see docs/decisions.md) ..."
     swift build -c release --product plumb --static-swift-stdlib 2>&1 | tail -1
 fi
-plumb=$root/.build/release/plumb
+plumb=${BENCH_PLUMB:-$root/.build/release/plumb}
 [[ -x $plumb ]] || { echo "bench/store.sh: no $plumb" >&2; exit 1; }
 command -v curl >/dev/null || { echo "bench/store.sh: curl is needed" >&2; exit 1; }
 
@@ -185,6 +186,7 @@ Reproduce: \`bench/store.sh\` (\`BENCH_RUNS=N\` for best of N).
 
 $table
 "
+if [[ ${BENCH_WRITE:-1} == 0 ]]; then exit 0; fi
 if [[ -f bench/RESULTS.store.notes.md ]]; then section+="
 $(cat bench/RESULTS.store.notes.md)
 "; fi
