@@ -531,9 +531,13 @@ def report(cases, extra, scaling, runs, path):
     print(text)
     machine = machine_info(runs)
     write(os.path.join(WORK, "results-table.md"), text)
-    # RESULTS.md = machine block + table + the hand-written notes kept in RESULTS.notes.md.
+    # RESULTS.md = machine block + table + the hand-written notes kept in RESULTS.notes.md
+    # + the section bench/store.sh wrote (RESULTS.store.md).
     notes_path = os.path.join(HERE, "RESULTS.notes.md")
     notes = open(notes_path).read() if os.path.exists(notes_path) else ""
+    # bench/store.sh's last results (shared store vs curl) stay at the end.
+    store_path = os.path.join(HERE, "RESULTS.store.md")
+    notes += ("\n" + open(store_path).read()) if os.path.exists(store_path) else ""
     write(path, "# Plumb vs DVC: benchmark results\n\n" + machine + "\n" + text + "\n" + notes)
     print(f"wrote {path}")
 
