@@ -55,11 +55,22 @@ struct ShowCommand: PlumbCommand {
         if let pin = record.pin { terminal.print("  pinned    \(v(pin.source)) run \(v(pin.run)) (spec \(pin.commit.short))") }
         terminal.print("  plan      \(v(record.summary))")
         terminal.print("")
+        // Where each stage ran, when any ran elsewhere than here (a Slurm job).
+        let placed = record.stages.values.contains { $0.placement != nil }
+        func place(_ p: Placement?) -> String {
+            guard let p else { return "here" }
+            var text = "\(v(p.runner)) job \(v(p.job ?? "?"))"
+            if let node = p.node { text += " on \(v(node))" }
+            if let queued = p.queued { text += ", queued \(formatDuration(queued))" }
+            if let state = p.state, state != "COMPLETED" { text += ", \(v(state))" }
+            return text
+        }
         let rows = record.stages.sorted { $0.key < $1.key }.map { name, s -> [String] in
             [name, s.status.rawValue, s.action.rawValue, s.duration.map(formatDuration) ?? "—", s.exitCode.map(String.init) ?? "—",
              s.outputs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.short)" }.joined(separator: ", ")]
+                + (placed ? [place(s.placement)] : [])
         }
-        terminal.print(TextTable.render(header: ["stage", "status", "action", "time", "exit", "outputs"], rows: rows))
+        terminal.print(TextTable.render(header: ["stage", "status", "action", "time", "exit", "outputs"] + (placed ? ["where"] : []), rows: rows))
         if !record.metrics.isEmpty {
             terminal.print("")
             terminal.print(TextTable.render(header: ["metric", "value"], rows: record.metrics.sorted { $0.key < $1.key }.map { [$0.key, JSONValue.format($0.value)] }))

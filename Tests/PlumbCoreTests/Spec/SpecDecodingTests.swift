@@ -241,4 +241,30 @@ import PlumbCoreFixtures
             #expect(result.spec?.pipeline.cache?.url == c.url)
         }
     }
+
+    /// `executor:` and `resources:`: a typo gets a did-you-mean, a size Slurm cannot read is
+    /// refused where it is written, and an environment's resources lie under a stage's own.
+    @Test func executorAndResourcesAreCheckedWhereTheyAreWritten() throws {
+        let typo = SpecLoader.load(from: MemorySpecSource([SpecPaths.pipeline: "version: 1\nstages:\n  a:\n    cmd: x\n    executor: slrum\n"]))
+        let error = try #require(typo.diagnostics.first { $0.severity == .error })
+        #expect(error.message.contains("'slrum'") && error.message.contains("one of local, slurm"), "\(error.message)")
+        #expect(error.hint == "did you mean 'slurm'?")
+        #expect(error.location?.line == 5 && error.location?.column == 15)
+
+        let memory = SpecLoader.load(from: MemorySpecSource([SpecPaths.pipeline: "version: 1\nstages:\n  a:\n    cmd: x\n    resources: {memory: lots}\n"]))
+        #expect(memory.diagnostics.contains { $0.message.contains("'memory'") && $0.location?.line == 5 }, "\(memory.diagnostics)")
+
+        let layered = SpecLoader.load(from: MemorySpecSource([
+            SpecPaths.pipeline: "version: 1\nstages:\n  a:\n    cmd: x\n    resources: {cpus: 8, gpus: 1}\n",
+            "environments/gpu.yaml": "executor: slurm\nresources: {cpus: 2, memory: 16G, partition: gpu, gpu_type: a100}\n",
+        ]))
+        #expect(!layered.diagnostics.hasErrors, "\(layered.diagnostics)")
+        let spec = try #require(layered.spec)
+        let stage = try #require(spec.pipeline.stages.first)
+        let environment = try #require(spec.environments["gpu"])
+        #expect(environment.executor == .slurm)
+        let resolved = try #require(stage.resources).over(environment.resources)
+        #expect(resolved == StageResources(cpus: 8, memory: "16G", gpus: 1, gpuType: "a100", partition: "gpu"))
+        #expect(resolved.fingerprintPart == ["gpus": "1", "gpuType": "a100"])
+    }
 }
