@@ -59,6 +59,8 @@ package final class Executor: @unchecked Sendable {
     /// Decides which stages start, settle or are blocked; told of each stage that finishes.
     private var scheduler: Scheduler
     private var corrupt: Set<Digest> = []
+    /// Results of jobs a killed reconcile left running (`adoptOrphanedJobs`); written before any stage starts.
+    private var adopted: [String: AdoptedResult] = [:]
     /// The inputs staged in the workspace; set by `prepareWorkspace`, before any stage starts.
     private var workspaceInputs: WorkspaceInputs!
     /// The commit's files stored in Git LFS, by path: not in the workspace until a stage declares them.
@@ -86,6 +88,7 @@ package final class Executor: @unchecked Sendable {
             throw PlumbError("the plan has errors; nothing was run:\n  " + plan.errors.joined(separator: "\n  "))
         }
         let started = Date()
+        adoptOrphanedJobs()
         try prepareWorkspace()
         let progressTicker = startProgressTicker()
         defer {
@@ -257,6 +260,18 @@ package final class Executor: @unchecked Sendable {
                 o.inputs = inputs
                 return o
             }
+            if let result = adopted[stage.name], result.fingerprint == fingerprint {
+                observer.observe(.stageStarted(stage: stage.name))
+                observer.observe(.stageFinished(stage: stage.name, .succeeded(duration: result.duration, outputs: result.outputs)))
+                var o = outcome(stage, .succeeded, fingerprint: fingerprint, outputs: result.outputs, metrics: result.metrics)
+                o.exitCode = 0
+                o.duration = result.duration
+                o.attempts = 1
+                o.log = result.log
+                o.placement = result.placement
+                o.inputs = inputs
+                return o
+            }
             let staged = try stageInputs(of: stage)
             var o = try run(stage, fingerprint: fingerprint, inputs: inputs, staged: staged)
             o.inputs = inputs
@@ -338,21 +353,7 @@ package final class Executor: @unchecked Sendable {
                 throw PlumbError("the inputs of stage '\(stage.name)' changed while it ran: \(changed.joined(separator: ", "))",
                                  hint: "inputs are read-only in the workspace; a stage may write only its declared outputs (this one or one running beside it wrote a dep)")
             }
-            for out in stage.outputs + stage.metricsFiles {
-                let path = workspace + "/" + out
-                guard fm.fileExists(atPath: path) || (try? fm.destinationOfSymbolicLink(atPath: path)) != nil else {
-                    throw PlumbError("stage '\(stage.name)' exited 0 but did not write its declared output \(out)")
-                }
-                try Self.checkInsideWorkspace(path, workspace: workspace, output: out, stage: stage.name)
-                produced[out] = try project.store.store(path)
-            }
-            for file in stage.metricsFiles {
-                let data = try Data(contentsOf: URL(fileURLWithPath: workspace + "/" + file))
-                guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-                    throw PlumbError("stage '\(stage.name)' wrote \(file), which is not JSON", hint: "a metrics file holds a JSON object of numbers")
-                }
-                metrics.merge(value.flattenedNumbers(prefix: stage.name)) { a, _ in a }
-            }
+            (produced, metrics) = try collectOutputs(of: stage)
         } catch {
             // The command ran: keep its log and exit code with the failure, so `plumb logs` can show what it did.
             observer.observe(.stageFinished(stage: stage.name, .rejected("\(error)")))
@@ -375,6 +376,85 @@ package final class Executor: @unchecked Sendable {
         o.log = logDigest
         o.placement = result.placement
         return o
+    }
+
+    /// Stores what a stage that exited 0 left as its declared outputs, and reads its metrics.
+    private func collectOutputs(of stage: PlannedStage) throws -> (outputs: [String: Digest], metrics: [String: Double]) {
+        let fm = FileManager.default
+        var produced: [String: Digest] = [:]
+        var metrics: [String: Double] = [:]
+        for out in stage.outputs + stage.metricsFiles {
+            let path = workspace + "/" + out
+            guard fm.fileExists(atPath: path) || (try? fm.destinationOfSymbolicLink(atPath: path)) != nil else {
+                throw PlumbError("stage '\(stage.name)' exited 0 but did not write its declared output \(out)")
+            }
+            try Self.checkInsideWorkspace(path, workspace: workspace, output: out, stage: stage.name)
+            produced[out] = try project.store.store(path)
+        }
+        for file in stage.metricsFiles {
+            let data = try Data(contentsOf: URL(fileURLWithPath: workspace + "/" + file))
+            guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+                throw PlumbError("stage '\(stage.name)' wrote \(file), which is not JSON", hint: "a metrics file holds a JSON object of numbers")
+            }
+            metrics.merge(value.flattenedNumbers(prefix: stage.name)) { a, _ in a }
+        }
+        return (produced, metrics)
+    }
+
+    // MARK: - Jobs a killed reconcile left running
+
+    /// A stage's result taken from a job a killed reconcile left running.
+    struct AdoptedResult {
+        var fingerprint: Digest
+        var outputs: [String: Digest]
+        var metrics: [String: Double]
+        var placement: Placement?
+        var log: Digest?
+        var duration: Double
+    }
+
+    /// Before the workspace is replaced: waits for the jobs a killed reconcile left running in it
+    /// for stages this plan runs with the same fingerprint, and keeps the results of those that
+    /// succeeded (outputs stored, fingerprint remembered), so each stage has one job, not two.
+    /// One that failed, or left no outputs, simply runs again.
+    func adoptOrphanedJobs() {
+        guard let adopting = runner as? OrphanAdopting else { return }
+        let candidates = plan.stages.filter { $0.action.isChange && $0.executor == .slurm && $0.fingerprint != nil }
+        guard !candidates.isEmpty, FileManager.default.fileExists(atPath: workspace) else { return }
+        let jobs = candidates.map { stage in
+            JobRequest(stage: stage.name, environment: plan.environment, fingerprint: stage.fingerprint!, executor: .slurm,
+                       resources: stage.resources ?? StageResources())
+        }
+        for job in adopting.adoptOrphans(jobs, workspace: workspace) {
+            guard job.outcome.succeeded, let stage = candidates.first(where: { $0.name == job.stage }), let fingerprint = stage.fingerprint else { continue }
+            do {
+                let (outputs, metrics) = try collectOutputs(of: stage)
+                var log: Digest?
+                if let output = job.output, FileManager.default.fileExists(atPath: output) {
+                    // The job's own output file is not redacted: it goes through the same sink as a live job's.
+                    let redacted = project.logDirectory(for: options.runID) + "/\(stage.name).log"
+                    try FileManager.default.createDirectory(atPath: project.logDirectory(for: options.runID), withIntermediateDirectories: true)
+                    let file = try StageProcess.openLog(redacted)
+                    let sink = LineSink(log: file.rawValue, redactor: Redactor(secrets: secretValues(of: stage)).merging(.process), onLine: nil)
+                    var tail = OutputTail(path: output)
+                    tail.feed(into: sink)
+                    sink.finish()
+                    log = try? project.store.store(redacted)
+                }
+                try index.remember(CachedOutcome(outputs: outputs, metrics: metrics, run: options.runID), for: fingerprint)
+                adopted[stage.name] = AdoptedResult(fingerprint: fingerprint, outputs: outputs, metrics: metrics,
+                                                    placement: job.outcome.placement, log: log,
+                                                    duration: job.outcome.placement?.ran ?? job.outcome.duration)
+            } catch {
+                continue
+            }
+        }
+    }
+
+    /// The values of the secrets a stage gets, to redact from what it printed.
+    private func secretValues(of stage: PlannedStage) -> [String] {
+        StageEnvironment.forStage(stage.name, declared: stage.env, secrets: stage.secrets, environment: plan.environment, repository: project.root,
+                                  workspace: workspace, commit: plan.commit, runsIn: workspace, extra: [:]).secretValues
     }
 
     /// Rejects an output that is a symlink leading out of the workspace: its content would not be the stage's.

@@ -14,7 +14,7 @@ import Glibc
 /// running when a stage is about to be submitted is followed instead of submitting a second one.
 /// A stage's timeout is enforced here (the job is cancelled) and, rounded up to minutes, as the
 /// job's own time limit. Ctrl-C and SIGTERM of plumb cancel every job it follows.
-package final class SlurmRunner: StageRunner, Sendable {
+package final class SlurmRunner: StageRunner, OrphanAdopting, Sendable {
     private let tools: SlurmTools
     private let monitor: SlurmMonitor
 
@@ -31,7 +31,7 @@ package final class SlurmRunner: StageRunner, Sendable {
         let output = request.logFile + ".slurm-out"
         let started = Date()
         let id: String
-        if let running = try tools.liveJob(named: name) {
+        if let running = try tools.liveJob(named: name, in: request.workingDirectory) {
             id = running
         } else {
             try? FileManager.default.removeItem(atPath: output)
@@ -64,6 +64,25 @@ package final class SlurmRunner: StageRunner, Sendable {
         lines.finish()
         try? FileManager.default.removeItem(atPath: output)
         return Self.outcome(state: state, details: details, cancelled: cancelled, job: id, duration: Date().timeIntervalSince(started))
+    }
+
+    package func adoptOrphans(_ jobs: [JobRequest], workspace: String) -> [AdoptedJob] {
+        let live = jobs.compactMap { job in (try? tools.liveJob(named: Self.jobName(job), in: workspace)).flatMap { $0 }.map { (job, $0) } }
+        for (_, id) in live { monitor.follow(id) }
+        defer { for (_, id) in live { monitor.forget(id) } }
+        let started = Date()
+        return live.map { job, id in
+            var state = "PENDING"
+            var cancelled: CancelReason?
+            while !SlurmMonitor.finalStates.contains(state) {
+                state = monitor.next(id, after: state)
+                if cancelled == nil, Interruption.requested { cancelled = .interrupted; tools.cancel(id) }
+            }
+            let details = tools.details(id)
+            return AdoptedJob(stage: job.stage, outcome: Self.outcome(state: state, details: details, cancelled: cancelled, job: id,
+                                                                       duration: Date().timeIntervalSince(started)),
+                              output: details.output)
+        }
     }
 
     /// `plumb-<fingerprint prefix>-<stage>`: the fingerprint finds the job again; the stage name is for people reading squeue.
@@ -99,6 +118,8 @@ struct SlurmJobDetails: Sendable {
     var node: String?
     var queued: Double?
     var ran: Double?
+    /// The file the job's output went to.
+    var output: String?
 
     /// Parses the one-line form (`scontrol -o show job ID`): space-separated `Key=Value` pairs.
     init(scontrolLine line: String) {
@@ -114,6 +135,7 @@ struct SlurmJobDetails: Sendable {
                 signal = parts[1] == 0 ? nil : parts[1]
             }
         }
+        output = fields["StdOut"]
         node = fields["BatchHost"].flatMap { $0 == "(null)" ? nil : $0 } ?? fields["NodeList"].flatMap { $0 == "(null)" ? nil : $0 }
         let dates = DateFormatter()
         dates.locale = Locale(identifier: "en_US_POSIX")

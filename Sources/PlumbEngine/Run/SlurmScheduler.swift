@@ -62,11 +62,20 @@ struct SlurmTools: Sendable {
         return out + r.sbatch
     }
 
-    /// A job of this name still pending or running (a reconcile that was killed left it).
-    func liveJob(named name: String) throws -> String? {
-        let run = try Self.run(squeue, ["-h", "-n", name, "-t", "PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED,REQUEUED", "-o", "%i"], environment: client)
+    /// A job of this name still pending or running in `workspace` (a reconcile that was killed
+    /// left it). The name alone is not enough: another clone may run the same stage right now.
+    func liveJob(named name: String, in workspace: String) throws -> String? {
+        let run = try Self.run(squeue, ["-h", "-n", name, "-t", "PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED,REQUEUED", "-o", "%i|%Z"],
+                               environment: client)
         guard run.status == 0 else { return nil }
-        return run.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+        let here = URL(fileURLWithPath: workspace).resolvingSymlinksInPath().path
+        for line in run.stdout.split(separator: "\n") {
+            let parts = line.split(separator: "|", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy(\.isNumber),
+                  URL(fileURLWithPath: parts[1]).resolvingSymlinksInPath().path == here else { continue }
+            return parts[0]
+        }
+        return nil
     }
 
     /// The state of each job, in one query; jobs the controller no longer knows are absent.

@@ -29,9 +29,25 @@ package struct JobRequest: Sendable, Hashable {
     }
 }
 
+/// A runner whose work can outlive the plumb that started it (a batch job). A reconcile asks it,
+/// before it replaces the workspace, for jobs still running there for the stages it is about to
+/// run: it waits for them and keeps their results instead of running the stages again.
+package protocol OrphanAdopting: Sendable {
+    /// For each of `jobs` with a job still live in `workspace`: blocks until it ends, and says how.
+    func adoptOrphans(_ jobs: [JobRequest], workspace: String) -> [AdoptedJob]
+}
+
+/// A job a killed reconcile left running, followed to its end.
+package struct AdoptedJob: Sendable {
+    package var stage: String
+    package var outcome: ProcessOutcome
+    /// What the job printed, not yet redacted (the file its scheduler wrote).
+    package var output: String?
+}
+
 /// Sends each stage to the runner its `executor` names: local processes, or Slurm jobs (the
 /// Slurm runner is made on first use, so a pipeline without Slurm stages never looks for it).
-package final class RoutingRunner: StageRunner, Sendable {
+package final class RoutingRunner: StageRunner, OrphanAdopting, Sendable {
     private let local: StageRunner
     private let slurm: Locked<StageRunner?>
     private let makeSlurm: @Sendable () throws -> StageRunner
@@ -44,13 +60,22 @@ package final class RoutingRunner: StageRunner, Sendable {
 
     package func run(_ request: ProcessRequest) throws -> ProcessOutcome {
         guard request.job?.executor == .slurm else { return try local.run(request) }
-        let runner = try slurm.withLock { runner in
+        return try slurmRunner().run(request)
+    }
+
+    package func adoptOrphans(_ jobs: [JobRequest], workspace: String) -> [AdoptedJob] {
+        let onSlurm = jobs.filter { $0.executor == .slurm }
+        guard !onSlurm.isEmpty, let runner = try? slurmRunner() as? OrphanAdopting else { return [] }
+        return runner.adoptOrphans(onSlurm, workspace: workspace)
+    }
+
+    private func slurmRunner() throws -> StageRunner {
+        try slurm.withLock { runner in
             if let runner { return runner }
             let made = try makeSlurm()
             runner = made
             return made
         }
-        return try runner.run(request)
     }
 }
 

@@ -133,6 +133,40 @@ func slurmHarness(_ environment: String = "executor: slurm\n") throws -> Pipelin
         #expect(try h.state()?.stages["long"] == nil, "an interrupted stage is not recorded as done")
     }
 
+    @Test func aReconcileKilledMidJobIsFollowedAgainByTheNextOneWithOneJobInTheRecord() throws {
+        let cluster = try Self.cluster()
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          train:
+            cmd: touch $SIDE.started && sleep 4 && mkdir -p build && echo "$SLURM_JOB_ID" > build/model.txt && echo trained
+            outs: [build/model.txt]
+            executor: slurm
+        """)
+        let process = configuredProcess(plumbExecutable(), ["reconcile"], in: h.root, environment: cluster.environment)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: h.sideFile + ".started") && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let orphan = try #require(try cluster.liveJobs().first { $0.contains("-train") && $0.contains("RUNNING") }?.split(separator: " ").first.map(String.init))
+
+        let outcome = try h.reconcile(runner: cluster.runner)
+        let stage = try #require(outcome.record?.stages["train"])
+        #expect(stage.status == .succeeded)
+        #expect(stage.placement?.job == orphan, "the job the killed reconcile started, not a second one")
+        let model = try #require(stage.outputs["build/model.txt"])
+        #expect(String(decoding: try h.project().store.data(model), as: UTF8.self) == "\(orphan)\n", "the orphan's output is recorded")
+        let sameName = try SlurmTools.run("/usr/bin/squeue", ["-h", "-t", "all", "-n", SlurmRunner.jobName(JobRequest(
+            stage: "train", environment: "default", fingerprint: try #require(stage.fingerprint), executor: .slurm, resources: StageResources())), "-o", "%i"],
+            environment: cluster.environment).stdout.split(separator: "\n")
+        #expect(sameName == [Substring(orphan)], "one job for the stage: \(sameName)")
+        let log = try #require(stage.log, "the job's output, redacted, is the stage's log")
+        #expect(String(decoding: try h.project().store.data(log), as: UTF8.self).contains("trained"))
+    }
+
     @Test func aMixedPipelineRunsPreprocessHereAndTrainOnTheCluster() throws {
         let cluster = try Self.cluster()
         let h = try PipelineHarness(pipeline: """
