@@ -21,6 +21,17 @@ func slurmHarness(_ environment: String = "executor: slurm\n") throws -> Pipelin
         try #require(SlurmCluster.shared, "Slurm is not installed and could not be installed; scripts/slurm-cluster.sh installs it")
     }
 
+    /// Starts `plumb reconcile` and returns once the stage's job has touched `$SIDE.started`.
+    static func reconcileUntilTheJobStarts(_ h: PipelineHarness, _ cluster: SlurmCluster) throws -> Process {
+        let process = configuredProcess(plumbExecutable(), ["reconcile"], in: h.root, environment: cluster.environment)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: h.sideFile + ".started") && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        return process
+    }
+
     @Test func theEngineScenariosPassWithEveryStageAsASlurmJob() throws {
         let cluster = try Self.cluster()
         let h = try slurmHarness()
@@ -118,12 +129,7 @@ func slurmHarness(_ environment: String = "executor: slurm\n") throws -> Pipelin
             cmd: touch $SIDE.started && sleep 60
             executor: slurm
         """)
-        let process = configuredProcess(plumbExecutable(), ["reconcile"], in: h.root, environment: cluster.environment)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while !FileManager.default.fileExists(atPath: h.sideFile + ".started") && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let process = try Self.reconcileUntilTheJobStarts(h, cluster)
         #expect(try cluster.liveJobs().contains { $0.contains("-long") && $0.contains("RUNNING") })
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
@@ -143,12 +149,7 @@ func slurmHarness(_ environment: String = "executor: slurm\n") throws -> Pipelin
             outs: [build/model.txt]
             executor: slurm
         """)
-        let process = configuredProcess(plumbExecutable(), ["reconcile"], in: h.root, environment: cluster.environment)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while !FileManager.default.fileExists(atPath: h.sideFile + ".started") && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let process = try Self.reconcileUntilTheJobStarts(h, cluster)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let orphan = try #require(try cluster.liveJobs().first { $0.contains("-train") && $0.contains("RUNNING") }?.split(separator: " ").first.map(String.init))
