@@ -32,8 +32,15 @@ extension Repository {
             options.callbacks = session.callbacks()
             // Forced like git's default refspec: a tracking ref mirrors the remote, even after a
             // force push there; local branches are protected by `fastForward`, not here.
-            let code = withStringArray(["+refs/heads/\(branch):\(tracking)"]) { specs in
-                git_remote_fetch(handle, specs, &options, "plumb: fetch \(remote) \(branch)")
+            var code: Int32 = 0
+            for attempt in 1...3 {
+                code = withStringArray(["+refs/heads/\(branch):\(tracking)"]) { specs in
+                    git_remote_fetch(handle, specs, &options, "plumb: fetch \(remote) \(branch)")
+                }
+                // libgit2's local transport lists every ref of the other repository, then reads
+                // each: one deleted in between (another clone's short-lived push ref) fails the
+                // whole fetch with "not found". Listing again sees the repository as it is now.
+                guard code == GIT_ENOTFOUND.rawValue, attempt < 3 else { break }
             }
             try session.check(code, "git_remote_fetch", doing: "cannot fetch '\(branch)' from \(remote)")
             // The advertised refs stay readable after the fetch disconnects; they tell an
