@@ -12,6 +12,10 @@ package final class Project: @unchecked Sendable {
     /// The working tree's root (where untracked data and `.plumb/` live).
     package let root: String
     let plumbDirectory: URL
+    /// Where the workspaces and the logs of runs in progress live: `.plumb/`, or with
+    /// `PLUMB_WORK_DIR` a folder of this clone's own under it (storage the nodes of a cluster
+    /// mount, since a batch job runs in its stage's workspace; docs/scaling.md).
+    package let workDirectory: URL
     package let statCache: StatCache
     package let digester: ContentDigester
     /// This machine's content store, `.plumb/cache`.
@@ -37,6 +41,15 @@ package final class Project: @unchecked Sendable {
         } catch {
             throw PlumbError(fileSystem: error, doing: "cannot create", path: plumbDirectory.path)
         }
+        if let shared = environment["PLUMB_WORK_DIR"], !shared.isEmpty {
+            guard shared.hasPrefix("/") else {
+                throw PlumbError("PLUMB_WORK_DIR \(shared) is not an absolute path", hint: "set it to a folder every compute node mounts, e.g. /scratch/$USER/plumb", kind: .usage)
+            }
+            // Clones sharing the folder must not share workspaces: each gets one named after where it is.
+            workDirectory = URL(fileURLWithPath: shared).appendingPathComponent(SHA256Hasher.digest(plumbDirectory.path).short)
+        } else {
+            workDirectory = plumbDirectory
+        }
         statCache = StatCache(file: plumbDirectory.appendingPathComponent("statcache"))
         digester = ContentDigester(statCache: statCache)
         cache = try Cache(root: plumbDirectory.appendingPathComponent("cache"), digester: digester)
@@ -60,9 +73,9 @@ package final class Project: @unchecked Sendable {
     private static let kept = Locked<[Project]>([])
 
     /// `.plumb/work/<env>`: where an environment's stages run.
-    package func workspace(for environment: String) -> String { plumbDirectory.appendingPathComponent("work/\(environment)").path }
+    package func workspace(for environment: String) -> String { workDirectory.appendingPathComponent("work/\(environment)").path }
     /// `.plumb/logs/<run>`: logs while a run is going; kept in the cache afterwards.
-    func logDirectory(for run: String) -> String { plumbDirectory.appendingPathComponent("logs/\(run)").path }
+    func logDirectory(for run: String) -> String { workDirectory.appendingPathComponent("logs/\(run)").path }
     package var locksDirectory: URL { plumbDirectory.appendingPathComponent("locks") }
     /// `.plumb/conflicts/`: run records another writer's record superseded, kept for inspection.
     package var conflictsDirectory: URL { plumbDirectory.appendingPathComponent("conflicts") }

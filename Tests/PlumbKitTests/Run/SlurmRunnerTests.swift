@@ -168,6 +168,33 @@ func slurmHarness(_ environment: String = "executor: slurm\n") throws -> Pipelin
         #expect(String(decoding: try h.project().store.data(log), as: UTF8.self).contains("trained"))
     }
 
+    /// PLUMB_WORK_DIR puts the workspaces (where jobs run) and the logs of runs in progress on
+    /// storage the nodes mount, a folder per clone; the records and the cache stay in the clone.
+    @Test func workspacesCanLiveInASharedFolder() throws {
+        let cluster = try Self.cluster()
+        let shared = try temporaryFolder()
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          train:
+            cmd: mkdir -p build && pwd > build/where.txt
+            outs: [build/where.txt]
+            executor: slurm
+        """)
+        var environment = cluster.environment
+        environment["PLUMB_WORK_DIR"] = shared
+        let run = try measuredPlumb(["reconcile"], in: h.root, environment: environment)
+        #expect(run.status == 0, "\(run.stderr)")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: shared)
+        #expect(folders.count == 1)
+        let workspace = "\(shared)/\(folders[0])/work/default"
+        #expect(try String(contentsOfFile: workspace + "/build/where.txt", encoding: .utf8) == workspace + "\n")
+        #expect(!FileManager.default.fileExists(atPath: h.root + "/.plumb/work"))
+        #expect(try h.state()?.stages["train"]?.status == .succeeded)
+        let relative = try measuredPlumb(["plan"], in: h.root, environment: ["PLUMB_WORK_DIR": "scratch"])
+        #expect(relative.status == 64 && relative.stderr.contains("PLUMB_WORK_DIR"), "\(relative.stderr)")
+    }
+
     @Test func aMixedPipelineRunsPreprocessHereAndTrainOnTheCluster() throws {
         let cluster = try Self.cluster()
         let h = try PipelineHarness(pipeline: """
