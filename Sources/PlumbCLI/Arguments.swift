@@ -21,6 +21,8 @@ package struct ArgumentSpec: Sendable {
     package var names: [String]
     package var kind: Kind
     var help: String
+    /// A positional that takes every remaining argument (zero or more), like `<stage>...`.
+    var repeats = false
 
     package static func flag(_ names: String..., help: String) -> ArgumentSpec { .init(names: names, kind: .flag, help: help) }
     static func option(_ names: String..., value: String, help: String) -> ArgumentSpec {
@@ -31,6 +33,10 @@ package struct ArgumentSpec: Sendable {
     }
     static func positional(_ name: String, optional: Bool = false, help: String) -> ArgumentSpec {
         .init(names: [], kind: .positional(name: name, optional: optional), help: help)
+    }
+    /// Zero or more positional arguments; the last positional of a command.
+    static func positionals(_ name: String, help: String) -> ArgumentSpec {
+        .init(names: [], kind: .positional(name: name, optional: true), help: help, repeats: true)
     }
 
     /// The key parsed values are stored under: the first long name, or the positional's name.
@@ -59,12 +65,15 @@ package struct ParsedArguments: Sendable {
     var flags: Set<String> = []
     var options: [String: [String]] = [:]
     var positionals: [String: String] = [:]
+    /// Values of a repeating positional, in order.
+    var lists: [String: [String]] = [:]
     let command: String
 
     package func flag(_ key: String) -> Bool { flags.contains(key) }
     func option(_ key: String) -> String? { options[key]?.last }
     package func options(_ key: String) -> [String] { options[key] ?? [] }
     func positional(_ name: String) -> String? { positionals[name] }
+    func positionals(_ name: String) -> [String] { lists[name] ?? [] }
 
     /// An option's value converted by `transform`; a value it rejects is a usage error.
     func option<T>(_ key: String, as what: String, _ transform: (String) -> T?) throws -> T? {
@@ -127,8 +136,13 @@ package struct ParsedArguments: Sendable {
                 guard positionalIndex < positionals.count else {
                     throw UsageError("unexpected argument '\(arg)'", command: command)
                 }
-                parsed.positionals[positionals[positionalIndex].key] = arg
-                positionalIndex += 1
+                let spec = positionals[positionalIndex]
+                if spec.repeats {
+                    parsed.lists[spec.key, default: []].append(arg)
+                } else {
+                    parsed.positionals[spec.key] = arg
+                    positionalIndex += 1
+                }
             }
         }
         for spec in positionals[positionalIndex...] {

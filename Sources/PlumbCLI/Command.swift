@@ -344,7 +344,9 @@ package enum PlumbCLI {
     static func help(for type: CommandEntry) -> String {
         var usage = "plumb \(type.name)"
         for spec in type.arguments {
-            if case let .positional(name, optional) = spec.kind { usage += optional ? " [<\(name)>]" : " <\(name)>" }
+            if case let .positional(name, optional) = spec.kind {
+                usage += spec.repeats ? " [<\(name)>...]" : optional ? " [<\(name)>]" : " <\(name)>"
+            }
         }
         usage += " [options]"
         var out = "OVERVIEW: \(type.abstract)\n"
@@ -387,5 +389,27 @@ package enum PlumbCLI {
         }
         lines.append(line)
         return lines
+    }
+}
+
+/// `STAGE…` and `--downstream` of reconcile and plan: act on some stages and what they need.
+struct TargetOptions: Sendable {
+    static let stages = ArgumentSpec.positionals("stage", help: "Act on these stages and what they need; the others keep their records (default: every stage).")
+    static let downstreamFlag = ArgumentSpec.flag("--downstream", help: "With stages named: also every stage that depends on them.")
+
+    /// nil: every stage.
+    var stages: Set<String>?
+    var downstream: Bool
+
+    init(_ parsed: ParsedArguments, command: String) throws {
+        let named = parsed.positionals("stage")
+        stages = named.isEmpty ? nil : Set(named)
+        downstream = parsed.flag("--downstream")
+        if downstream && stages == nil { throw UsageError("--downstream needs stages to start from (plumb \(command) train --downstream)", command: command) }
+    }
+
+    func apply(to reconciler: inout Reconciler) {
+        reconciler.targets = stages
+        reconciler.downstream = downstream
     }
 }

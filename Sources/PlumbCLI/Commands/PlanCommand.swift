@@ -18,9 +18,13 @@ struct PlanCommand: PlumbCommand {
     stages that deployed something, as reconcile does, and plans those that drifted to run again.
     --json prints the plan in the versioned shape documented in docs/plan-json.md. Ctrl-C during
     --refresh stops the probes and exits 130.
+    Naming stages (`plumb plan train`) plans those and what they need; --downstream adds every
+    stage that depends on them. The others are left out of the plan and keep their records.
     """
     package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
         GlobalOptions.envArgument,
+        TargetOptions.stages,
+        TargetOptions.downstreamFlag,
         .option("--ref", value: "REV", help: "Plan this commit instead of HEAD."),
         .option("--force", value: "STAGE", help: "Plan STAGE to run whatever its state (repeatable)."),
         .flag("--detailed-exitcode", help: "Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error."),
@@ -28,6 +32,7 @@ struct PlanCommand: PlumbCommand {
     ]
 
     var global: GlobalOptions
+    var targets: TargetOptions
     var ref: String?
     var forced: Set<String>
     var detailedExitCode: Bool
@@ -35,6 +40,7 @@ struct PlanCommand: PlumbCommand {
 
     package init(_ parsed: ParsedArguments) throws {
         global = GlobalOptions(parsed)
+        targets = try TargetOptions(parsed, command: Self.name)
         ref = parsed.option("--ref")
         forced = Set(parsed.options("--force"))
         detailedExitCode = parsed.flag("--detailed-exitcode")
@@ -47,7 +53,9 @@ struct PlanCommand: PlumbCommand {
         Project.keepUntilExit(project)
         // The probes run in their own process groups: without this, Ctrl-C would end plumb and leave them running.
         if refresh { SignalHandling.install(stopping: "the drift probes") }
-        let (_, plan) = try Reconciler(project: project).plan(ref: ref, environment: global.env, forced: forced, refresh: refresh)
+        var reconciler = Reconciler(project: project)
+        targets.apply(to: &reconciler)
+        let (_, plan) = try reconciler.plan(ref: ref, environment: global.env, forced: forced, refresh: refresh)
         if Interruption.requested { throw PlumbError("interrupted; the drift probes were stopped", kind: .interrupted) }
         if let failure = project.sharedStore?.failure {
             // On stderr, so that --json stays one document; the plan is still right for this machine.

@@ -14,6 +14,9 @@ struct ReconcileCommand: PlumbCommand {
     history/<env>/state.json of that commit, runs only what changed in a workspace under .plumb/work/<env>/
     (never in your working tree), and records one commit on the branch: plumb(<env>): … [skip ci].
     A reconcile with nothing to do commits nothing. --dry-run is `plumb plan`.
+    Naming stages (`plumb reconcile train`, as `dvc repro train` or `terraform -target`) runs
+    those and what they need, and with --downstream every stage that depends on them; the other
+    stages are not planned and keep their records.
 
     Ctrl-C (SIGINT) or SIGTERM stops the running stages (their process groups get SIGTERM) and the
     run is committed all the same, as an interrupted run: the stages that finished are recorded with
@@ -25,6 +28,8 @@ struct ReconcileCommand: PlumbCommand {
     """
     package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
         GlobalOptions.envArgument,
+        TargetOptions.stages,
+        TargetOptions.downstreamFlag,
         .option("--ref", value: "BRANCH", help: "Reconcile this branch instead of the current one."),
         .flag("--dry-run", "-n", help: "Print the plan and stop; writes nothing."),
         .option("--jobs", "-j", value: "N", help: "Run up to N stages at once (default: the number of cores)."),
@@ -39,6 +44,7 @@ struct ReconcileCommand: PlumbCommand {
     ]
 
     var global: GlobalOptions
+    var targets: TargetOptions
     var ref: String?
     var dryRun: Bool
     var jobs: Int
@@ -54,6 +60,7 @@ struct ReconcileCommand: PlumbCommand {
 
     package init(_ parsed: ParsedArguments) throws {
         global = GlobalOptions(parsed)
+        targets = try TargetOptions(parsed, command: Self.name)
         ref = parsed.option("--ref")
         dryRun = parsed.flag("--dry-run")
         let remoteOptions = try RemoteOptions(parsed, dryRun: dryRun)
@@ -72,6 +79,7 @@ struct ReconcileCommand: PlumbCommand {
         if parsed.option("--interval") != nil && !watch { throw UsageError("--interval only applies to --watch", command: Self.name) }
         if watch && (dryRun || detailedExitCode) { throw UsageError("--watch records runs; it cannot be combined with --dry-run", command: Self.name) }
         if watch && !forced.isEmpty { throw UsageError("--force would run the stage on every cycle; use it without --watch", command: Self.name) }
+        if watch && targets.stages != nil { throw UsageError("--watch reconciles the whole pipeline; name stages without --watch", command: Self.name) }
         if watch && parsed.flag("--json") { throw UsageError("--watch prints one line per cycle; --json is not supported with it", command: Self.name) }
         if detailedExitCode && !dryRun { throw UsageError("--detailed-exitcode needs --dry-run; without it a real run would happen", command: Self.name) }
     }
@@ -99,6 +107,7 @@ struct ReconcileCommand: PlumbCommand {
         }
         var reconciler = Reconciler(project: project, observer: view, feedback: feedback, locking: locking)
         reconciler.upload = upload
+        targets.apply(to: &reconciler)
         var sync = RemoteSync(repository: project.repository, remote: remote)
         sync.conflictsDirectory = project.conflictsDirectory
         let branch = try ref ?? project.repository.head().branchName

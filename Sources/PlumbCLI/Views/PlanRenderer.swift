@@ -48,6 +48,10 @@ package struct PlanRenderer {
                          + "left the spec; dropped from the recorded state")
         }
         lines.append("")
+        if let untargeted = plan.untargeted, !untargeted.isEmpty {
+            let names = untargeted.prefix(8).map { v($0) }.joined(separator: ", ") + (untargeted.count > 8 ? " and \(untargeted.count - 8) more" : "")
+            lines.append(terminal.styled("note:", .yellow) + " not targeted, kept as recorded: \(names).")
+        }
         if !plan.uncommittedEdits.isEmpty {
             let files = plan.uncommittedEdits.prefix(5).map { v($0) }.joined(separator: ", ") + (plan.uncommittedEdits.count > 5 ? ", …" : "")
             lines.append(terminal.styled("note:", .yellow) + " uncommitted edits to \(files) are not part of this plan; commit them to include them.")

@@ -173,6 +173,9 @@ package struct Plan: Sendable, Hashable, Codable {
     package var uncommittedEdits: [String]
     /// The pin the environment deploys from, if any.
     package var pin: PinReference?
+    /// With targets (`plumb reconcile STAGE…`): the stages left out of this plan, which keep their
+    /// records; nil when every stage is planned.
+    package var untargeted: [String]?
     /// Problems that make the plan impossible to apply, located at the stage or environment they concern.
     package var diagnostics: [Diagnostic] { didSet { errors = diagnostics.map(\.message) } }
     /// The diagnostics' messages (JSON `errors`, kept for schema 1 readers); the executor refuses a plan with any.
@@ -199,6 +202,7 @@ package struct Plan: Sendable, Hashable, Codable {
         let pinned = count(.pinned)
         if pinned > 0 { parts.append("\(pinned) pinned") }
         if !dropped.isEmpty { parts.append("\(dropped.count) dropped") }
+        if let untargeted, !untargeted.isEmpty { parts.append("\(untargeted.count) not targeted") }
         return "Plan: " + parts.joined(separator: ", ") + "."
     }
 

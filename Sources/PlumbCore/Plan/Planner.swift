@@ -44,6 +44,10 @@ package struct PlanningInput: Sendable {
     /// Stages whose drift probe failed, with what it printed: they run again (self-heal).
     /// Empty unless the caller ran the probes (`reconcile`, `plan --refresh`).
     package var drifted: [String: String] = [:]
+    /// Stages to act on, with what they need; nil: every stage.
+    package var targets: Set<String>?
+    /// With `targets`: also every stage that depends on one.
+    package var downstream = false
 
     package init(spec: Spec, environment: EnvironmentSpec, commit: ObjectID, branch: String? = nil, recorded: RecordedState?,
                 pin: Pin? = nil, sourceDigests: [String: String], uncommittedEdits: [String] = [], forced: Set<String> = []) {
@@ -73,6 +77,7 @@ package enum Planner {
         }
         let effectiveParams = input.spec.params.merging(input.environment.params)
         let runsHere = input.environment.runs.map(Set.init)
+        let selected = input.targets.map { graph.selection(targets: $0, downstream: input.downstream) }
 
         // Output digests known at planning time, by producing stage and path.
         var knownOutputs: [String: [String: Digest]] = [:]
@@ -80,7 +85,7 @@ package enum Planner {
         var decisions: [String: StageDecision] = [:]
 
         for name in graph.order {
-            guard let stage = byName[name] else { continue }
+            guard let stage = byName[name], selected?.contains(name) ?? true else { continue }
             let record = input.recorded?.stages[name]
 
             var params: [String: JSONValue] = [:]
@@ -157,7 +162,7 @@ package enum Planner {
                 item.fingerprint = pinned.fingerprint
                 item.upstream = []
                 for (path, digest) in pinned.outputs.sorted(by: { $0.key < $1.key }) where !cache.contains(digest) {
-                    errors.append(Diagnostic(at: input.environment.location, "pinned artifact \(path) (\(digest.short)) from \(pin.source) run \(pin.run) is not in the local cache; reconcile '\(pin.source)' at commit \(pin.commit.short) on this machine first, or copy its .plumb/cache"))
+                    errors.append(Diagnostic(at: input.environment.location, "pinned artifact \(path) (\(digest.short)) from \(pin.source) run \(pin.run) is neither in the local cache nor in a shared store; reconcile '\(pin.source)' at commit \(pin.commit.short) on this machine first, or name the shared store it was uploaded to (cache.url in spec/pipeline.yaml, or PLUMB_CACHE_URL; docs/store.md)"))
                 }
             default:
                 break
@@ -168,8 +173,9 @@ package enum Planner {
         let declared = Set(pipeline.stages.map(\.name))
         let dropped = (input.recorded?.stages.keys.filter { !declared.contains($0) } ?? []).sorted()
         let pinReference = input.pin.map { PinReference(source: $0.source, commit: $0.commit, run: $0.run) }
-        let plan = Plan(environment: input.environment.name, commit: input.commit, branch: input.branch, stages: planned,
+        var plan = Plan(environment: input.environment.name, commit: input.commit, branch: input.branch, stages: planned,
                     dropped: dropped, uncommittedEdits: input.uncommittedEdits, pin: pinReference, diagnostics: errors)
+        if let selected { plan.untargeted = graph.order.filter { !selected.contains($0) } }
         return (plan, decisions)
     }
 

@@ -74,6 +74,25 @@ package struct StageGraph: Sendable {
         cycles = Self.cycles(edges)
     }
 
+    /// What acting on `targets` involves: the targets, with `downstream` every stage that depends
+    /// on one, and everything those need (as `dvc repro STAGE` and `terraform -target`).
+    package func selection(targets: Set<String>, downstream: Bool) -> Set<String> {
+        var chosen = targets
+        if downstream {
+            var dependants: [String: [String]] = [:]
+            for (stage, ups) in upstream { for up in ups { dependants[up, default: []].append(stage) } }
+            var queue = Array(targets)
+            while let next = queue.popLast() {
+                for stage in dependants[next] ?? [] where chosen.insert(stage).inserted { queue.append(stage) }
+            }
+        }
+        var queue = Array(chosen)
+        while let next = queue.popLast() {
+            for up in upstream[next] ?? [] where chosen.insert(up).inserted { queue.append(up) }
+        }
+        return chosen
+    }
+
     /// The first cycle as names, its first stage repeated at the end: `prepare → train → prepare`.
     package var cycle: [String]? { cycles.first.map { ($0 + [$0[0]]).map { names[$0] } } }
 

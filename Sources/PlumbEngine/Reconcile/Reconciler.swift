@@ -18,6 +18,10 @@ package struct Reconciler {
     /// Whether a run's objects go to the shared store (when there is one) before it is recorded;
     /// false for `--no-upload`, a machine that only reads.
     package var upload = true
+    /// `plumb reconcile STAGE…`: the stages to act on, with what they need (and with `downstream`
+    /// what depends on them); the others keep their records. nil: every stage.
+    package var targets: Set<String>?
+    package var downstream = false
 
     package init(project: Project, observer: ReconcileObserver = SilentObserver(), feedback: Feedback = Feedback(),
                  runner: StageRunner = RoutingRunner(), locking: LockPolicy? = LockPolicy()) {
@@ -62,7 +66,14 @@ package struct Reconciler {
             throw PlumbError("no stage '\(name)' to force", hint: "stages: \(snapshot.spec.pipeline.stages.map(\.name).joined(separator: ", "))",
                              kind: .usage)
         }
+        if let targets, let name = targets.subtracting(snapshot.spec.pipeline.stages.map(\.name)).sorted().first {
+            let names = snapshot.spec.pipeline.stages.map(\.name)
+            throw PlumbError("no stage '\(name)' to target", hint: Suggest.closest(to: name, in: names).map { "did you mean '\($0)'?" }
+                                 ?? "stages: \(names.joined(separator: ", "))", kind: .usage)
+        }
         var input = try snapshot.planningInput(project, forced: forced)
+        input.targets = targets.map { $0.union(forced) }
+        input.downstream = downstream
         if refresh { input.drifted = probed ?? driftedStages(snapshot) }
         let plan = Planner.plan(input, cache: project.cacheView)
         try? project.statCache.save()

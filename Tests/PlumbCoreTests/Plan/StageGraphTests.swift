@@ -65,4 +65,20 @@ import Testing
         #expect(plan.errors == plan.diagnostics.map(\.message))
         #expect(plan.errors.first == "stage 'fit' uses param 'nope', which spec/params.yaml does not define")
     }
+
+    /// Targets: what they need, and with `downstream` what depends on them and what that needs.
+    @Test func aSelectionIsTheTargetsWithWhatTheyNeed() {
+        let graph = StageGraph([
+            Node(name: "prepare", deps: ["data.csv"], after: [], outputs: ["build/clean.csv"]),
+            Node(name: "train", deps: ["build/clean.csv"], after: [], outputs: ["build/model.pkl"]),
+            Node(name: "features", deps: ["data.csv"], after: [], outputs: ["build/features.csv"]),
+            Node(name: "evaluate", deps: ["build/model.pkl", "build/features.csv"], after: [], outputs: ["build/metrics.json"]),
+            Node(name: "lint", deps: [], after: [], outputs: []),
+        ])
+        #expect(graph.selection(targets: ["train"], downstream: false) == ["prepare", "train"])
+        #expect(graph.selection(targets: ["evaluate"], downstream: false) == ["prepare", "train", "features", "evaluate"])
+        // evaluate depends on train, and needs features too.
+        #expect(graph.selection(targets: ["train"], downstream: true) == ["prepare", "train", "features", "evaluate"])
+        #expect(graph.selection(targets: ["lint"], downstream: true) == ["lint"])
+    }
 }
