@@ -189,8 +189,12 @@ package struct Plan: Sendable, Hashable, Codable {
         self.diagnostics = diagnostics; errors = diagnostics.map(\.message)
     }
 
-    /// Whether applying the plan would do or record anything.
-    package var hasChanges: Bool { stages.contains { $0.action.isChange } || !dropped.isEmpty }
+    /// Whether applying the plan would do or record anything: a stage to run, a stage to drop, or
+    /// a promotion the record does not have yet (so an environment that only pins, `runs: []`,
+    /// records each promotion it takes, though nothing runs).
+    package var hasChanges: Bool {
+        stages.contains { $0.action.isChange || ($0.action == .pinned && $0.fingerprint != $0.recordedFingerprint) } || !dropped.isEmpty
+    }
 
     /// Counts per action, for the summary line.
     package func count(_ actions: StageAction...) -> Int { stages.filter { actions.contains($0.action) }.count }

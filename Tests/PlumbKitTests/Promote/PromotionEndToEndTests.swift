@@ -215,3 +215,30 @@ import Testing
         #expect(try world.pin("staging")?.run == runs[0])
     }
 }
+
+/// Issue 12, item 8: an environment that only pins (`runs: []`, a model registry) records each
+/// promotion it takes, and shows it in `status` and `metrics diff`.
+@Suite struct PinOnlyEnvironmentTests {
+    @Test func aPinOnlyEnvironmentRecordsItsPromotions() throws {
+        let world = try PromotionWorld()
+        try world.developerCommits("environments/registry.yaml", "from: dev\nruns: []\n")
+        #expect(try world.plumb("reconcile", "--env", "dev", "--pull", "--push").status == 0)
+        #expect(try world.plumb("promote", "dev", "registry", "--pull", "--push").status == 0)
+        let pending = try world.plumb("plan", "--env", "registry", "--detailed-exitcode")
+        #expect(pending.status == 2, "a promotion not yet recorded is pending: \(pending.stdout)")
+        let recorded = try world.plumb("reconcile", "--env", "registry", "--pull", "--push")
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let state = try #require(try world.state("registry"))
+        let pin = try #require(try world.pin("registry"))
+        #expect(state.stages.values.allSatisfy { $0.status == .succeeded } && state.stages.count == 3)
+        #expect(state.stages["train"]?.fingerprint == pin.stages["train"]?.fingerprint)
+        let status = try world.plumb("status")
+        #expect(status.stdout.split(separator: "\n").first { $0.hasPrefix("  registry") }?.contains("never reconciled") == false, "\(status.stdout)")
+        let diff = try world.plumb("metrics", "diff", "dev", "registry")
+        #expect(diff.stdout.contains("evaluate.accuracy  0.85  0.85"), "\(diff.stdout)")
+        // Nothing new: nothing recorded.
+        let before = try world.originMain
+        #expect(try world.plumb("reconcile", "--env", "registry", "--pull", "--push").status == 0)
+        #expect(try world.originMain == before)
+    }
+}
