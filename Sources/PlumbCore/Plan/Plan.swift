@@ -38,6 +38,7 @@ package struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible 
         case newStage = "new-stage", command, env, param, dep, depAdded = "dep-added", depRemoved = "dep-removed"
         case outputMissing = "output-missing", previousFailure = "previous-failure", upstream, forced
         case restore, pinned, pinChanged = "pin-changed", drifted, resources
+        case alwaysRun = "always-run", stale
     }
     package var kind: Kind
     /// What changed: a dep path, a param key, a variable name, an upstream stage.
@@ -89,6 +90,8 @@ package struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible 
         case .pinChanged: return "promotion changed\(change)"
         case .drifted: return "drifted: \(s)"
         case .resources: return "resource \(s) changed\(change)"
+        case .alwaysRun: return "always runs (always_run)"
+        case .stale: return "last ran \(old ?? "?") ago (run \(s)), stale after \(new ?? "?")"
         }
     }
 }

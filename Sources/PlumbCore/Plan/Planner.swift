@@ -48,6 +48,8 @@ package struct PlanningInput: Sendable {
     package var targets: Set<String>?
     /// With `targets`: also every stage that depends on one.
     package var downstream = false
+    /// The time `stale_after` is measured against: the planner reads no clock.
+    package var now = Date()
 
     package init(spec: Spec, environment: EnvironmentSpec, commit: ObjectID, branch: String? = nil, recorded: RecordedState?,
                 pin: Pin? = nil, sourceDigests: [String: String], uncommittedEdits: [String] = [], forced: Set<String> = []) {
@@ -190,6 +192,11 @@ package enum Planner {
         let changes = record.map { differences(record: $0, now: inputs) } ?? []
         if input.forced.contains(stage.name) { return .forced(changes: changes) }
         if let detail = input.drifted[stage.name] { return .drifted(detail, changes: changes) }
+        if stage.alwaysRun, record != nil { return .triggered(PlanReason(.alwaysRun), changes: changes) }
+        if let limit = stage.staleAfter, let record, let ran = RunID.date(of: record.run), input.now.timeIntervalSince(ran) > limit {
+            return .triggered(PlanReason(.stale, record.run, old: formatDuration(input.now.timeIntervalSince(ran)), new: formatDuration(limit)),
+                              changes: changes)
+        }
         // A stage with a drift `check` deploys: its effect lives outside the workspace, so
         // outputs from the cache would not reproduce it. It runs again instead (a rollback
         // or a promotion back to an earlier model must really redeploy it).

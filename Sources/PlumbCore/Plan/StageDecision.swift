@@ -28,6 +28,8 @@ package enum StageDecision: Sendable, Hashable {
     case forced(changes: [PlanReason])
     /// Its drift probe failed with `detail`: it runs again to heal.
     case drifted(String, changes: [PlanReason])
+    /// It runs for a reason outside its inputs: `always_run`, or its record is older than `stale_after`.
+    case triggered(PlanReason, changes: [PlanReason])
     /// The environment takes it from its pin; `recorded` is the fingerprint its record holds.
     case pinned(PinnedStage, pin: Pin, recorded: Digest?)
     /// The environment takes it from a pin, but no promotion pins it: a plan error.
@@ -39,7 +41,7 @@ package enum StageDecision: Sendable, Hashable {
         case .new: return .create
         case .newRestored, .restored: return .restore
         case .unchanged: return .unchanged
-        case .outputsMissing, .changed, .previousFailure, .forced, .drifted, .unpinned: return .run
+        case .outputsMissing, .changed, .previousFailure, .forced, .drifted, .triggered, .unpinned: return .run
         case .upstreamRuns: return .mayRun
         case .pinned: return .pinned
         }
@@ -58,6 +60,7 @@ package enum StageDecision: Sendable, Hashable {
         case let .upstreamRuns(stages): return stages.map { PlanReason(.upstream, $0) }
         case let .forced(changes): return [PlanReason(.forced)] + changes
         case let .drifted(detail, changes): return [PlanReason(.drifted, detail)] + changes
+        case let .triggered(reason, changes): return [reason] + changes
         case let .pinned(pinned, pin, recorded):
             var reasons = [PlanReason(.pinned, "\(pin.source) run \(pin.run)")]
             if let recorded, recorded != pinned.fingerprint {
@@ -82,7 +85,7 @@ package enum StageDecision: Sendable, Hashable {
     package var makesRecordStale: Bool {
         switch self {
         case .unchanged, .pinned: return false
-        case let .outputsMissing(_, changes): return !changes.isEmpty
+        case let .outputsMissing(_, changes), let .triggered(_, changes): return !changes.isEmpty
         default: return true
         }
     }

@@ -112,3 +112,16 @@ package struct Placement: Sendable, Hashable, Codable {
         self.runner = runner; self.job = job; self.node = node; self.queued = queued; self.ran = ran; self.state = state
     }
 }
+
+/// What a run id says: `20261125-091502-3fa9c1` starts at 2026-11-25 09:15:02 UTC.
+package enum RunID {
+    /// When the run started, from its id; nil for an id of another shape.
+    package static func date(of id: String) -> Date? {
+        guard id.utf8.count >= 15 else { return nil }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        return formatter.date(from: String(id.prefix(15)))
+    }
+}

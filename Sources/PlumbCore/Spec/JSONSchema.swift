@@ -64,6 +64,8 @@ package enum JSONSchema {
         switch type {
         case let .string(nonEmpty):
             return nonEmpty ? .object(["type": .string("string"), "minLength": .int(1), "pattern": .string("\\S")]) : .object(["type": .string("string")])
+        case .boolean:
+            return .object(["type": .string("boolean")])
         case let .choice(words):
             return .object(["type": .string("string"), "enum": .array(words.map { .string($0) })])
         case .strings:

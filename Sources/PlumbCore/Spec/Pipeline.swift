@@ -79,6 +79,10 @@ package struct Stage: Sendable, Hashable {
     package var retries: Int
     /// A drift probe: exit 0 means the deployed state matches the record.
     package var check: String?
+    /// Runs on every reconcile (inputs Plumb cannot see).
+    package var alwaysRun = false
+    /// Runs again once its recorded run is older than this many seconds.
+    package var staleAfter: Double?
     /// Where the command runs; nil: as its environment says (local by default).
     package var executor: ExecutorKind?
     /// What it asks of the machine, over its environment's `resources`.

@@ -77,7 +77,10 @@ enum PipelineDecoder {
             executor: object.string("executor").flatMap(ExecutorKind.init(rawValue:)),
             resources: ResourcesDecoder.decode(object.object("resources"), context: context, diagnostics: &diagnostics),
             location: name.location)
-        return DecodedStage(stage: stage, name: name, deps: deps, outs: outs, metrics: metrics,
+        var decoded = stage
+        decoded.alwaysRun = object.boolean("always_run") ?? false
+        decoded.staleAfter = object.number("stale_after")
+        return DecodedStage(stage: decoded, name: name, deps: deps, outs: outs, metrics: metrics,
                             params: object.strings("params"), after: object.strings("after"))
     }
 }

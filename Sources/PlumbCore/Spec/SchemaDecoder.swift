@@ -12,6 +12,7 @@ enum SchemaValue {
     case strings([LocatedString])
     case integer(Int)
     case number(Double)
+    case boolean(Bool)
     case variables([LocatedString: String])
     case mapping(YAMLNode)
     case objects([DecodedObject])
@@ -32,6 +33,7 @@ struct DecodedObject {
     func hasStrings(_ key: String) -> Bool { if case .strings? = values[key] { return true }; return false }
     func integer(_ key: String) -> Int? { if case let .integer(i)? = values[key] { return i }; return nil }
     func number(_ key: String) -> Double? { if case let .number(d)? = values[key] { return d }; return nil }
+    func boolean(_ key: String) -> Bool? { if case let .boolean(b)? = values[key] { return b }; return nil }
     func variables(_ key: String) -> [LocatedString: String] { if case let .variables(v)? = values[key] { return v }; return [:] }
     func mapping(_ key: String) -> YAMLNode? { if case let .mapping(m)? = values[key] { return m }; return nil }
     func objects(_ key: String) -> [DecodedObject] { if case let .objects(o)? = values[key] { return o }; return [] }
@@ -139,6 +141,10 @@ struct SchemaDecoder {
                 out.append(LocatedString(value: text, location: item.location))
             }
             return ok ? .strings(out) : nil
+
+        case .boolean:
+            guard case let .bool(b)? = ScalarResolver.resolve(node) else { mismatch(node, type, key: key, context: context); return nil }
+            return .boolean(b)
 
         case let .integer(minimum, maximum):
             guard case let .int(i)? = ScalarResolver.resolve(node) else { mismatch(node, type, key: key, context: context); return nil }

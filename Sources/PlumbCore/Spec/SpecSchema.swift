@@ -29,6 +29,8 @@ enum SpecSchema {
             .init("timeout", .duration, doc: "Seconds (a number) or a duration such as `90s`, `10m`, `1h30m`, after which the stage is killed."),
             .init("retries", .integer(minimum: 0, maximum: 100), doc: "Extra attempts after a failure, with backoff."),
             .init("check", .string(nonEmpty: true), doc: "Drift probe: a command whose exit status 0 means the deployed state matches the record."),
+            .init("always_run", .boolean, doc: "Run on every reconcile, for inputs Plumb cannot see (a live table, an API); its outputs still cut off what depends on it when they come out the same."),
+            .init("stale_after", .duration, doc: "Run again once the recorded run is older than this (`30d`), for inputs that age outside the repository."),
             .init("executor", .choice(ExecutorKind.allCases.map(\.rawValue)), doc: "Where the command runs: `local` (a process here; the default) or `slurm` (a batch job; docs/scaling.md)."),
             .init("resources", .object(resources), doc: "What the command needs of the machine; the Slurm runner asks for it, the local runner ignores it."),
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
@@ -118,6 +120,8 @@ indirect enum SchemaType: Sendable {
     case duration
     /// One of a fixed set of words.
     case choice([String])
+    /// `true` or `false`.
+    case boolean
     /// A mapping from variable name to a scalar, taken as text.
     case variables
     /// Any mapping; its scalars are converted to JSON values by YAML's core schema.
@@ -140,6 +144,7 @@ indirect enum SchemaType: Sendable {
         case .number: return "a number"
         case .duration: return "a number of seconds or a duration such as '90s', '10m', '1h'"
         case let .choice(words): return "one of " + words.joined(separator: ", ")
+        case .boolean: return "true or false"
         case .variables: return "a mapping of variable names to values"
         case .anyMapping: return "a mapping"
         case let .version(v): return "the number \(v)"

@@ -124,9 +124,15 @@ package final class WatchLoop {
         // With the desired state unchanged, only drift brings work: each cycle runs the probes and
         // heals what drifted (Argo CD's self-heal), reusing what they said for the plan.
         let drifted = key == reconciledKey ? try reconciler.driftedStages(ref: options.branch, environment: options.environment) : [:]
-        if key == reconciledKey && drifted.isEmpty {
+        // Time passing is a change too: a stage whose record is older than its `stale_after`.
+        let stale = key == reconciledKey && drifted.isEmpty
+            ? try reconciler.plan(ref: options.branch, environment: options.environment).1.stages
+                .filter { $0.reasons.contains { $0.kind == .stale } }.map(\.name)
+            : []
+        if key == reconciledKey && drifted.isEmpty && stale.isEmpty {
             parts.append("no change at \(tip.short)")
         } else {
+            if let first = stale.first { parts.append("\(first) is stale" + (stale.count > 1 ? " and \(stale.count - 1) more" : "")) }
             if let (stage, detail) = drifted.sorted(by: { $0.key < $1.key }).first {
                 parts.append("\(stage) drifted (\(detail))" + (drifted.count > 1 ? " and \(drifted.count - 1) more" : ""))
             }

@@ -48,6 +48,36 @@ import PlumbCoreFixtures
         }
     }
 
+    /// `always_run` and `stale_after`: triggers from outside the inputs, stated in the plan, and
+    /// measured against the input's `now` (the planner reads no clock).
+    @Test func alwaysRunAndStaleAfterTriggerAStageWhoseInputsAreUnchanged() throws {
+        var (state, objects) = PlanFixture.recordedAfterFirstRun()
+        let present = objects
+        state.stages["prepare"]?.run = "20261101-120000-aaaaaa"
+        state.stages["lint"]?.run = "20261101-120000-aaaaaa"
+        var pipeline = PlanFixture.pipeline
+        pipeline.stages[0].staleAfter = 30 * 86_400
+        pipeline.stages[3].alwaysRun = true
+        var input = PlanningInput(spec: Spec(pipeline: pipeline, params: PlanFixture.params), environment: EnvironmentSpec(name: "dev"),
+                                  commit: PlanFixture.commit, recorded: state, sourceDigests: PlanFixture.sources)
+        let cache = CacheView(contains: { present.contains($0) }, outcome: { _ in nil })
+        input.now = try #require(RunID.date(of: "20261215-120000-000000"))
+        var plan = Planner.plan(input, cache: cache)
+        #expect(plan.stage("lint")?.action == .run)
+        #expect(plan.stage("lint")?.reasons.map(\.description) == ["always runs (always_run)"])
+        input.now = try #require(RunID.date(of: "20261120-120000-000000"))
+        plan = Planner.plan(input, cache: cache)
+        #expect(plan.stage("prepare")?.action == .unchanged, "19 days old, stale after 30")
+        input.now = try #require(RunID.date(of: "20261215-120000-000000"))
+        plan = Planner.plan(input, cache: cache)
+        #expect(plan.stage("prepare")?.action == .run)
+        #expect(plan.stage("prepare")?.reasons.map(\.description) == ["last ran 44d 0h ago (run 20261101-120000-aaaaaa), stale after 30d 0h"])
+        #expect(plan.stage("train")?.action == .mayRun, "what depends on it runs only if its outputs change")
+        // Neither makes the record stale for a promotion.
+        let decisions = Planner.decidedPlan(input, cache: cache).decisions
+        #expect(decisions["prepare"]?.makesRecordStale == false && decisions["lint"]?.makesRecordStale == false)
+    }
+
     @Test func aWholeNumberWrittenAsAFloatIsTheSameParam() {
         // A record stores 1.0 as 1; reading it back must not look like a change.
         let asFloat: JSONValue = .object(["train": .object(["depth": .double(4.0), "rate": .double(0.1)]), "other": .int(1)])

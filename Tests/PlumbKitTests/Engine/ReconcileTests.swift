@@ -288,3 +288,29 @@ func processIsZombie(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
     return stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? false
 }
+
+/// `always_run` end to end (issue 12, item 6): the stage runs on every reconcile, and what
+/// depends on it is cut off when its output comes out the same.
+@Suite struct AlwaysRunTests {
+    @Test func anAlwaysRunStageRunsEveryTimeAndCutsOffWhatDependsOnIt() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          fetch:
+            cmd: echo fetch >> $SIDE && mkdir -p build && echo same > build/table.csv
+            outs: [build/table.csv]
+            always_run: true
+          train:
+            cmd: echo train >> $SIDE && mkdir -p build && cp build/table.csv build/model.txt
+            deps: [build/table.csv]
+            outs: [build/model.txt]
+        """)
+        try h.reconcile()
+        #expect(try h.ran() == ["fetch", "train"])
+        let plan = try h.plan()
+        #expect(plan.stage("fetch")?.reasons.map(\.description) == ["always runs (always_run)"])
+        let again = try h.reconcile()
+        #expect(try h.ran() == ["fetch"])
+        #expect(again.record?.stages["train"]?.status == .unchanged)
+    }
+}
