@@ -158,3 +158,23 @@ final class SharedRemote {
         #expect(try loop.cycle().did.hasPrefix("no change"))
     }
 }
+
+/// `stale_after` in the watch loop: time passing is a change, with no commit.
+@Suite struct LoopStaleTests {
+    @Test func theWatchLoopRerunsAStageThatWentStale() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          fetch:
+            cmd: echo fetch >> $SIDE && mkdir -p build && date +%s%N > build/table.csv
+            outs: [build/table.csv]
+            stale_after: 2s
+        """)
+        let watch = try PlumbProcess(["reconcile", "--watch", "--interval", "1s"], in: h.root)
+        defer { watch.signal(SIGTERM); watch.wait() }
+        #expect(eventually(timeout: 30) {
+            ((try? String(contentsOfFile: h.sideFile, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2
+        }, "\(watch.text)")
+        #expect(watch.text.contains("fetch is stale"), "\(watch.text)")
+    }
+}
