@@ -172,9 +172,8 @@ final class SharedRemote {
         """)
         let watch = try PlumbProcess(["reconcile", "--watch", "--interval", "1s"], in: h.root)
         defer { watch.signal(SIGTERM); watch.wait() }
-        #expect(eventually(timeout: 30) {
-            ((try? String(contentsOfFile: h.sideFile, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2
-        }, "\(watch.text)")
-        #expect(watch.text.contains("fetch is stale"), "\(watch.text)")
+        // The cycle's line is printed after its stage ran: wait for the line, then count the runs.
+        #expect(eventually(timeout: 30) { watch.text.contains("fetch is stale") }, "\(watch.text)")
+        #expect(((try? String(contentsOfFile: h.sideFile, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2)
     }
 }
