@@ -8,7 +8,7 @@
 # copy of spec/ from the working tree (uncommitted edits included) and a build/ that persists
 # between calls. It sets the variables Plumb sets: PLUMB_PARAMS (spec/params.yaml with the
 # environment's `params` laid over it, as JSON), PLUMB_ENV, PLUMB_STAGE, PLUMB_RUN_ID,
-# PLUMB_REPO, and the environment's `env` (DEPLOY_TARGET). Deploys go to the real
+# PLUMB_REPO, and the environment's `env` and `stages.<stage>.env` (deploy's DEPLOY_TARGET). Deploys go to the real
 # deployments/<env>/ of this repository, as Plumb's do.
 # Needs scripts/setup.sh to have run, and PyYAML for the system python3 (to read the YAML).
 set -euo pipefail
@@ -47,6 +47,11 @@ with open(f"{work}/params.json", "w") as f:
 with open(f"{work}/env.sh", "w") as f:
     for k, v in sorted((spec.get("env") or {}).items()):
         f.write(f"export {k}={shlex.quote(str(v))}\n")
+# `stages: {deploy: {env: …}}`: variables the environment gives one stage only.
+for stage, settings in (spec.get("stages") or {}).items():
+    with open(f"{work}/env.{stage}.sh", "w") as f:
+        for k, v in sorted(((settings or {}).get("env") or {}).items()):
+            f.write(f"export {k}={shlex.quote(str(v))}\n")
 PY
 
 cd "$work"
@@ -57,7 +62,11 @@ export PLUMB_RUN_ID="${PLUMB_RUN_ID:-manual-$(date -u +%Y%m%dT%H%M%SZ)}"
 for stage in "${stages[@]}"; do
   [[ -f "spec/stages/$stage.py" ]] || { echo "run-example: error: no stage spec/stages/$stage.py" >&2; exit 1; }
   echo "--- $stage"
-  PLUMB_STAGE="$stage" "$repo/.venv/bin/python" "spec/stages/$stage.py"
+  (
+    # shellcheck disable=SC1090
+    if [[ -f "env.$stage.sh" ]]; then source "./env.$stage.sh"; fi
+    PLUMB_STAGE="$stage" exec "$repo/.venv/bin/python" "spec/stages/$stage.py"
+  )
 done
 for f in build/train_metrics.json build/metrics.json; do
   if [[ -f "$f" ]]; then echo "--- $f"; cat "$f"; fi

@@ -139,7 +139,7 @@ package enum Planner {
 
             var item = PlannedStage(
                 name: name, action: .run, reasons: [], fingerprint: fingerprint, recordedFingerprint: record?.fingerprint,
-                command: stage.cmd, env: env, secrets: (input.environment.secrets + stage.secrets).sorted(),
+                command: stage.cmd, env: env, secrets: stage.secrets(in: input.environment),
                 params: params, paramsDocument: document, deps: deps, externalDeps: external.sorted(),
                 outputs: stage.outs, metricsFiles: stage.metrics, cachedOutputs: [:], cachedMetrics: [:], cachedRun: nil,
                 upstream: upstream.sorted(), timeout: stage.timeout, retries: stage.retries,

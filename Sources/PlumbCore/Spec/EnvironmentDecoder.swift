@@ -10,6 +10,8 @@ struct DecodedEnvironment {
     var paramsNode: YAMLNode?
     /// Each gate's metric with where it is written.
     var gateMetrics: [LocatedString]
+    /// The stage names of `stages:`, with where they are written.
+    var scopedStages: [LocatedString] = []
 }
 
 /// Decodes `environments/<name>.yaml` against `SpecSchema.environment`.
@@ -45,6 +47,15 @@ enum EnvironmentDecoder {
         VariableRule.check(env: variables, secrets: object.strings("secrets"), context: context, diagnostics: &decoder.diagnostics)
         env.env = Dictionary(variables.map { ($0.key.value, $0.value) }, uniquingKeysWith: { a, _ in a })
         env.secrets = object.strings("secrets").map(\.value)
+        var scopedStages: [LocatedString] = []
+        for (stage, settings) in object.namedObjects("stages") {
+            scopedStages.append(stage)
+            let scoped = settings.variables("env")
+            let scopedContext = "stage '\(stage.value)' of \(context)"
+            VariableRule.check(env: scoped, secrets: settings.strings("secrets"), context: scopedContext, diagnostics: &decoder.diagnostics)
+            env.stageEnv[stage.value] = Dictionary(scoped.map { ($0.key.value, $0.value) }, uniquingKeysWith: { a, _ in a })
+            env.stageSecrets[stage.value] = settings.strings("secrets").map(\.value)
+        }
         env.executor = object.string("executor").flatMap(ExecutorKind.init(rawValue:))
         env.resources = ResourcesDecoder.decode(object.object("resources"), context: context, diagnostics: &decoder.diagnostics)
         let paramsNode = object.mapping("params")
@@ -73,6 +84,6 @@ enum EnvironmentDecoder {
             env.gates.append(Gate(metric: metric, min: min, max: max, maxDrop: drop, location: gate.location))
         }
         diagnostics += decoder.diagnostics
-        return DecodedEnvironment(environment: env, file: file, from: from, runs: runs, paramsNode: paramsNode, gateMetrics: metrics)
+        return DecodedEnvironment(environment: env, file: file, from: from, runs: runs, paramsNode: paramsNode, gateMetrics: metrics, scopedStages: scopedStages)
     }
 }

@@ -107,6 +107,13 @@ package struct Stage: Sendable, Hashable {
     /// over params.yaml: what the stage runs with, and what its fingerprint covers.
     package func variables(in environment: EnvironmentSpec) -> [String: String] {
         env.merging(environment.env) { _, environmentValue in environmentValue }
+            .merging(environment.stageEnv[name] ?? [:]) { _, scoped in scoped }
+    }
+
+    /// The names of the secrets it gets in `environment`: its own, the environment's, and those
+    /// the environment gives this stage alone.
+    package func secrets(in environment: EnvironmentSpec) -> [String] {
+        Array(Set(secrets + environment.secrets + (environment.stageSecrets[name] ?? []))).sorted()
     }
 }
 
@@ -125,6 +132,10 @@ package struct EnvironmentSpec: Sendable, Hashable {
     package var secrets: [String]
     /// Conditions a promotion into this environment must meet.
     package var gates: [Gate]
+    /// Variables for named stages only (`stages: {deploy: {env: …}}`), over `env`.
+    package var stageEnv: [String: [String: String]] = [:]
+    /// Secrets passed to named stages only.
+    package var stageSecrets: [String: [String]] = [:]
     /// Where its stages run unless a stage says otherwise.
     package var executor: ExecutorKind?
     /// Resources for its stages, under each stage's own.

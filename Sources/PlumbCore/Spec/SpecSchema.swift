@@ -86,6 +86,16 @@ enum SpecSchema {
         ],
         requiresOneOf: ["min", "max", "max_drop"])
 
+    /// One entry of an environment's `stages:`: settings for that stage only.
+    package static let environmentStage = SchemaObject(
+        name: "environmentStage",
+        doc: "Settings this environment gives one stage only, so that changing them reruns that stage alone.",
+        fields: [
+            .init("env", .variables, doc: "Variables for this stage here; laid over the environment's `env` and the stage's own."),
+            .init("secrets", .strings, doc: "Names of variables passed through to this stage here; never recorded."),
+            .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
+        ])
+
     /// The root mapping of `environments/<name>.yaml`.
     package static let environment = SchemaObject(
         name: "environment",
@@ -94,7 +104,8 @@ enum SpecSchema {
             .init("from", .string(nonEmpty: true), doc: "The environment promotions into this one come from."),
             .init("runs", .strings, doc: "Stages run in this environment; the others come pinned from `from`. All stages when absent."),
             .init("params", .anyMapping, doc: "Overrides laid over spec/params.yaml; every key must exist there."),
-            .init("env", .variables, doc: "Variables set for every stage in this environment."),
+            .init("env", .variables, doc: "Variables set for every stage in this environment (part of every stage's fingerprint)."),
+            .init("stages", .namedObjects(environmentStage), doc: "Variables and secrets for named stages only (`deploy: {env: {TARGET: …}}`): part of those stages' fingerprints alone."),
             .init("secrets", .strings, doc: "Names of variables passed through from Plumb's environment; never recorded."),
             .init("gates", .objects(gate), doc: "Conditions checked by `plumb promote` before artifacts move into this environment."),
             .init("executor", .choice(ExecutorKind.allCases.map(\.rawValue)), doc: "Where this environment's stages run unless a stage says otherwise: `local` or `slurm`."),
@@ -103,7 +114,7 @@ enum SpecSchema {
         ])
 
     /// Every mapping shape the spec language has, for tests and the schema generator.
-    static let allObjects: [SchemaObject] = [pipeline, stage, cache, resources, environment, gate]
+    static let allObjects: [SchemaObject] = [pipeline, stage, cache, resources, environment, environmentStage, gate]
 }
 
 /// The shape of a value in a spec file.

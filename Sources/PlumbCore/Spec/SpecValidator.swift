@@ -155,6 +155,10 @@ struct SpecValidator {
                     let hint = Suggest.closest(to: run.value, in: stageNames).map { "did you mean '\($0)'?" }
                     error(run.location, "\(context) runs '\(run.value)', which is not a stage", hint: hint ?? "stages: \(stageNames.joined(separator: ", "))")
                 }
+                for scoped in env.scopedStages where !stageNames.contains(scoped.value) {
+                    let hint = Suggest.closest(to: scoped.value, in: stageNames).map { "did you mean '\($0)'?" }
+                    error(scoped.location, "\(context) sets variables for '\(scoped.value)', which is not a stage", hint: hint ?? "stages: \(stageNames.joined(separator: ", "))")
+                }
                 for metric in env.gateMetrics {
                     let stage = String(metric.value.prefix { $0 != "." })
                     if !stageNames.contains(stage) {

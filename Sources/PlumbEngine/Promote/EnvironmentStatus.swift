@@ -157,7 +157,7 @@ struct DriftProbe {
         let workspace = project.workspace(for: snapshot.environment.name)
         let directory = FileManager.default.fileExists(atPath: workspace) ? workspace : project.root
         let environment = StageEnvironment.forStage(
-            stage.name, declared: stage.variables(in: snapshot.environment), secrets: snapshot.environment.secrets + stage.secrets,
+            stage.name, declared: stage.variables(in: snapshot.environment), secrets: stage.secrets(in: snapshot.environment),
             environment: snapshot.environment.name, repository: project.root, workspace: workspace, commit: snapshot.commit,
             runsIn: directory, extra: extra)
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("plumb-check-\(UUID().uuidString).log").path

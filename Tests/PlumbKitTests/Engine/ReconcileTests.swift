@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PlumbCore
+import PlumbCoreFixtures
 @testable import PlumbGit
 @testable import PlumbStore
 @testable import PlumbEngine
@@ -312,5 +313,42 @@ func processIsZombie(_ pid: Int32) -> Bool {
         let again = try h.reconcile()
         #expect(try h.ran() == ["fetch"])
         #expect(again.record?.stages["train"]?.status == .unchanged)
+    }
+}
+
+/// Issue 12, item 4: an environment's variables for one stage are that stage's alone.
+@Suite struct ScopedVariableTests {
+    @Test func movingTheDeployTargetRerunsDeployAlone() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          train:
+            cmd: echo train >> $SIDE && mkdir -p build && echo model > build/model.txt
+            outs: [build/model.txt]
+          deploy:
+            cmd: echo "deploy $TARGET" >> $SIDE && mkdir -p build && cp build/model.txt build/deployed.txt
+            deps: [build/model.txt]
+            outs: [build/deployed.txt]
+        """, files: ["environments/dev.yaml": "env: {LEVEL: 1}\nstages:\n  deploy:\n    env: {TARGET: deployments/a}\n"])
+        try h.reconcile()
+        #expect(try h.ran() == ["train", "deploy deployments/a"])
+        #expect(try h.state("dev")?.stages["train"]?.env == ["LEVEL": "1"], "train does not receive deploy's variable")
+        try h.edit("environments/dev.yaml", "env: {LEVEL: 1}\nstages:\n  deploy:\n    env: {TARGET: deployments/b}\n")
+        let plan = try h.plan()
+        #expect(plan.stage("train")?.action == .unchanged)
+        #expect(plan.stage("deploy")?.reasons.map(\.description) == ["variable TARGET changed: deployments/a → deployments/b"])
+        try h.reconcile()
+        #expect(try h.ran() == ["deploy deployments/b"])
+    }
+
+    @Test func aScopedStageThatDoesNotExistIsAnError() throws {
+        let result = SpecLoader.load(from: MemorySpecSource([
+            SpecPaths.pipeline: "version: 1\nstages:\n  deploy: {cmd: x}\n",
+            "environments/dev.yaml": "stages:\n  deplyo:\n    env: {TARGET: x}\n",
+        ]))
+        let error = try #require(result.diagnostics.first { $0.severity == .error })
+        #expect(error.message == "environment 'dev' sets variables for 'deplyo', which is not a stage")
+        #expect(error.hint == "did you mean 'deploy'?")
+        #expect(error.location?.line == 2)
     }
 }
