@@ -87,7 +87,9 @@ func threadCPUSeconds() -> Double {
         // sanitizer (scripts/sanitize.sh says which): its allocator quarantines freed memory, so the peak
         // measures the sanitizer (ASan 640 MiB, TSan 230 MiB here), not Plumb.
         if ProcessInfo.processInfo.environment["PLUMB_SANITIZER"] == nil {
-            #expect(run.maximumRSSKiB < 120 * 1024, "plumb peaked at \(run.maximumRSSKiB / 1024) MiB for \(megabytes) MB of output")
+            // Alone it peaks far lower; on a loaded 2-core machine 120–128 MiB was seen, so the bound
+            // is set to catch reading the output whole (≥ 200 MB), not the load.
+            #expect(run.maximumRSSKiB < 160 * 1024, "plumb peaked at \(run.maximumRSSKiB / 1024) MiB for \(megabytes) MB of output")
         }
     }
 
