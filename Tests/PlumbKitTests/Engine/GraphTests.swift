@@ -59,6 +59,34 @@ import Testing
         #expect(nonsense.stderr.contains("--format expects text, mermaid, dot, json, not 'nonsense'"))
     }
 
+    @Test func envPicksWhoseStatusesAndAnEnvironmentSaysPinnedForWhatItTakesFromItsPin() throws {
+        let h = try fourStageHarness()
+        try h.scratch.write("environments/dev.yaml", "params: {}\n")
+        try h.scratch.write("environments/prod.yaml", "from: dev\nruns: [evaluate]\n")
+        try h.edit("spec/train.sh", "exit 3\n")
+        try h.reconcile(environment: "dev", jobs: 1)
+        func statuses(_ env: String) throws -> [String: String] {
+            let r = try runProcess(plumbExecutable(), ["graph", "--env", env, "--json"], in: h.root)
+            #expect(r.status == 0, "\(r.stderr)")
+            let graph = try JSONDecoder().decode(PipelineGraph.self, from: Data(r.stdout.utf8))
+            #expect(graph.environment == env)
+            return Dictionary(uniqueKeysWithValues: graph.stages.map { ($0.name, $0.status.rawValue) })
+        }
+        #expect(try statuses("dev") == ["lint": "succeeded", "prepare": "succeeded", "train": "failed", "evaluate": "blocked"])
+        #expect(try statuses("prod") == ["lint": "pinned", "prepare": "pinned", "train": "pinned", "evaluate": "never-run"])
+        let text = try runProcess(plumbExecutable(), ["graph", "--env", "prod"], in: h.root)
+        #expect(text.stdout.contains("  ^ train     pinned     <- prepare: build/clean.txt\n"), "\(text.stdout)")
+        #expect(try runProcess(plumbExecutable(), ["graph", "--env", "nope"], in: h.root).status == 64)
+    }
+
+    @Test func textOnATerminalUsesUnicodeGlyphsAndMarksAfterEdges() {
+        let graph = PipelineGraph(environment: "dev", stages: [
+            PipelineGraph.Stage(name: "a", status: .restored),
+            PipelineGraph.Stage(name: "b", status: .unchanged, layer: 1),
+        ], edges: [PipelineGraph.Edge(from: "a", to: "b", files: [])])
+        #expect(GraphRenderer.text(graph, unicode: true) == ["environment dev", "layer 1", "  ↺ a  restored", "layer 2", "  = b  unchanged  ← a: (after)"])
+    }
+
     @Test func aNeverReconciledPipelineSaysNeverRun() throws {
         let h = try fourStageHarness()
         let text = try runProcess(plumbExecutable(), ["graph"], in: h.root)
