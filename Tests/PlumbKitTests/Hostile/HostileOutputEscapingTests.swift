@@ -54,9 +54,8 @@ import PlumbCoreFixtures
             Stage(name: "a", cmd: "x", outs: [hostile]),
             Stage(name: "b", cmd: "y", deps: [hostile], after: []),
         ])
-        let graph = StageGraph(pipeline)
-        let nodes = graph.order.map { GraphCommand.Node(name: $0, upstream: graph.upstream[$0] ?? [], outputs: [], pinned: false) }
-        let dot = GraphCommand.dot(nodes, pipeline: pipeline, graph: graph)
+        let graph = PipelineGraph(pipeline: pipeline, environment: EnvironmentSpec(name: "dev"), recorded: nil, lastRun: nil)
+        let dot = GraphRenderer.dot(graph)
         let edge = try #require(dot.split(separator: "\n").first { $0.contains("->") })
         #expect(edge == #"  "a" -> "b" [label="build/x\"] [color=red]; \"evil\" [label=\"pwned"];"#, "\(dot)")
         #expect(!dot.contains("\n  \"evil\""))
