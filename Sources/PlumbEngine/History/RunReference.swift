@@ -141,7 +141,8 @@ package struct RunResolver {
         }
     }
 
-    /// The run `back` runs before the environment's last run, in the order `plumb history` lists them.
+    /// The run `back` runs before the environment's last run, in the order `plumb history` lists them
+    /// (the branch's commits, newest first).
     func latest(back: Int) throws -> ResolvedRun {
         let environment = try latestEnvironment.get()
         let path = RecordedState.path(for: environment)
@@ -149,7 +150,10 @@ package struct RunResolver {
             throw PlumbError("\(environment) has no run yet, so `latest` names nothing", hint: "run `plumb reconcile --env \(environment)`", kind: .usage)
         }
         if back == 0 { return ResolvedRun(run: last, environment: environment) }
-        let runs = try HistoryReader(repository: repository, commit: commit).runs(of: environment).map(\.run)
+        // The order of the commits that recorded the runs: two runs started in the same second
+        // have no order by time, but always one on the branch.
+        let runs = try HistoryReader(repository: repository, commit: commit).entries(environments: [environment], limit: Int.max)
+            .filter { $0.kind == .run }.map(\.run)
         guard let index = runs.firstIndex(of: last) else {
             throw PlumbError("\(environment)'s last run \(last) has no record under \(SpecPaths.history(environment))/runs at \(commit.short)",
                              kind: .usage)

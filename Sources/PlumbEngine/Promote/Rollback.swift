@@ -159,7 +159,7 @@ package struct Rollback {
         let path = SpecPaths.pin(environment)
         guard let commit = try? repo.resolveCommit(reference) else {
             throw PlumbError("no promotion of run '\(reference)' in the history of \(path), and no commit '\(reference)'",
-                             hint: "runs pinned so far: \(history.map(\.pin.run).joined(separator: ", "))")
+                             hint: "runs pinned so far: \(history.map(\.pin.run).joined(separator: ", "))", kind: .usage)
         }
         guard let data = try repo.file(at: path, in: commit) else {
             throw PlumbError("commit \(commit.short) has no \(path)", hint: "give a promotion commit or a run id")
