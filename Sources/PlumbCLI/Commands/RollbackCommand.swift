@@ -14,8 +14,9 @@ struct RollbackCommand: PlumbCommand {
     The next `plumb reconcile --env <env>` redeploys those artifacts from the cache. `git revert` of a
     promotion commit does the same thing: the pin file is desired state.
 
-    \(RunHelp.discussion) With --to, `latest` is the last run of the environment the current pin
-    came from, and a run that is not a run's name is taken as a commit.
+    \(RunHelp.discussion)
+    With --to, `latest` is the last run of the environment the current pin came from, and text
+    that names no run is taken as a commit.
     """
     package static let arguments: [ArgumentSpec] = [
         .positional("env", help: "The environment to roll back (e.g. prod)."),
