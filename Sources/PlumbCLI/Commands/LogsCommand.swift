@@ -13,11 +13,13 @@ struct LogsCommand: PlumbCommand {
     cache (.plumb/cache) of the machine that ran it. A failed stage's last lines are also in the record
     (`plumb show <run>`). Secrets were masked when the log was written; the secrets the stage
     declares at the run's commit, and Plumb's credentials, are masked again as it is printed.
+
+    \(RunHelp.discussion)
     """
     package static let arguments: [ArgumentSpec] = [
-        .positional("run", help: "A run id (see `plumb history`)."),
+        .positional("run", help: RunHelp.positional),
         .positional("stage", help: "A stage of that run."),
-    ] + GlobalOptions.arguments
+    ] + GlobalOptions.arguments + [GlobalOptions.envArgument]
 
     var global: GlobalOptions
     var runID: String
@@ -31,7 +33,8 @@ struct LogsCommand: PlumbCommand {
 
     package func run() throws -> Int32 {
         let project = try Project(path: global.repo)
-        let record = try ShowCommand.find(runID, project: project)
+        let record = try ShowCommand.find(runID, environment: global.env, project: project)
+        let runID = record.run
         guard let outcome = record.stages[stage] else {
             let names = record.stages.keys.sorted()
             throw PlumbError("run \(runID) has no stage '\(stage)'",

@@ -11,9 +11,11 @@ struct MetricsCommand: PlumbCommand {
     package static let discussion = """
     plumb metrics [--env E | --run R]     the metrics recorded for an environment (default: dev) or a run
     plumb metrics diff A B                the change of every metric from A to B, absolute and relative;
-                                          A and B are environment names, run ids or commits (a commit
-                                          means the recorded state of --env at that commit)
+                                          A and B are environment names, runs (RUN below) or commits (a
+                                          commit means the recorded state of --env at that commit)
     --json and --md print the same for machines and for pull-request comments.
+
+    \(RunHelp.discussion)
     """
     package static let arguments: [ArgumentSpec] = [
         .positional("diff", optional: true, help: "`diff` to compare two things."),
@@ -21,7 +23,7 @@ struct MetricsCommand: PlumbCommand {
         .positional("b", optional: true, help: "With diff: what is compared with it."),
     ] + GlobalOptions.arguments + [
         GlobalOptions.envArgument,
-        .option("--run", value: "RUN", help: "The metrics of this run."),
+        .option("--run", value: "RUN", help: "The metrics of this run: \(RunHelp.names)."),
         .flag("--md", help: "Print a Markdown table."),
     ]
 

@@ -13,11 +13,15 @@ struct RollbackCommand: PlumbCommand {
     distinct content again, byte for byte (or, with --to, the pin of that run or that promotion commit).
     The next `plumb reconcile --env <env>` redeploys those artifacts from the cache. `git revert` of a
     promotion commit does the same thing: the pin file is desired state.
+
+    \(RunHelp.discussion)
+    With --to, `latest` is the last run of the environment the current pin came from, and text
+    that names no run is taken as a commit.
     """
     package static let arguments: [ArgumentSpec] = [
         .positional("env", help: "The environment to roll back (e.g. prod)."),
     ] + GlobalOptions.arguments + [
-        .option("--to", value: "RUN|COMMIT", help: "Go back to the pin of this source run, or as of this commit."),
+        .option("--to", value: "RUN|COMMIT", help: "Go back to the pin of this source run (\(RunHelp.names)), or as of this commit."),
         .flag("--dry-run", "-n", help: "Say what would be pinned; write nothing."),
         .option("--branch", value: "NAME", help: "Commit on a new branch NAME (for a pull request)."),
     ] + RemoteOptions.arguments()

@@ -13,10 +13,12 @@ struct ShowCommand: PlumbCommand {
     prints the spec commit it ran, when it started and how long it took, the pin it deployed, each
     stage's status, action, time, exit code and outputs, the run's metrics, and the last lines of
     the log of every stage that failed. --json prints the whole run record.
+
+    \(RunHelp.discussion)
     """
     package static let arguments: [ArgumentSpec] = [
-        .positional("run", help: "A run id (see `plumb history`)."),
-    ] + GlobalOptions.arguments
+        .positional("run", help: RunHelp.positional),
+    ] + GlobalOptions.arguments + [GlobalOptions.envArgument]
 
     var global: GlobalOptions
     var runID: String
@@ -26,13 +28,13 @@ struct ShowCommand: PlumbCommand {
         runID = parsed.positional("run") ?? ""
     }
 
-    /// The record of `run` at HEAD, in whichever environment has it.
-    static func find(_ run: String, project: Project) throws -> RunRecord {
-        guard let commit = try project.repository.head().commit else { throw PlumbError("the repository has no commits yet") }
-        let loaded = SpecLoader.load(from: CommitSpecSource(repository: project.repository, commit: commit))
-        let names = loaded.spec.map { Array($0.environments.keys) } ?? []
-        guard let record = try HistoryReader(repository: project.repository, commit: commit).run(run, environments: names) else {
-            throw PlumbError("no run '\(run)' in history/ at \(commit.short)", hint: "list runs with `plumb history`")
+    /// The record of the run `text` names at HEAD (an id, a unique prefix, its suffix, latest,
+    /// latest~N), in `environment` or whichever environment has it.
+    static func find(_ text: String, environment: String?, project: Project) throws -> RunRecord {
+        let resolver = try RunResolver.atHead(project, environment: environment)
+        let found = try resolver.resolve(text)
+        guard let record = try RunRecord.read(found.run, environment: found.environment, at: resolver.commit, in: project.repository) else {
+            throw PlumbError("no run '\(found.run)' in history/ at \(resolver.commit.short)", hint: "list runs with `plumb history`")
         }
         return record
     }
@@ -40,7 +42,7 @@ struct ShowCommand: PlumbCommand {
     package func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
-        let record = try Self.find(runID, project: project)
+        let record = try Self.find(runID, environment: global.env, project: project)
         if global.json {
             try terminal.printJSON(record)
             return PlumbCLI.ExitCode.ok

@@ -3,8 +3,8 @@ import PlumbCore
 import PlumbGit
 import PlumbStore
 
-/// Resolves what `plumb metrics` and `metrics diff` are given: an environment name, a run id,
-/// or a commit (the recorded state of `--env`, or the default environment, at that commit).
+/// Resolves what `plumb metrics` and `metrics diff` are given: an environment name, a run (any
+/// name `RunReference` takes; with `--env`, that environment's runs only), or a commit (the recorded state of `--env`, or the default environment, at that commit).
 package struct MetricsSource {
     package let project: Project
 
@@ -19,7 +19,11 @@ package struct MetricsSource {
             let env = try Snapshot.read(project, ref: nil, environment: reference)
             return (reference, env.recorded?.metrics ?? [:])
         }
-        if let record = try HistoryReader(repository: repo, commit: head.commit).run(reference, environments: names) {
+        // A run by any of its names (RunReference); text that cannot name a run may still be a commit (HEAD~1).
+        if RunReference.isWellFormed(reference),
+           let found = try RunResolver(repository: repo, commit: head.commit, spec: head.spec, environment: environment)
+               .match(try RunReference(parsing: reference)),
+           let record = try RunRecord.read(found.run, environment: found.environment, at: head.commit, in: repo) {
             return ("\(record.environment) run \(record.run)", record.metrics)
         }
         guard let commit = try? repo.resolveCommit(reference) else {

@@ -57,8 +57,8 @@ package struct Rollback {
         return versions
     }
 
-    /// Re-commits the previous distinct pin, or the one named by `to` (a run id of the source,
-    /// or a commit: its pin is taken).
+    /// Re-commits the previous distinct pin, or the one named by `to` (a run of the source, by
+    /// any name `RunReference` takes, or a commit: its pin is taken).
     package func rollback(environment: String, to: String?, dryRun: Bool, branch newBranch: String?, pull: Bool, push: Bool,
                          remote: String) throws -> Outcome {
         let repo = project.repository
@@ -76,7 +76,7 @@ package struct Rollback {
         let history = try pinHistory(environment: environment, head: snapshot.commit)
         let chosen: PinVersion
         if let to {
-            chosen = try find(to, history: history, environment: environment)
+            chosen = try find(to, history: history, environment: environment, snapshot: snapshot, source: pin.source)
         } else {
             let stack = Self.promotionsInForce(history)
             guard stack.count > 1 else {
@@ -136,14 +136,30 @@ package struct Rollback {
         return stack
     }
 
-    /// The version named by `reference`: a run id of a pin in the history, else a commit whose pin is taken.
-    func find(_ reference: String, history: [PinVersion], environment: String) throws -> PinVersion {
+    /// The version named by `reference`: a run of a pin in the history (its id, or any name
+    /// `RunReference` takes; `latest` is the current pin's source environment's), else a commit whose pin is taken.
+    func find(_ reference: String, history: [PinVersion], environment: String, snapshot: Snapshot, source: String) throws -> PinVersion {
         if let version = history.first(where: { $0.pin.run == reference }) { return version }
+        // Text that cannot name a run may still be a commit (HEAD~2).
+        if RunReference.isWellFormed(reference) {
+            let parsed = try RunReference(parsing: reference)
+            let latest: Bool
+            if case .latest = parsed { latest = true } else { latest = false }
+            let resolver = try RunResolver(repository: project.repository, commit: snapshot.commit, spec: snapshot.spec,
+                                           environment: latest ? source : nil)
+            if let found = try resolver.match(parsed) {
+                guard let version = history.first(where: { $0.pin.run == found.run }) else {
+                    throw PlumbError("\(found.environment) run \(found.run) ('\(reference)') was never pinned in \(environment)",
+                                     hint: "runs pinned so far: \(history.map(\.pin.run).joined(separator: ", "))", kind: .usage)
+                }
+                return version
+            }
+        }
         let repo = project.repository
         let path = SpecPaths.pin(environment)
         guard let commit = try? repo.resolveCommit(reference) else {
             throw PlumbError("no promotion of run '\(reference)' in the history of \(path), and no commit '\(reference)'",
-                             hint: "runs pinned so far: \(history.map(\.pin.run).joined(separator: ", "))")
+                             hint: "runs pinned so far: \(history.map(\.pin.run).joined(separator: ", "))", kind: .usage)
         }
         guard let data = try repo.file(at: path, in: commit) else {
             throw PlumbError("commit \(commit.short) has no \(path)", hint: "give a promotion commit or a run id")
