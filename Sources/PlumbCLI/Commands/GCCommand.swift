@@ -7,7 +7,7 @@ import PlumbEngine
 /// `plumb gc`: free cache space no record needs.
 struct GCCommand: PlumbCommand {
     package static let name = "gc"
-    package static let abstract = "Remove cache objects (or, with --remote, shared-store objects) that no recorded run, state or pin refers to."
+    package static let abstract = "Remove the cache objects (--remote: the shared store's) that no record refers to."
     package static let discussion = """
     Keeps every output and log that a state, a pin or a run record under history/ refers to, at
     the tip of every local branch; removes the rest (outputs of runs that were never recorded:
