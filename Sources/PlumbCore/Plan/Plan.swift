@@ -176,6 +176,10 @@ package struct Plan: Sendable, Hashable, Codable {
     package var uncommittedEdits: [String]
     /// The pin the environment deploys from, if any.
     package var pin: PinReference?
+    /// spec/params.yaml with the environment's overrides laid over it, when it has any: what the
+    /// workspace's spec/params.yaml holds, so a script that reads the file itself sees what its
+    /// record says it ran with. nil when the environment overrides nothing.
+    package var effectiveParams: JSONValue?
     /// With targets (`plumb reconcile STAGE…`): the stages left out of this plan, which keep their
     /// records; nil when every stage is planned.
     package var untargeted: [String]?

@@ -178,6 +178,7 @@ package enum Planner {
         var plan = Plan(environment: input.environment.name, commit: input.commit, branch: input.branch, stages: planned,
                     dropped: dropped, uncommittedEdits: input.uncommittedEdits, pin: pinReference, diagnostics: errors)
         if let selected { plan.untargeted = graph.order.filter { !selected.contains($0) } }
+        if input.environment.params != .object([:]) { plan.effectiveParams = effectiveParams }
         return (plan, decisions)
     }
 

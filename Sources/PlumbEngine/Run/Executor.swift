@@ -157,6 +157,13 @@ package final class Executor: @unchecked Sendable {
                                           producers: producers)
         lfsFiles = Dictionary(lfs.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         commonDirectory = project.repository.commonDirectory
+        // The environment's params, where scripts that read the file themselves look for them
+        // (JSON is YAML); before the tracked deps are made read-only.
+        if let params = plan.effectiveParams {
+            let path = try ContainedPath.prepare(SpecPaths.params, under: workspace, create: true)
+            try? fm.removeItem(atPath: path)
+            try Data((params.canonical + "\n").utf8).write(to: URL(fileURLWithPath: path))
+        }
         var tracked: Set<String> = []
         for stage in plan.stages where stage.action.isChange {
             for (dep, source) in stage.deps where producers.producer(of: dep) == nil && !dep.hasPrefix("/")

@@ -352,3 +352,31 @@ func processIsZombie(_ pid: Int32) -> Bool {
         #expect(error.location?.line == 2)
     }
 }
+
+/// Issue 12, item 5 (first half): a script that reads spec/params.yaml itself, as DVC-style
+/// projects do, sees the environment's overrides its record says it ran with.
+@Suite struct WorkspaceParamsTests {
+    @Test func theWorkspacesParamsFileHoldsTheEnvironmentsEffectiveParams() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          train:
+            cmd: mkdir -p build && cp spec/params.yaml build/seen.txt
+            params: [train]
+            outs: [build/seen.txt]
+        """, params: "# tuned by hand\ntrain:\n  depth: 4\n  rate: 0.1\n", files: [
+            "environments/dev.yaml": "params: {train: {depth: 6}}\n",
+            "environments/plain.yaml": "{}\n",
+        ])
+        let dev = try h.reconcile(environment: "dev")
+        let seen = try String(contentsOfFile: h.root + "/.plumb/work/dev/build/seen.txt", encoding: .utf8)
+        #expect(seen == "{\"train\":{\"depth\":6,\"rate\":0.1}}\n", "\(seen)")
+        #expect(dev.record?.stages["train"]?.status == .succeeded)
+        #expect(try h.state("dev")?.stages["train"]?.params["train"] == .object(["depth": .int(6), "rate": .double(0.1)]))
+        // Without overrides the file is the committed one, comments and all.
+        try h.reconcile(environment: "plain")
+        #expect(try String(contentsOfFile: h.root + "/.plumb/work/plain/build/seen.txt", encoding: .utf8) == "# tuned by hand\ntrain:\n  depth: 4\n  rate: 0.1\n")
+        // The repository's own file is never touched.
+        #expect(try String(contentsOfFile: h.root + "/spec/params.yaml", encoding: .utf8).hasPrefix("# tuned by hand"))
+    }
+}
