@@ -42,8 +42,7 @@ package final class LayeredStore: ContentStore, Sendable {
     package func contains(_ digest: Digest) -> Bool {
         if local.contains(digest) { return true }
         if noting(false, { try fetchManifest(digest) }), let manifest = try? local.manifest(digest) {
-            let files = Set(manifest.entries.compactMap(\.digest)).sorted { $0.hex < $1.hex }
-            return files.allSatisfy { local.contains($0) || remoteHas(.content($0)) }
+            return noting(false) { try remoteHasFiles(of: manifest) }
         }
         return remoteHas(.content(digest))
     }
@@ -221,28 +220,34 @@ package final class LayeredStore: ContentStore, Sendable {
     /// included. Unlike planning, which treats an unreachable store as empty, this throws: a
     /// promotion must not be written on a guess.
     package func missingFromRemote(_ digests: Set<Digest>) throws -> [Digest] {
-        var missing: [Digest] = []
-        for digest in digests.sorted(by: { $0.hex < $1.hex }) {
-            var folder = local.isDirectory(digest)
-            if folder {
-                if try !remote.exists(.action(digest)) { missing.append(digest); continue }
+        try digests.sorted(by: { $0.hex < $1.hex }).filter { digest in
+            if local.isDirectory(digest) {
+                if try !remote.exists(.action(digest)) { return true }
             } else if try remote.exists(.content(digest)) {
-                continue
-            } else if try fetchManifest(digest) {
-                folder = true
-            } else {
-                missing.append(digest)
-                continue
+                return false
+            } else if try !fetchManifest(digest) {
+                return true  // neither a file nor a folder in the store
             }
-            guard let manifest = try local.manifest(digest) else { missing.append(digest); continue }
-            let files = Set(manifest.entries.compactMap(\.digest)).sorted { $0.hex < $1.hex }
-            let absent = Locked(false)
-            try concurrentTransfers(files.count) { index in
-                if try !self.remote.exists(.content(files[index])) { absent.withLock { $0 = true } }
-            }
-            if absent.withLock({ $0 }) { missing.append(digest) }
+            guard let manifest = try local.manifest(digest) else { return true }
+            return try !remoteHasFiles(of: manifest)
         }
-        return missing
+    }
+
+    /// Whether every file of a folder is here or in the shared store: the missing ones asked for
+    /// together (`HEAD`s on the transfer threads, not one after another), what is found remembered.
+    private func remoteHasFiles(of manifest: DirectoryManifest) throws -> Bool {
+        let unknown = Set(manifest.entries.compactMap(\.digest)).filter { digest in
+            !local.contains(digest) && !present.withLock { $0.contains(.content(digest)) }
+        }.sorted { $0.hex < $1.hex }
+        let absent = Locked(false)
+        try concurrentTransfers(unknown.count) { index in
+            if try self.remote.exists(.content(unknown[index])) {
+                self.present.withLock { _ = $0.insert(.content(unknown[index])) }
+            } else {
+                absent.withLock { $0 = true }
+            }
+        }
+        return !absent.withLock { $0 }
     }
 
     /// What `download(_:)` did.
