@@ -32,7 +32,7 @@ struct TransferScope: Sendable {
             throw PlumbError("no run \(references.unknownRuns.joined(separator: ", ")) is recorded on \(scope.branches == .head ? "the current branch" : "any branch")",
                              hint: "`plumb history` lists the runs; --all-branches looks at every branch", kind: .usage)
         }
-        return (shared, LayeredStore.Upload(contents: references.contents, outcomes: references.fingerprints))
+        return (shared, references.upload)
     }
 
     /// Draws a transfer's progress on the status line (a terminal only).

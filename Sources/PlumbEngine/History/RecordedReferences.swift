@@ -1,6 +1,7 @@
 import Foundation
 import PlumbCore
 import PlumbGit
+import PlumbStore
 
 /// The objects that recorded state refers to, read from branch tips: the outputs of every
 /// environment's state and pin, and the outputs and logs of its run records. What `plumb gc`
@@ -41,6 +42,23 @@ package struct RecordedReferences: Sendable, Equatable {
 
     package init() {}
 
+    /// Adds what a state names: its outputs, and the fingerprints of the stages that succeeded.
+    package mutating func add(_ state: RecordedState) {
+        for stage in state.stages.values {
+            contents.formUnion(stage.outputs.values)
+            if stage.status == .succeeded { fingerprints.insert(stage.fingerprint) }
+        }
+    }
+
+    /// Adds what a run record names: outputs, logs, and the fingerprints of the stages that succeeded.
+    package mutating func add(_ run: RunRecord) {
+        for stage in run.stages.values {
+            contents.formUnion(stage.outputs.values)
+            if let log = stage.log { contents.insert(log) }
+            if stage.status == .succeeded, let fingerprint = stage.fingerprint { fingerprints.insert(fingerprint) }
+        }
+    }
+
     /// Reads the records in `scope`. Records are validated as they are decoded, like every record
     /// Plumb reads; a branch whose record is malformed fails the whole read (`plumb gc` must not
     /// remove what a record it could not read refers to).
@@ -57,7 +75,7 @@ package struct RecordedReferences: Sendable, Equatable {
         let wanted: [String]
         if case let .named(names) = scope.runs { wanted = names } else { wanted = [] }
         let states = wanted.isEmpty
-        func named(_ run: String) -> Bool { wanted.contains { run.hasPrefix($0) || run.hasSuffix($0) } }
+        func named(_ run: String) -> Bool { wanted.contains { RunReference.matches($0, run: run) } }
         func included(_ environment: String) -> Bool { scope.environments?.contains(environment) ?? true }
 
         for commit in tips {
@@ -68,10 +86,7 @@ package struct RecordedReferences: Sendable, Equatable {
                 guard parts.count >= 3, included(parts[1]) else { continue }
                 if parts.count == 3, parts[2] == "state.json", states {
                     let state = try RecordedState.decode(try repo.blob(entry.id), path: entry.path)
-                    for stage in state.stages.values {
-                        references.contents.formUnion(stage.outputs.values)
-                        if stage.status == .succeeded { references.fingerprints.insert(stage.fingerprint) }
-                    }
+                    references.add(state)
                     latest[parts[1]] = state.lastRun
                 } else if parts.count == 4, parts[2] == "runs", parts[3].hasSuffix(".json") {
                     records.append((parts[1], String(parts[3].dropLast(5)), entry.id, entry.path))
@@ -87,12 +102,7 @@ package struct RecordedReferences: Sendable, Equatable {
                 }
                 guard take else { continue }
                 runsFound.insert(record.run)
-                let run = try RunRecord.decode(try repo.blob(record.id), path: record.path)
-                for stage in run.stages.values {
-                    references.contents.formUnion(stage.outputs.values)
-                    if let log = stage.log { references.contents.insert(log) }
-                    if stage.status == .succeeded, let fingerprint = stage.fingerprint { references.fingerprints.insert(fingerprint) }
-                }
+                references.add(try RunRecord.decode(try repo.blob(record.id), path: record.path))
             }
             guard states else { continue }
             for entry in try repo.blobs(under: SpecPaths.environments, in: commit) where entry.path.hasSuffix(".pin.json") {
@@ -105,7 +115,12 @@ package struct RecordedReferences: Sendable, Equatable {
                 }
             }
         }
-        references.unknownRuns = wanted.filter { name in !runsFound.contains { $0.hasPrefix(name) || $0.hasSuffix(name) } }
+        references.unknownRuns = wanted.filter { name in !runsFound.contains { RunReference.matches(name, run: $0) } }
         return references
     }
+}
+
+extension RecordedReferences {
+    /// These objects as the shared store moves them: contents, and outcomes by fingerprint.
+    package var upload: LayeredStore.Upload { LayeredStore.Upload(contents: contents, outcomes: fingerprints) }
 }

@@ -171,19 +171,12 @@ package struct Reconciler {
     }
 
     /// What a record names that the shared store must hold: every output of the next state, every
-    /// log of the run, and the remembered outcome (action entry) of every fingerprint in it.
+    /// log of the run, and the remembered outcome (action entry) of every fingerprint in them.
     static func objects(of state: RecordedState, record: RunRecord) -> LayeredStore.Upload {
-        var contents = Set<Digest>()
-        var outcomes = Set<Digest>()
-        for stage in state.stages.values {
-            contents.formUnion(stage.outputs.values)
-            if stage.status == .succeeded { outcomes.insert(stage.fingerprint) }
-        }
-        for stage in record.stages.values {
-            if let log = stage.log { contents.insert(log) }
-            contents.formUnion(stage.outputs.values)
-        }
-        return LayeredStore.Upload(contents: contents, outcomes: outcomes)
+        var references = RecordedReferences()
+        references.add(state)
+        references.add(record)
+        return references.upload
     }
 
     /// `20261125-091502-3fa9c1`: sortable by time, unique across machines in practice.
