@@ -61,14 +61,10 @@ package struct Reconciler {
     package func plan(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = false,
                       probed: [String: String]? = nil) throws -> (Snapshot, Plan) {
         let snapshot = try Snapshot.read(project, ref: ref, environment: environment)
-        let unknown = forced.subtracting(snapshot.spec.pipeline.stages.map(\.name))
-        if let name = unknown.sorted().first {
-            throw PlumbError("no stage '\(name)' to force", hint: "stages: \(snapshot.spec.pipeline.stages.map(\.name).joined(separator: ", "))",
-                             kind: .usage)
-        }
-        if let targets, let name = targets.subtracting(snapshot.spec.pipeline.stages.map(\.name)).sorted().first {
-            let names = snapshot.spec.pipeline.stages.map(\.name)
-            throw PlumbError("no stage '\(name)' to target", hint: Suggest.closest(to: name, in: names).map { "did you mean '\($0)'?" }
+        let names = snapshot.spec.pipeline.stages.map(\.name)
+        for (asked, verb) in [(forced, "force"), (targets ?? [], "target")] {
+            guard let name = asked.subtracting(names).sorted().first else { continue }
+            throw PlumbError("no stage '\(name)' to \(verb)", hint: Suggest.closest(to: name, in: names).map { "did you mean '\($0)'?" }
                                  ?? "stages: \(names.joined(separator: ", "))", kind: .usage)
         }
         var input = try snapshot.planningInput(project, forced: forced)
