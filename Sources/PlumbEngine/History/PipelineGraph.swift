@@ -112,10 +112,11 @@ package struct PipelineGraph: Sendable, Hashable, Codable {
     package init(pipeline: Pipeline, environment: EnvironmentSpec, recorded: RecordedState?, lastRun: RunRecord?) {
         let graph = StageGraph(pipeline)
         let runsHere = environment.runs.map(Set.init)
+        let byName = pipeline.stagesByName
         var layer: [String: Int] = [:]
         var stages: [Stage] = [], edges: [Edge] = []
         for name in graph.order {
-            guard let stage = pipeline.stage(name) else { continue }
+            guard let stage = byName[name] else { continue }
             let ups = graph.upstream[name] ?? []
             // A stage on a cycle (an invalid spec) may come before what it waits for: it counts as 0.
             layer[name] = ups.map { (layer[$0] ?? 0) + 1 }.max() ?? 0
