@@ -67,7 +67,9 @@ struct LogsCommand: PlumbCommand {
     static func redactor(for stage: String, in record: RunRecord, project: Project) -> Redactor {
         let loaded = SpecLoader.load(from: CommitSpecSource(repository: project.repository, commit: record.commit))
         guard let spec = loaded.spec else { return .process }
-        let names = (spec.pipeline.stage(stage)?.secrets ?? []) + (spec.environments[record.environment]?.secrets ?? [])
+        // The names the stage got in that environment, those scoped to it there included.
+        let environmentSpec = spec.environments[record.environment] ?? EnvironmentSpec(name: record.environment)
+        let names = spec.pipeline.stage(stage)?.secrets(in: environmentSpec) ?? environmentSpec.secrets
         let environment = ProcessInfo.processInfo.environment
         return Redactor(secrets: names.compactMap { environment[$0] }).merging(.process)
     }
