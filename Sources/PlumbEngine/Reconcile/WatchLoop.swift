@@ -124,11 +124,14 @@ package final class WatchLoop {
         // With the desired state unchanged, only drift brings work: each cycle runs the probes and
         // heals what drifted (Argo CD's self-heal), reusing what they said for the plan.
         let drifted = key == reconciledKey ? try reconciler.driftedStages(ref: options.branch, environment: options.environment) : [:]
-        // Time passing is a change too: a stage whose record is older than its `stale_after`.
-        let stale = key == reconciledKey && drifted.isEmpty
-            ? try reconciler.plan(ref: options.branch, environment: options.environment).1.stages
+        // Time passing is a change too: a stage whose record is older than its `stale_after`. Only a
+        // pipeline that declares one is planned for it: an idle cycle otherwise hashes nothing.
+        var stale: [String] = []
+        if key == reconciledKey, drifted.isEmpty,
+           try Snapshot.read(project, ref: options.branch, environment: options.environment).spec.pipeline.stages.contains(where: { $0.staleAfter != nil }) {
+            stale = try reconciler.plan(ref: options.branch, environment: options.environment).1.stages
                 .filter { $0.reasons.contains { $0.kind == .stale } }.map(\.name)
-            : []
+        }
         if key == reconciledKey && drifted.isEmpty && stale.isEmpty {
             parts.append("no change at \(tip.short)")
         } else {
