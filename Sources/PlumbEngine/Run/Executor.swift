@@ -302,10 +302,7 @@ package final class Executor: @unchecked Sendable {
         }
         let paramsFile = project.logDirectory(for: options.runID) + "/\(stage.name).params.json"
         try Data((stage.paramsDocument.canonical + "\n").utf8).write(to: URL(fileURLWithPath: paramsFile))
-        let environment = StageEnvironment.forStage(
-            stage.name, declared: stage.env, secrets: stage.secrets, environment: plan.environment, repository: project.root,
-            workspace: workspace, commit: plan.commit, runsIn: workspace,
-            extra: ["PLUMB_RUN_ID": options.runID, "PLUMB_PARAMS": paramsFile])
+        let environment = stageEnvironment(stage, extra: ["PLUMB_RUN_ID": options.runID, "PLUMB_PARAMS": paramsFile])
         let logFile = project.logDirectory(for: options.runID) + "/\(stage.name).log"
         let observer = self.observer
         let name = stage.name
@@ -442,7 +439,7 @@ package final class Executor: @unchecked Sendable {
                     let redacted = project.logDirectory(for: options.runID) + "/\(stage.name).log"
                     try FileManager.default.createDirectory(atPath: project.logDirectory(for: options.runID), withIntermediateDirectories: true)
                     let file = try StageProcess.openLog(redacted)
-                    let sink = LineSink(log: file.rawValue, redactor: Redactor(secrets: secretValues(of: stage)).merging(.process), onLine: nil)
+                    let sink = LineSink(log: file.rawValue, redactor: Redactor(secrets: stageEnvironment(stage).secretValues).merging(.process), onLine: nil)
                     var tail = OutputTail(path: output)
                     tail.feed(into: sink)
                     sink.finish()
@@ -458,10 +455,10 @@ package final class Executor: @unchecked Sendable {
         }
     }
 
-    /// The values of the secrets a stage gets, to redact from what it printed.
-    private func secretValues(of stage: PlannedStage) -> [String] {
+    /// The environment a stage's command gets in this workspace (and the secret values to mask).
+    private func stageEnvironment(_ stage: PlannedStage, extra: [String: String] = [:]) -> StageEnvironment {
         StageEnvironment.forStage(stage.name, declared: stage.env, secrets: stage.secrets, environment: plan.environment, repository: project.root,
-                                  workspace: workspace, commit: plan.commit, runsIn: workspace, extra: [:]).secretValues
+                                  workspace: workspace, commit: plan.commit, runsIn: workspace, extra: extra)
     }
 
     /// Rejects an output that is a symlink leading out of the workspace: its content would not be the stage's.
