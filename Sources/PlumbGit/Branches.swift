@@ -64,6 +64,11 @@ extension Repository {
     package func moveBranch(_ reference: String, to new: ObjectID, expected: ObjectID?, message: String,
                            workingTree: WorkingTreeFollow) throws -> Bool {
         guard workingDirectory != nil, (try? head().reference) == reference else {
+            // Checked out in another working tree of this repository (`git worktree add`): move it
+            // from there, so that tree's files and index follow and stay clean.
+            if let other = worktree(checkingOut: reference) {
+                return try other.moveBranch(reference, to: new, expected: expected, message: message, workingTree: workingTree)
+            }
             return try updateReference(reference, to: new, expected: expected, message: message)
         }
         let turn = try WorkingTreeTurn(gitDirectory: gitDirectory)
@@ -155,4 +160,66 @@ private final class WorkingTreeTurn {
     }
 
     deinit { release() }
+}
+
+extension Repository {
+    /// The repository's default branch, as a short name: what `origin/HEAD` names in a clone, else
+    /// `init.defaultBranch` when that branch exists, else `main` or `master`, else the branch HEAD
+    /// is on. nil when none of these exists (a detached HEAD in a repository with other branches).
+    package func defaultBranch() -> String? {
+        var symbolic: OpaquePointer?
+        if git_reference_lookup(&symbolic, handle, "refs/remotes/origin/HEAD") == 0 {
+            defer { git_reference_free(symbolic) }
+            if git_reference_type(symbolic) == GIT_REFERENCE_SYMBOLIC, let target = git_reference_symbolic_target(symbolic) {
+                let name = String(cString: target)
+                let prefix = "refs/remotes/origin/"
+                if name.hasPrefix(prefix) { return String(name.dropFirst(prefix.count)) }
+            }
+        }
+        func exists(_ branch: String) -> Bool { (try? referenceTarget("refs/heads/\(branch)")) != nil }
+        if let configured = configString("init.defaultBranch"), exists(configured) { return configured }
+        for name in ["main", "master"] where exists(name) { return name }
+        if let head = try? head().reference, head.hasPrefix("refs/heads/") { return String(head.dropFirst("refs/heads/".count)) }
+        return nil
+    }
+
+    /// A configuration value as git reads it (repository, global and system files), or nil.
+    package func configString(_ key: String) -> String? {
+        var config: OpaquePointer?, snapshot: OpaquePointer?
+        guard git_repository_config(&config, handle) == 0 else { return nil }
+        defer { git_config_free(config) }
+        guard git_config_snapshot(&snapshot, config) == 0 else { return nil }
+        defer { git_config_free(snapshot) }
+        var value: UnsafePointer<CChar>?
+        guard git_config_get_string(&value, snapshot, key) == 0, let value else { return nil }
+        return String(cString: value)
+    }
+}
+
+extension Repository {
+    /// Another working tree of this repository (the main one, or one `git worktree add` made) whose
+    /// HEAD is `reference`, opened; nil when no other has it checked out. Stale entries (a removed
+    /// folder not yet pruned) are skipped, as git skips them.
+    package func worktree(checkingOut reference: String) -> Repository? {
+        var paths: [String] = []
+        if git_repository_is_worktree(handle) == 1 { paths.append(commonDirectory) }
+        var names = git_strarray()
+        if git_worktree_list(&names, handle) == 0 {
+            defer { git_strarray_dispose(&names) }
+            for i in 0..<names.count {
+                guard let name = names.strings[i] else { continue }
+                var worktree: OpaquePointer?
+                guard git_worktree_lookup(&worktree, handle, name) == 0 else { continue }
+                defer { git_worktree_free(worktree) }
+                if git_worktree_validate(worktree) == 0, let path = git_worktree_path(worktree) { paths.append(String(cString: path)) }
+            }
+        }
+        for path in paths {
+            guard let other = try? Repository(at: path), other.workingDirectory != nil,
+                  other.gitDirectory.standardizedFileURL != gitDirectory.standardizedFileURL,
+                  (try? other.head().reference) == reference else { continue }
+            return other
+        }
+        return nil
+    }
 }

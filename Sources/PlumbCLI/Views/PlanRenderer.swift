@@ -32,6 +32,9 @@ package struct PlanRenderer {
         var lines: [String] = []
         let branch = plan.branch.map { " (\(v($0)))" } ?? ""
         lines.append(terminal.styled("Plan for \(v(plan.environment)) at \(plan.commit.short)\(branch)", .bold))
+        if plan.offBranch, let follows = plan.follows, let branch = plan.branch {
+            lines.append(terminal.styled("note:", .yellow) + " \(v(plan.environment)) follows \(v(follows)): this plan from \(v(Snapshot.shortBranch(branch))) is for reading; `plumb reconcile` refuses it.")
+        }
         if let pin = plan.pin { lines.append("Deploys the promotion of \(v(pin.source)) run \(v(pin.run)) (commit \(pin.commit.short)).") }
         lines.append("")
         let names = plan.stages.map { v($0.name) }, dropped = plan.dropped.map { v($0) }

@@ -183,6 +183,11 @@ package struct Plan: Sendable, Hashable, Codable {
     /// With targets (`plumb reconcile STAGE…`): the stages left out of this plan, which keep their
     /// records; nil when every stage is planned.
     package var untargeted: [String]?
+    /// The branch (or glob) the environment follows, and whether `branch` is not one of them: then
+    /// the plan can be shown but not applied, so a feature branch never changes what a shared
+    /// environment runs (docs/decisions.md). Set by the engine, which knows the default branch.
+    package var follows: String?
+    package var offBranch = false
     /// Problems that make the plan impossible to apply, located at the stage or environment they concern.
     package var diagnostics: [Diagnostic] { didSet { errors = diagnostics.map(\.message) } }
     /// The diagnostics' messages (JSON `errors`, kept for schema 1 readers); the executor refuses a plan with any.

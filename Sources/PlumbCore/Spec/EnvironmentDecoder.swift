@@ -41,6 +41,14 @@ enum EnvironmentDecoder {
                 decoder.error(object.location(of: "from"), "\(context) promotes from itself", hint: "'from' names the environment before this one, e.g. dev for staging")
             }
         }
+        if let branch = object.string("branch") {
+            if let problem = BranchPattern.problem(in: branch) {
+                decoder.error(object.location(of: "branch"), "branch '\(branch)' of \(context) \(problem)",
+                              hint: "name a branch as git does (`main`, `release/2026`), or a glob of them (`release/*`, `*`)")
+            } else {
+                env.branch = branch
+            }
+        }
         let runs: [LocatedString]? = object.hasStrings("runs") ? object.strings("runs") : nil
         env.runs = runs?.map(\.value)
         let variables = object.variables("env")

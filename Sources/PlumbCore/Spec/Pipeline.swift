@@ -136,6 +136,9 @@ package struct EnvironmentSpec: Sendable, Hashable {
     package var stageEnv: [String: [String: String]] = [:]
     /// Secrets passed to named stages only.
     package var stageSecrets: [String: [String]] = [:]
+    /// The branch (or glob of branches) whose reconciles change this environment; nil: the
+    /// repository's default branch (docs/decisions.md, "An environment follows a branch").
+    package var branch: String?
     /// Where its stages run unless a stage says otherwise.
     package var executor: ExecutorKind?
     /// Resources for its stages, under each stage's own.

@@ -102,6 +102,7 @@ enum SpecSchema {
         doc: "The desired state of one environment (environments/<name>.yaml).",
         fields: [
             .init("from", .string(nonEmpty: true), doc: "The environment promotions into this one come from."),
+            .init("branch", .string(nonEmpty: true), doc: "The branch whose reconciles change this environment (default: the repository's default branch); a glob (`release/*`, `*`) lets several, each recording on its own branch."),
             .init("runs", .strings, doc: "Stages run in this environment; the others come pinned from `from`. All stages when absent."),
             .init("params", .anyMapping, doc: "Overrides laid over spec/params.yaml; every key must exist there."),
             .init("env", .variables, doc: "Variables set for every stage in this environment (part of every stage's fingerprint)."),

@@ -71,8 +71,12 @@ package struct Reconciler {
         input.targets = targets.map { $0.union(forced) }
         input.downstream = downstream
         if refresh { input.drifted = probed ?? driftedStages(snapshot) }
-        let plan = Planner.plan(input, cache: project.cacheView)
+        var plan = Planner.plan(input, cache: project.cacheView)
         try? project.statCache.save()
+        if let branch = snapshot.branch, let follows = snapshot.environment.branch ?? project.repository.defaultBranch() {
+            plan.follows = follows
+            plan.offBranch = !BranchPattern.matches(follows, Snapshot.shortBranch(branch))
+        }
         return (snapshot, plan)
     }
 
@@ -113,6 +117,12 @@ package struct Reconciler {
         guard plan.errors.isEmpty else {
             let first = plan.diagnostics.first.map { d in (d.location.map { "\($0.file):\($0.line):\($0.column): " } ?? "") + d.message }
             throw PlumbError("the plan has errors; nothing was run", hint: first)
+        }
+        // A feature branch's reconcile would replace what a shared environment runs (its deployment,
+        // its record on that branch) with unreviewed work; its plan is for reading only.
+        if plan.offBranch, let follows = plan.follows, let branch = plan.branch {
+            throw PlumbError("\(plan.environment) follows \(follows), not \(Snapshot.shortBranch(branch)): reconciling it from here would replace what \(plan.environment) runs with this branch's work; nothing was run",
+                             hint: "merge into \(follows) and reconcile there (`plumb plan` shows what this branch would change), or give branches an environment of their own with `branch: \"*\"` in environments/<name>.yaml")
         }
         guard plan.hasChanges else { return Outcome(snapshot: snapshot, plan: plan) }
         // Planning took an unreachable or refusing store for an empty one; running now would do

@@ -49,6 +49,11 @@ package struct Snapshot: Sendable {
         return Snapshot(commit: commit, branch: branch, spec: spec, environment: environment, recorded: recorded, pin: pin)
     }
 
+    /// `main` for `refs/heads/main`.
+    package static func shortBranch(_ reference: String) -> String {
+        reference.hasPrefix("refs/heads/") ? String(reference.dropFirst("refs/heads/".count)) : reference
+    }
+
     /// The environment to act on: the one asked for, else the only one, else `dev`.
     static func chooseEnvironment(_ requested: String?, in spec: Spec) throws -> String {
         let names = spec.environments.keys.sorted()

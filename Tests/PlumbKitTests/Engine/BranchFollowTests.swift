@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import PlumbCoreFixtures
+@testable import PlumbCore
+@testable import PlumbGit
+@testable import PlumbEngine
+@testable import PlumbCLI
+
+/// An environment belongs to a branch: a feature branch plans but never reconciles a shared
+/// environment, so what it deploys and records stays what its branch reviewed.
+@Suite struct BranchFollowTests {
+    /// train writes the param into a model; deploy copies the model to a target outside the repository.
+    static let pipeline = """
+    version: 1
+    stages:
+      train:
+        cmd: echo train >> $SIDE && mkdir -p build && cat spec/params.yaml > build/model.txt
+        deps: [spec/params.yaml]
+        outs: [build/model.txt]
+      deploy:
+        cmd: echo deploy >> $SIDE && cp build/model.txt "$TARGET/model.txt"
+        deps: [build/model.txt]
+        outs: []
+    """
+
+    func world(branch: String? = nil) throws -> (PipelineHarness, target: String) {
+        let harness = try PipelineHarness(pipeline: Self.pipeline, params: "rate: 1\n")
+        let target = harness.sideDirectory + "/target"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let follows = branch.map { "branch: '\($0)'\n" } ?? ""
+        try harness.edit("environments/dev.yaml", follows + "stages:\n  deploy:\n    env:\n      TARGET: \(target)\n")
+        return (harness, target)
+    }
+
+    func git(_ arguments: [String], in root: String) throws {
+        let result = try runProcess("/usr/bin/git", arguments, in: root)
+        #expect(result.status == 0, "git \(arguments.joined(separator: " ")): \(result.stderr)")
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/git")))
+    func aFeatureBranchPlansButNeverReconcilesTheSharedEnvironment() throws {
+        let (harness, target) = try world()
+        try harness.reconcile(environment: "dev")
+        #expect(try harness.ran() == ["train", "deploy"])
+        let deployed = FileManager.default.contents(atPath: target + "/model.txt")
+        let recorded = try harness.state("dev")
+
+        try git(["checkout", "-q", "-b", "exp"], in: harness.root)
+        try harness.edit("spec/params.yaml", "rate: 2\n", commit: "try a faster rate")
+        let plan = try harness.plan(environment: "dev")
+        let main = try #require(harness.repository.defaultBranch())
+        #expect(plan.follows == main && plan.offBranch)
+        #expect(plan.stage("train")?.action == .run, "the plan still says what the branch would change")
+        #expect(PlanRenderer(terminal: Terminal(noColour: true)).render(plan).contains("dev follows \(main): this plan from exp is for reading"))
+
+        #expect { try harness.reconcile(environment: "dev") } throws: { error in
+            "\(error)".contains("dev follows \(main), not exp") && "\(error)".contains("nothing was run")
+        }
+        #expect(try harness.ran() == [], "nothing ran")
+        #expect(FileManager.default.contents(atPath: target + "/model.txt") == deployed, "dev's target is byte-identical")
+        #expect(try harness.state("dev") == recorded, "dev's record on the branch is untouched")
+
+        // Back on the branch dev follows, dev is in sync: nothing the branch did needs undoing.
+        try git(["checkout", "-q", main], in: harness.root)
+        let back = try harness.plan(environment: "dev")
+        #expect(!back.offBranch && !back.hasChanges)
+        try harness.reconcile(environment: "dev")
+        #expect(try harness.ran() == [])
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/git")))
+    func anEnvironmentForBranchesReconcilesOnEach() throws {
+        let (harness, target) = try world(branch: "exp*")
+        try git(["checkout", "-q", "-b", "exp/lr"], in: harness.root)
+        try harness.edit("spec/params.yaml", "rate: 3\n")
+        let outcome = try harness.reconcile(environment: "dev")
+        #expect(outcome.record?.branch == "exp/lr")
+        #expect(try harness.ran() == ["train", "deploy"])
+        #expect(try String(contentsOfFile: target + "/model.txt", encoding: .utf8) == "rate: 3\n")
+        // A glob that leaves the default branch out refuses it.
+        try git(["checkout", "-q", "-b", "other"], in: harness.root)
+        #expect(try harness.plan(environment: "dev").offBranch)
+    }
+
+    @Test func aBranchThatGitCannotNameIsReportedWhereItIsWritten() throws {
+        for (written, message) in [("refs/heads/main", "is a full reference name"), ("a..b", "git refuses '..'"),
+                                   ("feat ure", "contains ' '")] {
+            let files = ["spec/pipeline.yaml": "version: 1\nstages:\n  a:\n    cmd: 'true'\n",
+                         "environments/dev.yaml": "branch: '\(written)'\n"]
+            let loaded = SpecLoader.load(from: MemorySpecSource(files))
+            let diagnostic = try #require(loaded.diagnostics.first { $0.message.contains("branch '\(written)'") }, "\(loaded.diagnostics)")
+            #expect(diagnostic.message.contains(message))
+            #expect(diagnostic.location?.file == "environments/dev.yaml" && diagnostic.location?.line == 1 && diagnostic.location?.column == 9)
+        }
+    }
+}
