@@ -111,8 +111,11 @@ extension Repository {
             if refused.isEmpty { return .pushed }
             let reason = refused.map { "\($0.reference): \($0.status)" }.joined(separator: "; ")
             if refused.allSatisfy({ RemoteSession.isNonFastForward($0.status) }) { return .rejected(reason: reason) }
-            throw PlumbError("the remote \(remote) refused the push: \(reason)",
-                             hint: "a server-side hook or branch protection declined it; see the reason above")
+            // The server's own words (a hook's output, a protection rule) say why and what to do.
+            let said = session.serverLines
+            throw PlumbError("the remote \(remote) refused the push: \(reason)" + (said.isEmpty ? "" : "\n" + said.joined(separator: "\n")),
+                             hint: said.isEmpty ? "a server-side hook or branch protection declined it, and the server gave no reason"
+                                                : "a server-side hook or branch protection declined it: its message is above")
         }
     }
 
@@ -247,6 +250,17 @@ final class RemoteSession {
     var authenticationFailure: PlumbError?
     /// References the remote refused during a push, with its status message.
     var pushStatuses: [(reference: String, status: String)] = []
+    /// What the server printed while it worked (a hook's "remote: …" lines), capped: remote text.
+    var serverMessages = Data()
+    static let serverMessagesLimit = 8192
+
+    /// The server's messages, one escaped line each, as git shows them (`remote: …`).
+    var serverLines: [String] {
+        String(decoding: serverMessages, as: UTF8.self)
+            .split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+            .map { Escape.terminal($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty }
+            .prefix(20).map { "remote: " + $0 }
+    }
 
     init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         // libgit2 allocates credentials with its own allocator, which only works once initialised.
@@ -265,6 +279,14 @@ final class RemoteSession {
             let session = Unmanaged<RemoteSession>.fromOpaque(payload).takeUnretainedValue()
             return session.credential(out, url: url.map { String(cString: $0) },
                                       username: usernameFromURL.map { String(cString: $0) }, allowed: allowed)
+        }
+        callbacks.sideband_progress = { text, length, payload in
+            if let text, length > 0, let payload {
+                let session = Unmanaged<RemoteSession>.fromOpaque(payload).takeUnretainedValue()
+                let room = max(0, RemoteSession.serverMessagesLimit - session.serverMessages.count)
+                session.serverMessages.append(Data(bytes: text, count: min(Int(length), room)))
+            }
+            return 0
         }
         callbacks.push_update_reference = { reference, status, payload in
             // A nil status means the remote accepted this reference.

@@ -250,3 +250,28 @@ extension Repository {
         return Signature(name: "Plumb", email: "plumb@localhost")
     }
 }
+
+extension Repository {
+    /// A clone made with `--depth`: its history stops at the clone's depth.
+    package var isShallow: Bool { git_repository_is_shallow(handle) == 1 }
+
+    /// Refuses in a shallow clone, for reads whose answer is the branch's whole history (`what`):
+    /// there it stops at the clone's depth, and what came before would silently be missing.
+    package func requireFullHistory(_ what: String) throws {
+        guard isShallow else { return }
+        throw PlumbError("this clone is shallow: \(what) needs the branch's whole history, and here it stops at the clone's depth",
+                         hint: "git fetch --unshallow (in CI: actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)")
+    }
+
+    /// Whether the user's git config asks for every commit to be signed (`commit.gpgsign`). Plumb
+    /// writes commits through libgit2, which does not sign.
+    package var requiresSignedCommits: Bool {
+        var config: OpaquePointer?, snapshot: OpaquePointer?
+        guard git_repository_config(&config, handle) == 0 else { return false }
+        defer { git_config_free(config) }
+        guard git_config_snapshot(&snapshot, config) == 0 else { return false }
+        defer { git_config_free(snapshot) }
+        var value: Int32 = 0
+        return git_config_get_bool(&value, snapshot, "commit.gpgsign") == 0 && value != 0
+    }
+}

@@ -148,13 +148,20 @@ struct ReconcileCommand: PlumbCommand {
             Self.printSummary(record, commit: commit, project: project, terminal: terminal)
         }
         var pushed = false
+        var commit = outcome.commit
         if push, let branch {
-            try sync.push(branch: branch, ownedPaths: [SpecPaths.history(outcome.plan.environment)])
+            let sent = try sync.push(branch: branch, ownedPaths: [SpecPaths.history(outcome.plan.environment)])
             pushed = true
-            if !global.quiet { terminal.print("Pushed \(branch) to \(remote).") }
+            // Another writer pushed first: the record was re-made on top of theirs, under a new id.
+            if let made = commit, made != sent {
+                if !global.quiet { terminal.print("Pushed \(branch) to \(remote): \(remote) had moved, so the record was re-made on top as \(sent.short) (was \(made.short)).") }
+                commit = sent
+            } else if !global.quiet {
+                terminal.print("Pushed \(branch) to \(remote).")
+            }
         }
         let code = outcome.record.map { $0.status == .succeeded ? PlumbCLI.ExitCode.ok : Self.exitCode(of: $0.status) } ?? PlumbCLI.ExitCode.ok
-        lines?.emit("summary", JSONLinesReconcileView.summary(plan: outcome.plan, record: outcome.record, commit: outcome.commit,
+        lines?.emit("summary", JSONLinesReconcileView.summary(plan: outcome.plan, record: outcome.record, commit: commit,
                                                               pushed: pushed, exitCode: code))
         return code
     }

@@ -43,6 +43,7 @@ package struct HistoryReader {
 
     /// Runs, promotions and rollbacks of the given environments, newest first.
     package func entries(environments: [String], limit: Int, scanCommits: Int = 5000) throws -> [Entry] {
+        try repository.requireFullHistory("the list of runs, promotions and rollbacks")
         var recordedBy: [String: ObjectID] = [:]
         // Position in the branch's history, newest first: clocks tie within a second, commits do not.
         var position: [ObjectID: Int] = [:]

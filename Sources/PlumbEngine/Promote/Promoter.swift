@@ -108,7 +108,7 @@ package struct Promoter {
         outcome.branch = written.branch
         if request.push {
             try Self.stopIfInterrupted(committed: written.commit, on: written.branch)
-            try sync.push(branch: written.branch, ownedPaths: [pinPath])
+            outcome.commit = try sync.push(branch: written.branch, ownedPaths: [pinPath])
             outcome.pushed = true
         }
         return outcome

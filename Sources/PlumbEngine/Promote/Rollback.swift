@@ -40,6 +40,7 @@ package struct Rollback {
     /// A pin that differs only in who promoted it, and when, counts as the same.
     func pinHistory(environment: String, head: ObjectID) throws -> [PinVersion] {
         let repo = project.repository
+        try repo.requireFullHistory("the promotion history of \(environment)")
         let path = SpecPaths.pin(environment)
         var versions: [PinVersion] = []
         var commit: ObjectID? = head
@@ -115,7 +116,7 @@ package struct Rollback {
         outcome.branch = written.branch
         if push {
             try Promoter.stopIfInterrupted(committed: written.commit, on: written.branch)
-            try sync.push(branch: written.branch, ownedPaths: [path])
+            outcome.commit = try sync.push(branch: written.branch, ownedPaths: [path])
             outcome.pushed = true
         }
         return outcome

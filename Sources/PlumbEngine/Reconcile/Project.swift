@@ -77,6 +77,15 @@ package final class Project: @unchecked Sendable {
     /// `.plumb/logs/<run>`: logs while a run is going; kept in the cache afterwards.
     func logDirectory(for run: String) -> String { workDirectory.appendingPathComponent("logs/\(run)").path }
     package var locksDirectory: URL { plumbDirectory.appendingPathComponent("locks") }
+    /// Refuses when the repository's rules forbid the commits Plumb writes: libgit2 does not sign,
+    /// so with `commit.gpgsign` a record would be the one unsigned commit on a branch that may
+    /// require signatures. Checked with the writer's lock, before any stage runs.
+    package func checkCommitsAllowed() throws {
+        guard repository.requiresSignedCommits else { return }
+        throw PlumbError("this repository asks for signed commits (commit.gpgsign), and Plumb cannot sign the commits it writes; nothing was run",
+                         hint: "record from a clone without it (`git config --local commit.gpgsign false`, e.g. a CI runner whose pushes the server trusts), or sign Plumb's commits afterwards with `git rebase --exec 'git commit --amend --no-edit -S'`")
+    }
+
     /// `.plumb/conflicts/`: run records another writer's record superseded, kept for inspection.
     package var conflictsDirectory: URL { plumbDirectory.appendingPathComponent("conflicts") }
 
@@ -86,6 +95,7 @@ package final class Project: @unchecked Sendable {
     /// repository cannot be written, rather than after the stages ran.
     package func lock(environment: String, command: String, wait: Double?) throws -> RepositoryLock {
         try repository.checkWritable()
+        try checkCommitsAllowed()
         let cache = try lockCache(.shared, command: command, wait: wait)
         let lock = try RepositoryLock.acquire(directory: locksDirectory, name: environment, command: command, wait: wait,
                                               stopWaiting: { Interruption.requested })

@@ -64,11 +64,14 @@ package struct RemoteSync {
 
     /// Pushes `branch`; on a rejection because the remote moved, re-makes the local commits on
     /// the new tip (when the remote did not touch `ownedPaths`) and tries again, with backoff.
-    package func push(branch: String, ownedPaths: [String]) throws {
+    /// Returns the commit the remote's branch now points at: after a race, the local commits
+    /// re-made on top of what the remote had, not the ones first made.
+    @discardableResult
+    package func push(branch: String, ownedPaths: [String]) throws -> ObjectID {
         let reference = "refs/heads/\(branch)"
         for attempt in 1...maxAttempts {
             let result = try PlumbError.wrap("cannot push \(branch) to \(remote)") { try pushOnce(branch: branch) }
-            if result == .pushed { return }
+            if result == .pushed { return try repository.referenceTarget(reference) }
             guard attempt < maxAttempts else { break }
             // Backoff with jitter before every retry, so writers racing for the same remote spread
             // out. Also when the fetched tip is still ours: the refusal was then a concurrent push

@@ -155,9 +155,10 @@ package final class WatchLoop {
         }
         if options.push && unpushed && project.repository.remoteURL(options.remote) != nil {
             let environment = try Snapshot.chooseEnvironment(options.environment, in: try Snapshot.read(project, ref: options.branch, environment: options.environment).spec)
-            try sync.push(branch: options.branch, ownedPaths: [SpecPaths.history(environment)])
+            // The id the remote has: a record re-made on top of another writer's push has a new one.
+            let sent = try sync.push(branch: options.branch, ownedPaths: [SpecPaths.history(environment)])
             unpushed = false
-            parts.append("pushed")
+            parts.append("pushed \(sent.short)")
         }
         return CycleReport(did: parts.joined(separator: "; "), failed: false, interrupted: interrupted)
     }

@@ -102,7 +102,7 @@ private final class ResetWorld {
     let teammate: String
     let user: String
     private(set) var teammateCommit: ObjectID!
-    private var daemonPidFile: String?
+    private var daemon: GitDaemon?
 
     init(transport: HostileRemoteTests.Transport) throws {
         origin = try ScratchRepository(bare: true)
@@ -134,7 +134,9 @@ private final class ResetWorld {
         case .fileURL: url = URL(fileURLWithPath: origin.root).absoluteString
         case .fileURLWithLocalhost: url = "file://localhost" + origin.root
         case .relativePath: url = "../../" + URL(fileURLWithPath: origin.root).lastPathComponent
-        case .gitDaemon: url = try startDaemon()
+        case .gitDaemon:
+            daemon = try GitDaemon(serving: origin.root)
+            url = daemon!.url
         }
         try hostileGit(["remote", "set-url", "origin", url], in: user)
 
@@ -146,7 +148,7 @@ private final class ResetWorld {
     }
 
     func stop() {
-        if let daemonPidFile { stopDaemon(daemonPidFile) }
+        daemon?.stop()
         try? FileManager.default.removeItem(atPath: (user as NSString).deletingLastPathComponent)
     }
 
@@ -161,38 +163,6 @@ private final class ResetWorld {
     func userCommits(_ path: String, _ content: String) throws {
         try Data(content.utf8).write(to: URL(fileURLWithPath: user + "/" + path))
         try hostileGit(["commit", "-qam", "mine"], in: user)
-    }
-
-    /// `git daemon` serving the origin's folder with receive-pack (the smart protocol ssh and https use).
-    /// Detached, so that it is no child of the test process (whose process monitoring it would otherwise
-    /// join), with every inherited descriptor above stderr closed; stopped by its pid file.
-    private func startDaemon() throws -> String {
-        let base = (origin.root as NSString).deletingLastPathComponent
-        let name = (origin.root as NSString).lastPathComponent
-        for _ in 0..<10 {
-            let port = Int.random(in: 20_000...60_000)
-            let pidFile = user + ".daemon.pid"
-            _ = try runProcess("/bin/bash", ["-c", """
-                for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null
-                exec "$(git --exec-path)/git-daemon" --detach --pid-file="$1" --export-all --enable=receive-pack \
-                  --reuseaddr --listen=127.0.0.1 --port=\(port) --base-path="$0" "$0" </dev/null >/dev/null 2>&1
-                """, base, pidFile], in: base)
-            let url = "git://127.0.0.1:\(port)/\(name)"
-            if eventually(timeout: 5, { (try? hostileGit(["ls-remote", url], in: base, check: false).status) == 0 }) {
-                daemonPidFile = pidFile
-                return url
-            }
-            stopDaemon(pidFile)
-        }
-        throw PlumbError("could not start git daemon")
-    }
-
-    private func stopDaemon(_ pidFile: String) {
-        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
-        // SIGKILL: a process spawned from a test thread inherits its blocked SIGTERM.
-        kill(pid, SIGKILL)
-        try? FileManager.default.removeItem(atPath: pidFile)
     }
 }
 
