@@ -38,7 +38,7 @@ package struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible 
         case newStage = "new-stage", command, env, param, dep, depAdded = "dep-added", depRemoved = "dep-removed"
         case outputMissing = "output-missing", previousFailure = "previous-failure", upstream, forced
         case restore, pinned, pinChanged = "pin-changed", drifted, resources
-        case alwaysRun = "always-run", stale
+        case alwaysRun = "always-run", stale, scheduled
     }
     package var kind: Kind
     /// What changed: a dep path, a param key, a variable name, an upstream stage.
@@ -92,6 +92,7 @@ package struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible 
         case .resources: return "resource \(s) changed\(change)"
         case .alwaysRun: return "always runs (always_run)"
         case .stale: return "last ran \(old ?? "?") ago (run \(s)), stale after \(new ?? "?")"
+        case .scheduled: return "scheduled (\(s)): due \(new ?? "?"), last ran in run \(old ?? "?")"
         }
     }
 }

@@ -198,6 +198,13 @@ package enum Planner {
             return .triggered(PlanReason(.stale, record.run, old: formatDuration(input.now.timeIntervalSince(ran)), new: formatDuration(limit)),
                               changes: changes)
         }
+        if let record, let ran = RunID.date(of: record.run) {
+            for schedule in input.environment.schedules where schedule.stages?.contains(stage.name) ?? true {
+                guard let tick = schedule.missedTick(lastRan: ran, now: input.now) else { continue }
+                return .triggered(PlanReason(.scheduled, schedule.cron.expression, old: record.run, new: Schedule.describe(tick, in: schedule.zone)),
+                                  changes: changes)
+            }
+        }
         // A stage with a drift `check` deploys: its effect lives outside the workspace, so
         // outputs from the cache would not reproduce it. It runs again instead (a rollback
         // or a promotion back to an earlier model must really redeploy it).

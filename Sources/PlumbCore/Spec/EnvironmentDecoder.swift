@@ -12,6 +12,8 @@ struct DecodedEnvironment {
     var gateMetrics: [LocatedString]
     /// The stage names of `stages:`, with where they are written.
     var scopedStages: [LocatedString] = []
+    /// The stage names of `schedule:` entries, with where they are written.
+    var scheduledStages: [LocatedString] = []
 }
 
 /// Decodes `environments/<name>.yaml` against `SpecSchema.environment`.
@@ -64,6 +66,31 @@ enum EnvironmentDecoder {
             env.stageEnv[stage.value] = Dictionary(scoped.map { ($0.key.value, $0.value) }, uniquingKeysWith: { a, _ in a })
             env.stageSecrets[stage.value] = settings.strings("secrets").map(\.value)
         }
+        var scheduledStages: [LocatedString] = []
+        for entry in object.objects("schedule") {
+            guard let expression = entry.string("cron") else { continue }
+            let cron: CronSchedule
+            do { cron = try CronSchedule(expression) } catch {
+                decoder.error(entry.location(of: "cron"), "schedule '\(expression)' of \(context) \(error.reason)",
+                              hint: "write five fields, minute hour day-of-month month day-of-week: `0 3 1 * *` is 03:00 on the 1st of each month")
+                continue
+            }
+            var schedule = Schedule(cron: cron)
+            if let name = entry.string("zone") {
+                guard let zone = TimeZone(identifier: name) else {
+                    decoder.error(entry.location(of: "zone"), "unknown time zone '\(name)' in the schedule of \(context)",
+                                  hint: "an IANA name such as `UTC`, `Europe/Berlin` or `America/New_York`")
+                    continue
+                }
+                schedule.zone = zone
+            }
+            if entry.hasStrings("stages") {
+                let stages = entry.strings("stages")
+                scheduledStages += stages
+                schedule.stages = stages.map(\.value)
+            }
+            env.schedules.append(schedule)
+        }
         env.executor = object.string("executor").flatMap(ExecutorKind.init(rawValue:))
         env.resources = ResourcesDecoder.decode(object.object("resources"), context: context, diagnostics: &decoder.diagnostics)
         let paramsNode = object.mapping("params")
@@ -92,6 +119,6 @@ enum EnvironmentDecoder {
             env.gates.append(Gate(metric: metric, min: min, max: max, maxDrop: drop, location: gate.location))
         }
         diagnostics += decoder.diagnostics
-        return DecodedEnvironment(environment: env, file: file, from: from, runs: runs, paramsNode: paramsNode, gateMetrics: metrics, scopedStages: scopedStages)
+        return DecodedEnvironment(environment: env, file: file, from: from, runs: runs, paramsNode: paramsNode, gateMetrics: metrics, scopedStages: scopedStages, scheduledStages: scheduledStages)
     }
 }

@@ -139,6 +139,8 @@ package struct EnvironmentSpec: Sendable, Hashable {
     /// The branch (or glob of branches) whose reconciles change this environment; nil: the
     /// repository's default branch (docs/decisions.md, "An environment follows a branch").
     package var branch: String?
+    /// Cron schedules on which chosen stages run again though nothing changed.
+    package var schedules: [Schedule] = []
     /// Where its stages run unless a stage says otherwise.
     package var executor: ExecutorKind?
     /// Resources for its stages, under each stage's own.

@@ -96,6 +96,17 @@ enum SpecSchema {
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
         ])
 
+    /// One entry of an environment's `schedule:`.
+    package static let scheduleEntry = SchemaObject(
+        name: "schedule",
+        doc: "A cron schedule on which the chosen stages run again even when nothing changed (a refreshed external source, monthly retraining).",
+        fields: [
+            .init("cron", .string(nonEmpty: true), required: true, doc: "Five cron fields (minute hour day-of-month month day-of-week, e.g. `0 3 1 * *`) or @hourly, @daily, @weekly, @monthly, @yearly."),
+            .init("zone", .string(nonEmpty: true), doc: "The time zone the times are in (`Europe/Berlin`); UTC when absent."),
+            .init("stages", .strings, doc: "The stages it reruns (what depends on them runs if their outputs change); every stage the environment runs when absent."),
+            .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
+        ])
+
     /// The root mapping of `environments/<name>.yaml`.
     package static let environment = SchemaObject(
         name: "environment",
@@ -108,6 +119,7 @@ enum SpecSchema {
             .init("env", .variables, doc: "Variables set for every stage in this environment (part of every stage's fingerprint)."),
             .init("stages", .namedObjects(environmentStage), doc: "Variables and secrets for named stages only (`deploy: {env: {TARGET: …}}`): part of those stages' fingerprints alone."),
             .init("secrets", .strings, doc: "Names of variables passed through from Plumb's environment; never recorded."),
+            .init("schedule", .objects(scheduleEntry), doc: "Cron schedules on which chosen stages run again though nothing changed; `plumb reconcile` (and each `--watch` cycle) runs a stage whose last run is older than the latest tick."),
             .init("gates", .objects(gate), doc: "Conditions checked by `plumb promote` before artifacts move into this environment."),
             .init("executor", .choice(ExecutorKind.allCases.map(\.rawValue)), doc: "Where this environment's stages run unless a stage says otherwise: `local` or `slurm`."),
             .init("resources", .object(resources), doc: "Resources for this environment's stages; a stage's own settings win key by key."),
@@ -115,7 +127,7 @@ enum SpecSchema {
         ])
 
     /// Every mapping shape the spec language has, for tests and the schema generator.
-    static let allObjects: [SchemaObject] = [pipeline, stage, cache, resources, environment, environmentStage, gate]
+    static let allObjects: [SchemaObject] = [pipeline, stage, cache, resources, environment, environmentStage, scheduleEntry, gate]
 }
 
 /// The shape of a value in a spec file.

@@ -159,6 +159,10 @@ struct SpecValidator {
                     let hint = Suggest.closest(to: scoped.value, in: stageNames).map { "did you mean '\($0)'?" }
                     error(scoped.location, "\(context) sets variables for '\(scoped.value)', which is not a stage", hint: hint ?? "stages: \(stageNames.joined(separator: ", "))")
                 }
+                for scheduled in env.scheduledStages where !stageNames.contains(scheduled.value) {
+                    let hint = Suggest.closest(to: scheduled.value, in: stageNames).map { "did you mean '\($0)'?" }
+                    error(scheduled.location, "the schedule of \(context) reruns '\(scheduled.value)', which is not a stage", hint: hint ?? "stages: \(stageNames.joined(separator: ", "))")
+                }
                 for metric in env.gateMetrics {
                     let stage = String(metric.value.prefix { $0 != "." })
                     if !stageNames.contains(stage) {

@@ -117,6 +117,21 @@ package struct Snapshot: Sendable {
         return SourceIdentities(digests: digests, lfs: lfs)
     }
 
+    /// Whether what this environment wants can change with no commit: a stage with `stale_after`,
+    /// a schedule, or a dep outside git (data, an absolute path). The watch loop plans an idle
+    /// cycle only then.
+    package func changesWithoutCommits(_ project: Project) throws -> Bool {
+        let stages = stagesRunHere
+        if !environment.schedules.isEmpty || stages.contains(where: { $0.staleAfter != nil }) { return true }
+        let graph = StageGraph(spec.pipeline)
+        for stage in stages {
+            for dep in stage.deps where graph.producer(of: dep) == nil {
+                if try dep.hasPrefix("/") || project.repository.entry(at: dep, in: commit) == nil { return true }
+            }
+        }
+        return false
+    }
+
     /// The identity of every dep no stage produces (see `sourceIdentities`).
     package func sourceDigests(_ project: Project) throws -> [String: String] {
         try sourceIdentities(project).digests

@@ -124,18 +124,22 @@ package final class WatchLoop {
         // With the desired state unchanged, only drift brings work: each cycle runs the probes and
         // heals what drifted (Argo CD's self-heal), reusing what they said for the plan.
         let drifted = key == reconciledKey ? try reconciler.driftedStages(ref: options.branch, environment: options.environment) : [:]
-        // Time passing is a change too: a stage whose record is older than its `stale_after`. Only a
-        // pipeline that declares one is planned for it: an idle cycle otherwise hashes nothing.
-        var stale: [String] = []
+        // Time passing and data outside git are changes too: a record older than `stale_after`, a
+        // schedule's tick, an untracked dep that changed (a stat poll through the stat cache: only
+        // what changed is hashed). Only a pipeline that has one is planned on an idle cycle; any
+        // other hashes nothing.
+        var woken: [PlannedStage] = []
         if key == reconciledKey, drifted.isEmpty,
-           try Snapshot.read(project, ref: options.branch, environment: options.environment).spec.pipeline.stages.contains(where: { $0.staleAfter != nil }) {
-            stale = try reconciler.plan(ref: options.branch, environment: options.environment).1.stages
-                .filter { $0.reasons.contains { $0.kind == .stale } }.map(\.name)
+           try Snapshot.read(project, ref: options.branch, environment: options.environment).changesWithoutCommits(project) {
+            woken = try reconciler.plan(ref: options.branch, environment: options.environment).1.stages
+                .filter { $0.action.isChange && $0.action != .mayRun }
         }
-        if key == reconciledKey && drifted.isEmpty && stale.isEmpty {
+        if key == reconciledKey && drifted.isEmpty && woken.isEmpty {
             parts.append("no change at \(tip.short)")
         } else {
-            if let first = stale.first { parts.append("\(first) is stale" + (stale.count > 1 ? " and \(stale.count - 1) more" : "")) }
+            if let first = woken.first, let reason = first.reasons.first {
+                parts.append("\(first.name): \(reason.description)" + (woken.count > 1 ? " (and \(woken.count - 1) more)" : ""))
+            }
             if let (stage, detail) = drifted.sorted(by: { $0.key < $1.key }).first {
                 parts.append("\(stage) drifted (\(detail))" + (drifted.count > 1 ? " and \(drifted.count - 1) more" : ""))
             }

@@ -173,7 +173,35 @@ final class SharedRemote {
         let watch = try PlumbProcess(["reconcile", "--watch", "--interval", "1s"], in: h.root)
         defer { watch.signal(SIGTERM); watch.wait() }
         // The cycle's line is printed after its stage ran: wait for the line, then count the runs.
-        #expect(eventually(timeout: 30) { watch.text.contains("fetch is stale") }, "\(watch.text)")
+        #expect(eventually(timeout: 30) { watch.text.contains("fetch: last ran ") }, "\(watch.text)")
         #expect(((try? String(contentsOfFile: h.sideFile, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2)
+    }
+}
+
+/// New data retrains: the watch loop polls the deps outside git (through the stat cache) and
+/// reconciles when one changed, with no commit; the record says which digest changed.
+@Suite struct LoopDataTests {
+    @Test func changedUntrackedDataIsReconciledByTheNextCycles() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          train:
+            cmd: echo train >> $SIDE && mkdir -p build && cat data/in.csv > build/model.txt
+            deps: [data/in.csv]
+            outs: [build/model.txt]
+        """, files: [".gitignore": ".plumb/\ndata/\n"])
+        try h.scratch.write("data/in.csv", "1\n")
+        func runs() -> Int { ((try? String(contentsOfFile: h.sideFile, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        let watch = try PlumbProcess(["reconcile", "--watch", "--interval", "1s"], in: h.root)
+        defer { watch.signal(SIGTERM); watch.wait() }
+        #expect(eventually(timeout: 30) { runs() == 1 && watch.text.contains("no change") }, "\(watch.text)")
+
+        try h.scratch.write("data/in.csv", "1\n2\n")
+        #expect(eventually(timeout: 30) { runs() == 2 && watch.text.contains("train: dep data/in.csv changed") }, "\(watch.text)")
+        let state = try #require(try h.state())
+        let run = try #require(try RunRecord.read(state.lastRun ?? "", environment: EnvironmentSpec.implicitName, at: try h.scratch.head, in: h.repository))
+        let reason = try #require(run.stages["train"]?.reasons.first)
+        #expect(reason.hasPrefix("dep data/in.csv changed: sha256:") && reason.contains(" → sha256:"), "\(reason)")
+        #expect(try h.scratch.read("data/in.csv") == "1\n2\n")
     }
 }
