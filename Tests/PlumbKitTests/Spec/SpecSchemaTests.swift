@@ -34,7 +34,8 @@ import PlumbCoreFixtures
     @Test(arguments: SpecSchema.environment.keys)
     func decoderAcceptsEveryEnvironmentKeyTheSchemaLists(_ key: String) {
         let values = ["from": "dev", "runs": "[a]", "params": "{}", "env": "{A: b}", "secrets": "[TOKEN]",
-                      "gates": "[{metric: a.acc, min: 0}]", "executor": "slurm", "resources": "{cpus: 2, memory: 4G}", "stages": "{a: {env: {B: c}}}", "desc": "text"]
+                      "gates": "[{metric: a.acc, min: 0}]", "executor": "slurm", "resources": "{cpus: 2, memory: 4G}", "stages": "{a: {env: {B: c}}}", "desc": "text",
+                      "branch": "main", "schedule": "[{cron: '@daily', stages: [a]}]"]
         let result = SpecLoader.load(from: MemorySpecSource([
             SpecPaths.pipeline: "version: 1\nstages:\n  a: {cmd: x, metrics: [build/m.json]}\n",
             "environments/dev.yaml": "",
