@@ -16,8 +16,9 @@ are removed. A failed smoke test leaves the running deployment as it was.
 
   deploy.py --check
 Drift probe (Plumb's `check`): exit 0 when the target's model.pkl has the digest its manifest
-records and that digest is the expected one: $PLUMB_EXPECTED_MODEL if set, else the digest of
-build/model.pkl when it exists. Otherwise exit 1 and say what drifted.
+records, that digest is the expected one ($PLUMB_EXPECTED_MODEL if set, else the digest of
+build/model.pkl when it exists), and a running API registered for the target (serve.py) answers
+/health with it. Otherwise exit 1 and say what drifted.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def smoke_test(release: str, env: str, sha: str) -> list[float]:
     """Starts serve.py against `release`; raises RuntimeError unless it answers right."""
     serve = os.path.join(os.path.dirname(os.path.abspath(__file__)), "serve.py")
     proc = subprocess.Popen(
-        [sys.executable, serve, "--env", env, "--target", release, "--port", "0"],
+        [sys.executable, serve, "--env", env, "--target", release, "--port", "0", "--no-register"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -226,7 +227,21 @@ def check() -> int:
         print(f"drift: {where} serves model {recorded[:12]} (run {manifest.get('run_id')}), "
               f"expected {expected[:12]} ({source})")
         return 1
-    print(f"in sync: {where} serves model {recorded[:12]} (run {manifest.get('run_id')})")
+    # What is live: a running API registered for this target must serve the recorded model too
+    # (its /health reloads first, so an API that cannot load the new release says so here).
+    live, serving = stageio.read_live(target), ""
+    if live:
+        try:
+            health = request(live["url"], "/health")
+        except (OSError, urllib.error.URLError, ValueError) as e:
+            print(f"drift: the API for {where} at {live['url']} (pid {live['pid']}) does not serve: {e}")
+            return 1
+        if health.get("model_sha256") != recorded:
+            print(f"drift: the API at {live['url']} serves model {str(health.get('model_sha256'))[:12]}, "
+                  f"{where} holds {recorded[:12]} (run {manifest.get('run_id')})")
+            return 1
+        serving = f"; the API at {live['url']} serves it"
+    print(f"in sync: {where} serves model {recorded[:12]} (run {manifest.get('run_id')}){serving}")
     return 0
 
 

@@ -3,7 +3,10 @@
   .venv/bin/python spec/stages/serve.py --env dev [--port 8080] [--repo DIR] [--target DIR]
 
 It loads DIR/deployments/<env>/model.pkl (or --target/model.pkl), written there by the deploy
-stage, and reloads it by itself when a new deployment replaces it.
+stage, and reloads it by itself when a new deployment replaces it: reconciling after a
+promotion changes what a running server answers, with no restart. It registers where it listens
+in <parent>/.<env>.live.json, next to the target, so that the drift probe (deploy.py --check)
+compares what is live with what was recorded.
 
   GET  /health   {"status": "ok", "env": "dev", "model": "forest", "model_sha256": "..."}
   POST /predict  {"pclass": 3, "sex": "male", "age": 22, "sibsp": 1, "parch": 0,
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 from http import HTTPStatus
@@ -209,6 +213,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repo", default=os.environ.get("PLUMB_REPO") or os.getcwd(),
                     help="repository directory holding deployments/ (default: $PLUMB_REPO or .)")
     ap.add_argument("--target", help="deployment directory (default: REPO/deployments/ENV)")
+    ap.add_argument("--no-register", action="store_true",
+                    help="do not register as the target's live API (the deploy's smoke test)")
     args = ap.parse_args(argv)
 
     target = args.target or os.path.join(args.repo, "deployments", args.env)
@@ -223,9 +229,15 @@ def main(argv=None) -> int:
         print(f"serve: error: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 1
     host, port = server.server_address[:2]
+    url = f"http://{host}:{port}"
+    # Registered next to the target, so deploy.py --check compares what is live with the record.
+    registration = None if args.no_register else stageio.live_file(target)
+    if registration:
+        stageio.write_json(registration, {"env": args.env, "pid": os.getpid(), "url": url})
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(
         f"serve: {args.env}: {deployment.bundle['name']} model {deployment.sha256[:12]} "
-        f"from {target}; listening on http://{host}:{port}",
+        f"from {target}; listening on {url}",
         flush=True,
     )
     try:
@@ -234,6 +246,8 @@ def main(argv=None) -> int:
         pass
     finally:
         server.server_close()
+        if registration and (stageio.read_live(target) or {}).get("pid") == os.getpid():
+            os.unlink(registration)
     return 0
 
 

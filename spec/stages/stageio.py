@@ -94,3 +94,32 @@ def sha256_file(path: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# --- the live API's registration --------------------------------------------------
+
+
+def live_file(target: str) -> str:
+    """Where the API serving `target` says where it listens: <parent>/.<name>.live.json, next to
+    the target (a symlink the deploy switches), so the drift probe can ask what is live."""
+    parent, base = os.path.split(os.path.abspath(target))
+    return os.path.join(parent, f".{base}.live.json")
+
+
+def read_live(target: str) -> dict | None:
+    """The registration of a running API for `target`, or None (none, unreadable, or its process is gone)."""
+    try:
+        with open(live_file(target), encoding="utf-8") as f:
+            live = json.load(f)
+        pid, url = int(live["pid"]), str(live["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not url.startswith("http://127.0.0.1:") and not url.startswith("http://localhost:"):
+        return None  # only ever ask loopback: the file is data on disk, not an instruction
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    return {"pid": pid, "url": url}

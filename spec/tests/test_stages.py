@@ -336,10 +336,57 @@ class StagesTest(unittest.TestCase):
             # A new deploy repairs the drift; DEPLOY_TARGET moves the target.
             w.ok(self, "deploy")
             self.assertEqual(w.run("deploy", "--check").returncode, 0)
+            self.check_live_api(w, model_sha)
             w.ok(self, "deploy", extra_env={"DEPLOY_TARGET": "elsewhere/dev"})
             self.assertEqual(sha256(w.path("elsewhere", "dev", "model.pkl")), model_sha)
         finally:
             w.close()
+
+    def check_live_api(self, w: Workspace, model_sha: str) -> None:
+        """The drift probe asks the API registered for the target what it serves."""
+        live = stageio.live_file(w.path("deployments", "dev"))
+
+        class WrongModel(serve.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                data = json.dumps({"status": "ok", "model_sha256": "f" * 64}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        stale = serve.ThreadingHTTPServer(("127.0.0.1", 0), WrongModel)
+        threading.Thread(target=stale.serve_forever, daemon=True).start()
+        try:
+            url = "http://127.0.0.1:%d" % stale.server_address[1]
+            stageio.write_json(live, {"env": "dev", "pid": os.getpid(), "url": url})
+            r = w.run("deploy", "--check")
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn(f"the API at {url} serves model ffffffffffff", r.stdout)
+        finally:
+            stale.shutdown()
+            stale.server_close()
+        r = w.run("deploy", "--check")
+        self.assertEqual(r.returncode, 1, "a registered API that does not answer has drifted")
+        self.assertIn("does not serve", r.stdout)
+
+        # The real API registers itself, serves the deployed model, and unregisters on SIGTERM.
+        env = dict(os.environ, PLUMB_REPO=w.dir)
+        api = subprocess.Popen([sys.executable, "spec/stages/serve.py", "--env", "dev", "--port", "0"], cwd=w.dir,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            self.assertIn("listening on", api.stdout.readline())
+            r = w.run("deploy", "--check")
+            self.assertEqual(r.returncode, 0, r.stdout)
+            self.assertIn("; the API at http://127.0.0.1:", r.stdout)
+            self.assertIn(model_sha[:12], r.stdout)
+        finally:
+            api.terminate()
+            api.wait(timeout=10)
+            api.stdout.close()
+        self.assertFalse(os.path.exists(live), "the API removed its registration")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,12 @@ import Testing
         let probability = try Self.predict(scratch: scratch, passenger: #"{"pclass": 1, "sex": "female", "age": 29, "sibsp": 0, "parch": 0, "fare": 80, "embarked": "S"}"#)
         #expect(probability > 0.5 && probability <= 1)
 
+        // A running API: the next deploy changes what it answers, with no restart.
+        let (api, url) = try Self.startAPI(scratch: scratch)
+        defer { kill(api.processIdentifier, SIGKILL); api.waitUntilExit() }
+        let firstModel = try #require(first.result?.outcomes["train"]?.outputs["build/model.pkl"])
+        #expect(try Self.ask(url, "/health", field: "model_sha256", scratch: scratch) == firstModel.hex)
+
         // A train param: train, evaluate and deploy run again; preprocess does not.
         let params = try scratch.read("spec/params.yaml")
         try scratch.write("spec/params.yaml", params.replacingOccurrences(of: "n_estimators: 200", with: "n_estimators: 150"))
@@ -68,38 +74,56 @@ import Testing
             #expect(outcomes["deploy"]?.status == .succeeded)
         }
         #expect(trainChanged, "150 trees should give a different model than 200")
+        let secondModel = try #require(outcomes["train"]?.outputs["build/model.pkl"])
+        #expect(try Self.ask(url, "/health", field: "model_sha256", scratch: scratch) == secondModel.hex,
+                "the running API serves the model deploy just installed")
     }
 
-    /// Starts serve.py on a free loopback port against the scratch repository's dev deployment and posts one passenger.
-    static func predict(scratch: ScratchRepository, passenger: String) throws -> Double {
+    /// serve.py on a free loopback port against the scratch repository's dev deployment, with
+    /// the URL its first line names. The caller stops it (SIGKILL: a test thread may block
+    /// SIGTERM, and a spawned child inherits that mask).
+    static func startAPI(scratch: ScratchRepository) throws -> (process: Process, url: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: scratch.root + "/.venv/bin/python")
         process.arguments = [scratch.root + "/spec/stages/serve.py", "--env", "dev", "--port", "0", "--repo", scratch.root]
         // Its first line on stdout says where it listens; a file (not a pipe) is read without blocking.
-        let banner = scratch.root + "/.plumb-serve.out"
+        let banner = scratch.root + "/.plumb-serve-\(UUID().uuidString).out"
         _ = FileManager.default.createFile(atPath: banner, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: banner))
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // SIGKILL: a test thread may block SIGTERM, and a spawned child inherits that mask.
-        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
         var line = Data()
         for _ in 0..<300 where !line.contains(0x0A) {
             line = (try? Data(contentsOf: URL(fileURLWithPath: banner))) ?? Data()
             if !line.contains(0x0A) { usleep(50_000) }
         }
         let text = String(decoding: line, as: UTF8.self)
-        guard let range = text.range(of: "http://") else { throw PlumbError("serve.py did not say where it listens: \(text)") }
-        let url = String(text[range.lowerBound...].prefix { !$0.isWhitespace })
+        guard let range = text.range(of: "http://") else {
+            kill(process.processIdentifier, SIGKILL); process.waitUntilExit()
+            throw PlumbError("serve.py did not say where it listens: \(text)")
+        }
+        return (process, String(text[range.lowerBound...].prefix { !$0.isWhitespace }))
+    }
+
+    /// One request to the API through the example's Python: `path` answered, `field` of its JSON.
+    static func ask(_ url: String, _ path: String, body: String? = nil, field: String, scratch: ScratchRepository) throws -> String {
         let script = """
         import json, sys, urllib.request
-        req = urllib.request.Request(sys.argv[1] + "/predict", data=sys.argv[2].encode(), headers={"Content-Type": "application/json"})
-        print(json.load(urllib.request.urlopen(req, timeout=10))["survival_probability"])
+        body = sys.argv[3].encode() if len(sys.argv) > 3 else None
+        req = urllib.request.Request(sys.argv[1] + sys.argv[2], data=body, headers={"Content-Type": "application/json"})
+        print(json.load(urllib.request.urlopen(req, timeout=10))["\(field)"])
         """
-        let answer = try runProcess(scratch.root + "/.venv/bin/python", ["-c", script, url, passenger], in: scratch.root)
-        guard answer.status == 0, let p = Double(answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw PlumbError("the API did not answer: \(answer.stderr)")
-        }
+        let answer = try runProcess(scratch.root + "/.venv/bin/python", ["-c", script, url, path] + (body.map { [$0] } ?? []), in: scratch.root)
+        guard answer.status == 0 else { throw PlumbError("the API did not answer \(path): \(answer.stderr)") }
+        return answer.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Starts the API, posts one passenger, stops it.
+    static func predict(scratch: ScratchRepository, passenger: String) throws -> Double {
+        let (process, url) = try startAPI(scratch: scratch)
+        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        let answer = try ask(url, "/predict", body: passenger, field: "survival_probability", scratch: scratch)
+        guard let p = Double(answer) else { throw PlumbError("the API answered \(answer)") }
         return p
     }
 }
