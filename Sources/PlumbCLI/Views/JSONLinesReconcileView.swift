@@ -82,6 +82,8 @@ struct JSONLinesReconcileView: ReconcileObserver {
             return ("stage.retrying", ["stage": .string(stage), "delay": .double(delay), "attempt": .int(attempt), "attempts": .int(attempts)])
         case let .stageOutput(stage, line):
             return ("stage.output", ["stage": .string(stage), "line": .string(line)])
+        case let .stageWarning(stage, message):
+            return ("stage.warning", ["stage": .string(stage), "message": .string(message)])
         case let .stageFinished(stage, end):
             var fields: [String: JSONValue] = ["stage": .string(stage)]
             switch end {

@@ -36,6 +36,8 @@ struct TerminalReconcileView: ReconcileObserver {
             report(stage, "started", style: nil, glyph: "▶")
         case let .stageRetrying(stage, delay, attempt, attempts):
             report(stage, "retrying in \(formatDuration(delay)) (attempt \(attempt) of \(attempts))", style: .yellow, glyph: "↻")
+        case let .stageWarning(stage, message):
+            terminal.print(terminal.styled("warning:", .yellow) + " stage '\(Escape.terminal(stage))' " + Escape.terminal(message))
         case let .stageOutput(stage, line):
             guard !terminal.quiet else { return }
             terminal.print(terminal.styled(stage, .cyan) + " │ " + Escape.terminal(line))

@@ -64,7 +64,7 @@ enum YAMLReader {
         let bytes = Array(text.utf8)
         return try bytes.withUnsafeBufferPointer { (buffer) throws(DiagnosticsError) -> YAMLNode? in
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var builder = Builder(file: file)
+            var builder = Builder(file: file, text: text)
             return try builder.run(&parser)
         }
     }
@@ -78,7 +78,10 @@ enum YAMLReader {
         /// Well-formed YAML that Plumb refuses (NUL, merge keys): all reported at the end of the file.
         var refused: [Diagnostic] = []
 
-        init(file: String) { self.file = file }
+        /// The text, for the line a syntax error quotes.
+        let text: String
+
+        init(file: String, text: String) { self.file = file; self.text = text }
 
         func location(_ mark: yaml_mark_t) -> SourceLocation {
             SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
@@ -88,10 +91,20 @@ enum YAMLReader {
             let problem = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
             var message = problem
             if let context = parser.context.map({ String(cString: $0) }) { message = "\(context), \(problem)" }
+            let at = location(parser.problem_mark)
+            let line = text.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(at.line - 1).first.map(String.init)
+            // libyaml's words for a tab in the indentation ("found character that cannot start any
+            // token") name the symptom; the cause is the tab, pointed at where it is.
+            if let line, let tab = line.prefix(while: { $0 == " " || $0 == "\t" }).firstIndex(of: "\t") {
+                let column = line.distance(from: line.startIndex, to: tab) + 1
+                return DiagnosticsError([Diagnostic(at: SourceLocation(file: file, line: at.line, column: column),
+                                                    "YAML does not allow tabs for indentation; use spaces",
+                                                    hint: "replace the tab with spaces (most editors can convert indentation to spaces)", excerpt: line)])
+            }
             let hint: String? = problem.contains("tab") ? "indent with spaces; YAML does not allow tabs"
                 : problem.contains("mapping values are not allowed") ? "quote a value that contains ': '"
                 : nil
-            return DiagnosticsError([Diagnostic(at: location(parser.problem_mark), "YAML syntax: \(message)", hint: hint)])
+            return DiagnosticsError([Diagnostic(at: at, "YAML syntax: \(message)", hint: hint, excerpt: line?.isEmpty == false ? line : nil)])
         }
 
         mutating func run(_ parser: inout yaml_parser_t) throws(DiagnosticsError) -> YAMLNode? {

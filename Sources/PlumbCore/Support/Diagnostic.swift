@@ -27,12 +27,17 @@ package struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible 
     package var location: SourceLocation?
     package var message: String
     package var hint: String?
+    /// The source line at `location`, shown under the message with a caret at the column (syntax
+    /// errors, where the line itself is the clearest context).
+    package var excerpt: String?
 
-    package init(_ severity: Severity = .error, at location: SourceLocation?, _ message: String, hint: String? = nil) {
+    package init(_ severity: Severity = .error, at location: SourceLocation?, _ message: String, hint: String? = nil,
+                excerpt: String? = nil) {
         self.severity = severity
         self.location = location
         self.message = message
         self.hint = hint
+        self.excerpt = excerpt
     }
 
     /// The diagnostic as printed. Messages quote spec values, so message, hint and file are
@@ -41,8 +46,18 @@ package struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible 
         var text = ""
         if let l = location { text += "\(Escape.terminal(l.file)):\(l.line):\(l.column): " }
         text += "\(severity.rawValue): \(Escape.terminal(message))"
+        if let excerpt, let l = location { text += "\n" + Self.caret(under: excerpt, line: l.line, column: l.column) }
         if let hint { text += "\n  hint: \(Escape.terminal(hint))" }
         return text
+    }
+
+    /// `    3 | →train:` and a caret under `column` below it. A tab shows as one `→`, so the
+    /// caret stays under its character; other controls are escaped (and may shift it).
+    static func caret(under line: String, line number: Int, column: Int) -> String {
+        let shown = String(line.prefix(200)).replacingOccurrences(of: "\t", with: "→")
+        let gutter = String(number)
+        let pad = String(repeating: " ", count: gutter.count)
+        return "  \(gutter) | \(Escape.terminal(shown))\n  \(pad) | \(String(repeating: " ", count: max(0, min(column, 201) - 1)))^"
     }
 }
 

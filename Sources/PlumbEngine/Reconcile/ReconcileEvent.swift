@@ -16,6 +16,9 @@ package enum ReconcileEvent: Sendable {
     case stageOutput(stage: String, line: String)
     /// A stage reached its outcome for this run.
     case stageFinished(stage: String, StageEnd)
+    /// Something about a stage's results the user should hear, that does not fail it (values in
+    /// a metrics file that are not numbers and were ignored).
+    case stageWarning(stage: String, String)
     /// The stages running now and since when, about once a second while any runs (when asked for).
     case progress(running: [String: Date])
     /// Cache objects that did not match their digest were deleted; the reconcile plans again.

@@ -397,10 +397,13 @@ package final class Executor: @unchecked Sendable {
         }
         for file in stage.metricsFiles {
             let data = try Data(contentsOf: URL(fileURLWithPath: workspace + "/" + file))
-            guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-                throw PlumbError("stage '\(stage.name)' wrote \(file), which is not JSON", hint: "a metrics file holds a JSON object of numbers")
+            let reading: MetricsFile.Reading
+            do { reading = try MetricsFile.read(data, prefix: stage.name) } catch {
+                throw PlumbError("stage '\(stage.name)' wrote its metrics file \(file), which \(error.reason)",
+                                 hint: "a metrics file holds a JSON object of numbers, e.g. {\"accuracy\": 0.81}")
             }
-            metrics.merge(value.flattenedNumbers(prefix: stage.name)) { a, _ in a }
+            if let ignored = reading.ignoredSummary { observer.observe(.stageWarning(stage: stage.name, "\(file): \(ignored)")) }
+            metrics.merge(reading.metrics) { a, _ in a }
         }
         return (produced, metrics)
     }

@@ -94,3 +94,29 @@ import PlumbCoreFixtures
         }
     }
 }
+
+/// A metrics file's non-numbers are said to be ignored at the end of the stage; a file that is no
+/// JSON object fails the stage naming the file.
+@Suite struct MetricsFileReportTests {
+    @Test func ignoredValuesAreReportedAndNotRecorded() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          s:
+            cmd: >-
+              mkdir -p build && echo '{"acc": 0.5, "model": "forest", "ok": true}' > build/m.json
+            metrics: [build/m.json]
+          t:
+            cmd: mkdir -p build && echo '[0.5]' > build/t.json
+            metrics: [build/t.json]
+        """)
+        let result = try runProcess(plumbExecutable(), ["reconcile"], in: h.root)
+        #expect(result.stdout.contains("warning: stage 's' build/m.json: ignored s.model (a string), s.ok (a boolean: write 1 or 0): metrics are numbers"),
+                "\(result.stdout)\(result.stderr)")
+        #expect(result.status == 1, "t failed")
+        let state = try #require(try h.state())
+        #expect(state.metrics == ["s.acc": 0.5])
+        #expect((result.stdout + result.stderr).contains("wrote its metrics file build/t.json, which holds a list, not a JSON object of numbers"),
+                "\(result.stdout)\(result.stderr)")
+    }
+}

@@ -20,6 +20,7 @@ final class EventLog: ReconcileObserver {
             case let .stageStarted(stage): "started \(stage)"
             case let .stageRetrying(stage, _, attempt, attempts): "retrying \(stage) \(attempt)/\(attempts)"
             case let .stageOutput(stage, line): "output \(stage) \(line)"
+            case let .stageWarning(stage, message): "warning \(stage) \(message)"
             case let .stageFinished(stage, end):
                 switch end {
                 case .succeeded: "finished \(stage) succeeded"
