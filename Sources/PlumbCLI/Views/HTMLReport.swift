@@ -167,8 +167,13 @@ enum HTMLReport {
             any = true
             out += "<h3>\(h(env))</h3>\n<div class=\"charts\">\n"
             for key in keys {
-                let points = runs.compactMap { run in run.metrics[key].map { SVGChart.Point(run: run.run, time: run.startedAt, value: $0) } }
-                let chart = SVGChart(environment: env, metric: key, points: points, marks: input.marks[env] ?? [])
+                let points = runs.compactMap { run in run.metrics[key].map { SVGChart.Point(run: run.run, value: $0) } }
+                let marks = (input.marks[env] ?? []).map { entry in
+                    var mark = entry.mark
+                    mark.after = points.filter { entry.runsBefore.contains($0.run) }.count
+                    return mark
+                }
+                let chart = SVGChart(environment: env, metric: key, points: points, marks: marks)
                 out += "<figure><figcaption>\(h(key))</figcaption>\(chart.svg())</figure>\n"
             }
             out += "</div>\n"

@@ -23,7 +23,8 @@ extension HTMLReport {
         var recordedDrift: [String: [String]]
         /// Per environment, oldest first.
         var runs: [String: [RunRecord]]
-        var marks: [String: [SVGChart.Mark]]
+        /// Promotions into and rollbacks of each environment, oldest first, with the runs recorded before each.
+        var marks: [String: [(mark: SVGChart.Mark, runsBefore: Set<String>)]]
         var plan: Plan
     }
 
@@ -45,8 +46,14 @@ extension HTMLReport {
         let repository = project.repository
         let history = HistoryReader(repository: repository, commit: snapshot.commit)
         let names = StatusReader.order(snapshot.spec.environments)
+        // Oldest first as the branch recorded them: run records' clocks tie within a second, commits do not.
+        let entries = try history.entries(environments: names, limit: Int.max).reversed()
         var runs: [String: [RunRecord]] = [:]
-        for name in names { runs[name] = try history.runs(of: name).reversed() }
+        for name in names {
+            let records = Dictionary(try history.runs(of: name).map { ($0.run, $0) }, uniquingKeysWith: { a, _ in a })
+            let ordered = entries.filter { $0.kind == .run && $0.environment == name }.compactMap { records[$0.run] }
+            runs[name] = ordered
+        }
         let lastRun = snapshot.recorded?.lastRun.flatMap { id in runs[env]?.last { $0.run == id } }
         let graph = PipelineGraph(pipeline: snapshot.spec.pipeline, environment: snapshot.environment,
                                   recorded: snapshot.recorded, lastRun: lastRun)
@@ -64,10 +71,13 @@ extension HTMLReport {
             }
             lastRuns[stage.name] = StageRun(run: record.run, outcome: outcome, log: log)
         }
-        var marks: [String: [SVGChart.Mark]] = [:]
-        for entry in try history.entries(environments: names, limit: Int.max) where entry.kind != .run {
+        // Marks per metric chart: `after` counts the runs before the mark that recorded that metric.
+        var marks: [String: [(mark: SVGChart.Mark, runsBefore: Set<String>)]] = [:]
+        var seen: [String: Set<String>] = [:]
+        for entry in entries {
+            if entry.kind == .run { seen[entry.environment, default: []].insert(entry.run); continue }
             marks[entry.environment, default: []].append(
-                SVGChart.Mark(kind: entry.kind == .promotion ? .promotion : .rollback, run: entry.run, time: entry.time))
+                (SVGChart.Mark(kind: entry.kind == .promotion ? .promotion : .rollback, run: entry.run, after: 0), seen[entry.environment] ?? []))
         }
         var drift: [String: [String]] = [:]
         for name in names {

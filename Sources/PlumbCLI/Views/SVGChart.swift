@@ -4,11 +4,11 @@ import PlumbCore
 /// One metric of one environment over its runs, drawn as an SVG line chart with the promotions
 /// into the environment and its rollbacks marked where they happened between runs. Pure: the
 /// points come from run records, the marks from history entries, both passed in.
+/// A point is a run that recorded the metric; a mark's `after` counts those points.
 struct SVGChart {
     /// One run's value.
     struct Point: Equatable {
         var run: String
-        var time: Date
         var value: Double
     }
 
@@ -17,12 +17,14 @@ struct SVGChart {
         enum Kind: String { case promotion, rollback }
         var kind: Kind
         var run: String
-        var time: Date
+        /// How many of the environment's runs came before it (in the branch's history, which
+        /// orders what clocks tie within a second).
+        var after: Int
     }
 
     var environment: String
     var metric: String
-    /// Oldest first.
+    /// Oldest first, in the order the branch recorded them.
     var points: [Point]
     var marks: [Mark]
 
@@ -31,8 +33,8 @@ struct SVGChart {
 
     init(environment: String, metric: String, points: [Point], marks: [Mark]) {
         self.environment = environment; self.metric = metric
-        self.points = points.sorted { ($0.time, $0.run) < ($1.time, $1.run) }
-        self.marks = marks.sorted { ($0.time, $0.run) < ($1.time, $1.run) }
+        self.points = points
+        self.marks = marks
     }
 
     /// The x of run number `index` (runs are evenly spaced, oldest on the left).
@@ -41,10 +43,8 @@ struct SVGChart {
         return left + (index + 0.5) / slots * (width - left - right)
     }
 
-    /// Where a mark goes, in run indexes: just before the first run that started after it.
-    func index(of mark: Mark) -> Double {
-        Double(points.filter { $0.time <= mark.time }.count) - 0.5
-    }
+    /// Where a mark goes, in run indexes: between the last run before it and the first after.
+    func index(of mark: Mark) -> Double { Double(min(mark.after, points.count)) - 0.5 }
 
     /// The value range shown, padded so a flat series sits mid-chart.
     var range: (low: Double, high: Double) {
