@@ -143,7 +143,7 @@ enum HTMLReport {
         var out = "<section id=\"environments\"><h2>Environments</h2>\n<table><thead><tr><th>Environment</th><th>From</th><th>Runs</th><th>Last run</th><th>Model</th><th>Drift (recorded)</th><th>Pending</th></tr></thead><tbody>\n"
         for env in input.environments {
             let name = env.environment
-            let runs = env.pin.map { "pin: \(h($0.source)) run \(h($0.run)) at <code>\(h($0.commit.short))</code>" } ?? "its own stages"
+            let runs = env.pin.map { "pin: \(h($0.source)) run \(h($0.run)) at <code>\(h($0.commit.short))</code>" } ?? (env.awaitingPromotion ? "waits for a promotion from \(h(env.from ?? "?"))" : "its own stages")
             let last = env.lastRun.map { "\(h($0))\(env.lastResult.map { " (" + h($0.rawValue) + ")" } ?? "")" } ?? "never ran"
             let model = env.model.map { "\(h($0)) <code>\(h(env.modelDigest.map { String($0.hex.prefix(12)) } ?? "?"))</code>" } ?? "—"
             let drifted = input.recordedDrift[name] ?? []
