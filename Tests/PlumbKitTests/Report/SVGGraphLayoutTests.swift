@@ -56,4 +56,17 @@ struct SVGGraphLayoutTests {
         let html = HTMLReport.logHTML("ok <b>\nError: it broke\n")
         #expect(html == "ok &lt;b&gt;\n<mark class=\"error-line\" data-error=\"1\"><span class=\"sr\">error: </span>Error: it broke</mark>\n")
     }
+
+    @Test func aChartCarriesEachRunsExactValueAndMarksAPromotionBetweenTheRunsItCameBetween() throws {
+        let chart = SVGChart(environment: "staging", metric: "evaluate.accuracy",
+                             points: [.init(run: "r1", value: 0.8123456), .init(run: "r2", value: 0.79), .init(run: "r3", value: 0.85)],
+                             marks: [.init(kind: .promotion, run: "d7", after: 2), .init(kind: .rollback, run: "d5", after: 3)])
+        let svg = chart.svg()
+        #expect(svg.contains("data-run=\"r1\" data-value=\"0.8123456\""))
+        #expect(svg.contains("data-run=\"r3\" data-value=\"0.85\""))
+        #expect(chart.x(chart.index(of: chart.marks[0])) > chart.x(1) && chart.x(chart.index(of: chart.marks[0])) < chart.x(2))
+        #expect(chart.x(chart.index(of: chart.marks[1])) > chart.x(2), "a rollback after the last run is drawn after it")
+        #expect(svg.contains("data-kind=\"promotion\" data-run=\"d7\"") && svg.contains("▲ promoted"))
+        #expect(chart.y(0.85) < chart.y(0.79), "higher values are drawn higher")
+    }
 }
