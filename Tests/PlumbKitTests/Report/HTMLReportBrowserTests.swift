@@ -90,6 +90,37 @@ stages:
         #expect(probe.edgesThroughBoxes.isEmpty, "\(probe.edgesThroughBoxes)")
     }
 
+    /// A promotion into staging is marked on staging's charts, and staging's points are its own runs' values.
+    @Test func aPromotionIsMarkedOnTheChartsOfTheEnvironmentItWentTo() throws {
+        let harness = try PipelineHarness(pipeline: promotionPipeline, params: promotionParams(version: 1, accuracy: "0.85"),
+                                          files: ["spec/train.sh": "true\n", ".gitignore": ".plumb/\ndeployments/\n",
+                                                  "environments/dev.yaml": "params: {}\n",
+                                                  "environments/staging.yaml": "from: dev\nruns: [deploy]\n"])
+        func plumb(_ arguments: String...) throws {
+            let result = try runProcess(plumbExecutable(), arguments, in: harness.root)
+            #expect(result.status == 0, "plumb \(arguments.joined(separator: " ")): \(result.stderr)")
+        }
+        try plumb("reconcile", "--env", "dev", "-q")
+        try plumb("promote", "dev", "staging")
+        try plumb("reconcile", "--env", "staging", "-q")
+        try harness.edit("spec/params.yaml", promotionParams(version: 2, accuracy: "0.9"))
+        try plumb("reconcile", "--env", "dev", "-q")
+        let out = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try plumb("report", "--html", "--env", "dev", "--out", out)
+        let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        let probe = try #require(try ReportProbe.render(html, in: out), "Chromium is not installed and could not be installed")
+
+        let history = HistoryReader(repository: harness.repository, commit: try harness.scratch.head)
+        let promoted = try #require(try history.entries(environments: ["staging"], limit: 10).first { $0.kind == .promotion })
+        #expect(probe.marks.contains("promotion \(promoted.run)"))
+        let staging = try history.runs(of: "staging")
+        #expect(probe.points.filter { $0.environment == "staging" && $0.metric == "evaluate.accuracy" }.map(\.value)
+                == staging.map { $0.metrics["evaluate.accuracy"] ?? .nan })
+        #expect(staging.first?.metrics["evaluate.accuracy"] == 0.85)
+        #expect(probe.points.filter { $0.environment == "dev" && $0.metric == "evaluate.accuracy" }.map(\.value) == [0.85, 0.9])
+    }
+
     /// 200 stages in 10 layers, each waiting for one or two stages of the layer before and some
     /// for one two layers back (an edge that must pass a column): every stage is drawn, no two
     /// boxes overlap and no edge passes through a box, as the browser lays them out.
