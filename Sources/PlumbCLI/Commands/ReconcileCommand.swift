@@ -41,6 +41,7 @@ struct ReconcileCommand: PlumbCommand {
                        help: "If another reconcile of the environment is running, wait for it (at most DURATION: 30s, 5m; bare: as long as it takes)."),
         .flag("--watch", help: "Keep reconciling: fetch every --interval, reconcile when the desired state changed, push with --push. Stop with Ctrl-C / SIGTERM."),
         .option("--interval", value: "DURATION", help: "With --watch: time between cycles (default: 60s; ±10% jitter; backoff up to 10m after failures)."),
+        .option("--report", value: "DIR", help: "Rewrite the HTML report (DIR/index.html, as `plumb report --html`) after each recorded run."),
     ]
 
     var global: GlobalOptions
@@ -57,6 +58,8 @@ struct ReconcileCommand: PlumbCommand {
     var lockWait: Double?
     var watch: Bool
     var interval: Double
+    /// `--report DIR`: the folder of the page to rewrite after each recorded run.
+    var report: String?
 
     package init(_ parsed: ParsedArguments) throws {
         global = GlobalOptions(parsed)
@@ -76,6 +79,8 @@ struct ReconcileCommand: PlumbCommand {
         lockWait = try parsed.duration("--wait-for-lock", empty: DurationParser.maximum)
         watch = parsed.flag("--watch")
         interval = try parsed.duration("--interval") ?? 60
+        report = parsed.option("--report")
+        if report != nil && dryRun { throw UsageError("--report is rewritten after a recorded run; a dry run records none (use `plumb report --html`)", command: Self.name) }
         if parsed.option("--interval") != nil && !watch { throw UsageError("--interval only applies to --watch", command: Self.name) }
         if watch && (dryRun || detailedExitCode) { throw UsageError("--watch records runs; it cannot be combined with --dry-run", command: Self.name) }
         if watch && !forced.isEmpty { throw UsageError("--force would run the stage on every cycle; use it without --watch", command: Self.name) }
@@ -105,7 +110,8 @@ struct ReconcileCommand: PlumbCommand {
         } else {
             (view, feedback) = (text, text.feedback)
         }
-        var reconciler = Reconciler(project: project, observer: view, feedback: feedback, locking: locking)
+        var reconciler = Reconciler(project: project, observer: withReport(view, feedback: feedback, project: project, terminal: terminal),
+                                    feedback: feedback, locking: locking)
         reconciler.upload = upload
         targets.apply(to: &reconciler)
         var sync = RemoteSync(repository: project.repository, remote: remote)
@@ -118,7 +124,8 @@ struct ReconcileCommand: PlumbCommand {
             // Stage progress goes quiet unless --verbose: the loop's own line per cycle is the record.
             let stageTerminal = global.verbose ? terminal : Terminal(noColour: global.noColour, quiet: true)
             let watchView = TerminalReconcileView(terminal: stageTerminal, lines: terminal, showsPlan: false)
-            let loop = WatchLoop(project: project, observer: watchView, feedback: watchView.feedback, options: options, locking: locking)
+            let loop = WatchLoop(project: project, observer: withReport(watchView, feedback: watchView.feedback, project: project, terminal: terminal),
+                                 feedback: watchView.feedback, options: options, locking: locking)
             terminal.print("Watching \(branch)\(project.repository.remoteURL(remote) != nil ? " on \(remote)" : " (no remote '\(remote)': local commits only)") every \(formatDuration(interval)); Ctrl-C to stop.")
             loop.run()
             return PlumbCLI.ExitCode.ok
@@ -164,6 +171,13 @@ struct ReconcileCommand: PlumbCommand {
         lines?.emit("summary", JSONLinesReconcileView.summary(plan: outcome.plan, record: outcome.record, commit: commit,
                                                               pushed: pushed, exitCode: code))
         return code
+    }
+
+    /// `view`, and with --report the page's refresher after it.
+    private func withReport(_ view: ReconcileObserver, feedback: Feedback, project: Project, terminal: Terminal) -> ReconcileObserver {
+        guard let report else { return view }
+        return ReconcileViews(views: [view, ReportPage.Refresher(project: project, environment: global.env, folder: report, terminal: terminal)],
+                              feedback: feedback)
     }
 
     /// The exit code of a recorded run that did not succeed: 130 when a signal stopped it (the

@@ -101,6 +101,24 @@ package enum Escape {
         return out
     }
 
+    /// Text for HTML element content or a double-quoted attribute: controls made visible (as for
+    /// a terminal; `layout` keeps newlines and tabs, for a log in `<pre>`), then `&`, `<`, `>`, `"`
+    /// and `'` as entities, so a value can neither open markup nor end an attribute.
+    package static func html(_ text: String, keeping: Keep = []) -> String {
+        var out = ""
+        for c in terminal(text, keeping: keeping.intersection(.layout)).unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
     private static let markdownSpecial: Set<Unicode.Scalar> = ["\\", "`", "*", "_", "[", "]", "<", ">", "|", "&", "~", "@", "#", ":", "!"]
 
     private static func needsEscape(_ c: Unicode.Scalar) -> Bool {
