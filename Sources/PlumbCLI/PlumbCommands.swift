@@ -24,5 +24,11 @@ package enum PlumbCommands {
         CommandEntry(PullCommand.self),
         CommandEntry(GCCommand.self),
         CommandEntry(SchemaCommand.self),
+        CommandEntry(ParamsCommand.self),
+        CommandEntry(DoctorCommand.self),
+        CommandEntry(CompletionCommand.self),
     ]
+
+    /// Commands `--help` does not list: what the completion scripts call for dynamic values.
+    package static let hidden: [CommandEntry] = [CommandEntry(CompleteCommand.self)]
 }
