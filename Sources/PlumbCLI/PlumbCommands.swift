@@ -19,12 +19,12 @@ package enum PlumbCommands {
         CommandEntry(ShowCommand.self),
         CommandEntry(LogsCommand.self),
         CommandEntry(MetricsCommand.self),
+        CommandEntry(ParamsCommand.self),
         CommandEntry(ReportCommand.self),
         CommandEntry(PushCommand.self),
         CommandEntry(PullCommand.self),
         CommandEntry(GCCommand.self),
         CommandEntry(SchemaCommand.self),
-        CommandEntry(ParamsCommand.self),
         CommandEntry(DoctorCommand.self),
         CommandEntry(CompletionCommand.self),
     ]

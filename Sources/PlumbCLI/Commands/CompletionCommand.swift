@@ -10,8 +10,10 @@ struct CompletionCommand: PlumbCommand {
     package static let discussion = """
     The script completes commands, options, their fixed values, and the environments, stages and runs
     of the repository (it asks `plumb __complete` when you press Tab, so it never goes stale):
-      bash   source <(plumb completion bash)             (or save it in ~/.local/share/bash-completion/completions/plumb)
-      zsh    plumb completion zsh > "${fpath[1]}/_plumb"  (or source <(plumb completion zsh) after compinit)
+      bash   source <(plumb completion bash)
+             (or save it as ~/.local/share/bash-completion/completions/plumb)
+      zsh    plumb completion zsh > "${fpath[1]}/_plumb"
+             (or source <(plumb completion zsh) after compinit)
       fish   plumb completion fish > ~/.config/fish/completions/plumb.fish
     """
     package static let arguments: [ArgumentSpec] = [

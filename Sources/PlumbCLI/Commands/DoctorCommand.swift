@@ -7,12 +7,15 @@ import PlumbEngine
 /// `plumb doctor`: checks what a run needs, one line per check with how to fix what is wrong.
 struct DoctorCommand: PlumbCommand {
     package static let name = "doctor"
-    package static let abstract = "Check what a run needs: libraries, git identity, spec, cache, shared store, remotes, credentials."
+    package static let abstract = "Check what a run needs (libraries, git, spec, cache, store, credentials) and how to fix it."
     package static let discussion = """
-    Each check prints ok, warn or fail, and for warn and fail how to fix it. Exits 1 when any check
-    fails (warnings alone exit 0). Credential variables are reported by name only, never by value.
-    The shared store is reached with the configured credentials (one HEAD request); git remotes are
-    listed, not contacted.
+    Checks the C libraries' versions, git's user.name/email, the repository and its spec, the
+    virtual environment when stages run .venv/bin/python, the local cache (writable, free space), the
+    shared store (cache.url or PLUMB_CACHE_URL) and the git remotes, and which of Plumb's credential
+    variables are set. Each check prints ok, warn or fail, and for warn and fail how to fix it.
+    Exits 1 when any check fails (warnings alone exit 0). Credential variables are reported by name
+    only, never by value. The shared store is reached with the configured credentials (one HEAD
+    request); git remotes are listed, not contacted.
     """
     package static let arguments: [ArgumentSpec] = GlobalOptions.arguments
 

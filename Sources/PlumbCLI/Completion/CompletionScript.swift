@@ -311,7 +311,8 @@ enum CompletionScript {
         for name in spec.names {
             line += name.hasPrefix("--") ? " -l \(name.dropFirst(2))" : " -s \(name.dropFirst())"
         }
-        if spec.takesValue { line += " -r " + fishValues(spec.completion) }
+        // -x: takes a value and offers no file names, but for an option that names a file.
+        if spec.takesValue { line += (spec.completion == .files ? " -r " : " -x ") + fishValues(spec.completion) }
         return line.trimmingSuffixSpaces() + " -d \(fishQuote(spec.summary))\n"
     }
 

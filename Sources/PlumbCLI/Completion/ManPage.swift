@@ -67,9 +67,18 @@ enum ManPage {
         return ".TP\n\(head)\n\(escape(help))\n"
     }
 
-    /// Text for roff: backslashes and hyphens escaped.
+    /// Text for roff: backslashes and hyphens escaped, and anything past ASCII as a `\[uXXXX]` glyph.
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\e").replacingOccurrences(of: "-", with: "\\-")
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\e"
+            case "-": out += "\\-"
+            case _ where scalar.value > 0x7F: out += String(format: "\\[u%04X]", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// One line of text; a line roff would take for a request (leading `.` or `'`) is protected.
