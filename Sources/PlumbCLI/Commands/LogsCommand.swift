@@ -47,6 +47,10 @@ struct LogsCommand: PlumbCommand {
             var output = LogOutput(redactor: Self.liveRedactor(for: stage, environment: global.env, project: project))
             let ending = LogFollower(project: project).follow(run: running, stage: stage) { output.write($0) }
             output.finish()
+            if ending == .abandoned {
+                throw PlumbError("run \(running) stopped before it was recorded, and '\(stage)' did not finish: no reconcile is going on this clone",
+                                 hint: "the log so far is what was printed; reconcile again to run the stage")
+            }
             guard case let .runFinished(consumed) = ending else { return PlumbCLI.ExitCode.ok }
             // Recorded before the stage's log was seen to its end: the rest comes from the record's copy in the cache.
             return try printRecorded(ShowCommand.find(running, environment: nil, project: project), project: project, skip: consumed)

@@ -1,5 +1,6 @@
 import Foundation
 import PlumbCore
+import PlumbStore
 
 /// Follows the log of a stage of a run in progress on this machine, as `tail -f` does: the
 /// executor writes `.plumb/logs/<run>/<stage>.log` while the stage runs, marks it ended
@@ -18,13 +19,17 @@ package struct LogFollower {
         case stageEnded
         /// The run was recorded first; `consumed` bytes of the log were handed on (the rest is in the cache).
         case runFinished(consumed: Int)
+        /// No reconcile is going any more, yet the run was never recorded (it was killed): its folder stays.
+        case abandoned
     }
 
     /// The marker the executor leaves beside a log once the stage has ended.
     package static func endMarker(ofLog log: String) -> String { log + ".ended" }
 
-    /// The runs in progress on this machine, newest first (run ids sort by their start).
+    /// The runs in progress on this machine, newest first (run ids sort by their start). None while
+    /// no reconcile holds an environment's lock: the folders left then are of runs killed unrecorded.
     package func runningRuns() -> [String] {
+        guard anyReconcileGoing() else { return [] }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: project.runningLogsDirectory)) ?? []
         return names.filter(RunReference.isWellFormed).sorted(by: >)
     }
@@ -45,6 +50,14 @@ package struct LogFollower {
         }
     }
 
+    /// Whether a writer holds an environment's lock on this clone (the kernel's word, `RepositoryLock.holder`).
+    package func anyReconcileGoing() -> Bool {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: project.locksDirectory.path)) ?? []
+        return files.filter { $0.hasSuffix(".lock") }.map { String($0.dropLast(5)) }.contains { name in
+            name != RepositoryLock.cacheName && RepositoryLock.holder(directory: project.locksDirectory, name: name) != nil
+        }
+    }
+
     /// Hands `emit` what the stage writes, from the start, until the stage ends or the run is recorded.
     package func follow(run: String, stage: String, emit: (Data) -> Void) -> Ending {
         let folder = project.logDirectory(for: run)
@@ -60,13 +73,18 @@ package struct LogFollower {
             let data = handle.readDataToEndOfFile()
             if !data.isEmpty { consumed += data.count; emit(data) }
         }
+        var polls = 0
         while true {
             // Looked at before reading: once either holds, the read after it sees the whole log.
             let ended = FileManager.default.fileExists(atPath: marker)
             let recorded = !FileManager.default.fileExists(atPath: folder)
+            // The lock table is read about once a second, not every poll.
+            let gone = polls % 5 == 4 && !anyReconcileGoing()
             drain()
             if ended { return .stageEnded }
             if recorded { return .runFinished(consumed: consumed) }
+            if gone { return FileManager.default.fileExists(atPath: folder) ? .abandoned : .runFinished(consumed: consumed) }
+            polls += 1
             Thread.sleep(forTimeInterval: interval)
         }
     }

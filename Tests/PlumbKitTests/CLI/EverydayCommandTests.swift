@@ -129,6 +129,10 @@ import Testing
         let recorded = try plumb(h, "logs", "-f", running, "slow")
         #expect(recorded.status == 0 && recorded.stdout.hasPrefix("line 1\nline 2\nline 3\nlast"), "\(recorded.stdout)")
         #expect(try plumb(h, "logs", "-f", "--json", running, "slow").status == 64)
+        // The folder of a run killed before it was recorded is no run in progress: no reconcile holds a lock.
+        try h.scratch.write(".plumb/logs/29991231-235959-aaaaaa/slow.log", "stale\n")
+        let stale = try plumb(h, "logs", "-f", "latest", "slow")
+        #expect(stale.status == 0 && stale.stdout.hasPrefix("line 1\n"), "\(stale.stdout)\(stale.stderr)")
     }
 
     @Test func doctorSaysOkWarnOrFailPerCheckAndNamesCredentialsWithoutValues() throws {
