@@ -34,6 +34,8 @@ for pkg in libgit2-dev libyaml-dev libssl-dev libcurl4-openssl-dev nginx pkg-con
   installed "$pkg" || missing+=("$pkg")
 done
 installed shellcheck || missing+=(shellcheck)   # the test suite's, not the build's
+# The test suite checks `plumb completion zsh|fish` with these shells (it skips them when absent).
+for pkg in zsh fish; do installed "$pkg" || missing+=("$pkg"); done
 
 command -v "$python" >/dev/null 2>&1 || die "no '$python' on PATH (set PYTHON to a Python 3.9+ interpreter)"
 # `python3 -m venv` needs the venv and ensurepip modules; Debian's own python3 ships them in

@@ -23,6 +23,15 @@ package struct ArgumentSpec: Sendable {
     var help: String
     /// A positional that takes every remaining argument (zero or more), like `<stage>...`.
     var repeats = false
+    /// The only values it takes, for shell completion and the man page (empty: any).
+    var choices: [String] = []
+
+    /// This argument, completing (and documenting) only `values`.
+    func choosing(_ values: [String]) -> ArgumentSpec {
+        var copy = self
+        copy.choices = values
+        return copy
+    }
 
     package static func flag(_ names: String..., help: String) -> ArgumentSpec { .init(names: names, kind: .flag, help: help) }
     static func option(_ names: String..., value: String, help: String) -> ArgumentSpec {

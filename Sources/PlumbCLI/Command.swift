@@ -224,6 +224,7 @@ package enum PlumbCLI {
         }
         guard let first = args.first else { print(help()); return ExitCode.usage }
         if first == "--help" || first == "-h" || first == "help" {
+            if first == "help", args.dropFirst().contains("--man") { print(ManPage.render(), terminator: ""); return ExitCode.ok }
             if args.count > 1, let command = commands.first(where: { $0.name == args[1] }) {
                 print(help(for: command)); return ExitCode.ok
             }
@@ -231,8 +232,9 @@ package enum PlumbCLI {
         }
         if first == "--version" { print("plumb \(version)"); return ExitCode.ok }
         args.removeFirst()
-        guard let type = commands.first(where: { $0.name == first }) else {
-            let hint = Suggest.closest(to: first, in: commands.map(\.name)).map { "\n  hint: did you mean '\($0)'?" } ?? ""
+        guard let type = (commands + PlumbCommands.hidden).first(where: { $0.name == first }) else {
+            let hint = CommandWords.hint(for: first).map { "\n  hint: \($0)" }
+                ?? Suggest.closest(to: first, in: commands.map(\.name)).map { "\n  hint: did you mean '\($0)'?" } ?? ""
             report("error: unknown command '\(Escape.terminal(first))'\(hint)\nRun 'plumb --help' for the list of commands.")
             return ExitCode.usage
         }

@@ -19,10 +19,16 @@ package enum PlumbCommands {
         CommandEntry(ShowCommand.self),
         CommandEntry(LogsCommand.self),
         CommandEntry(MetricsCommand.self),
+        CommandEntry(ParamsCommand.self),
         CommandEntry(ReportCommand.self),
         CommandEntry(PushCommand.self),
         CommandEntry(PullCommand.self),
         CommandEntry(GCCommand.self),
         CommandEntry(SchemaCommand.self),
+        CommandEntry(DoctorCommand.self),
+        CommandEntry(CompletionCommand.self),
     ]
+
+    /// Commands `--help` does not list: what the completion scripts call for dynamic values.
+    package static let hidden: [CommandEntry] = [CommandEntry(CompleteCommand.self)]
 }

@@ -130,6 +130,14 @@ extension Repository {
         git_remote_free(remote)
     }
 
+    /// The names of the configured remotes, sorted.
+    package func remoteNames() -> [String] {
+        var list = git_strarray()
+        guard git_remote_list(&list, handle) == 0 else { return [] }
+        defer { git_strarray_dispose(&list) }
+        return (0..<list.count).compactMap { list.strings[$0].map { String(cString: $0) } }.sorted()
+    }
+
     /// The fetch URL of the remote `name`, nil when there is no such remote.
     package func remoteURL(_ name: String) -> String? {
         var remote: OpaquePointer?

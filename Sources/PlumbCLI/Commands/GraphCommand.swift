@@ -24,7 +24,7 @@ struct GraphCommand: PlumbCommand {
     package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
         GlobalOptions.envArgument,
         .option("--ref", value: "REV", help: "Read the spec and records at this commit instead of HEAD."),
-        .option("--format", value: "FORMAT", help: "text (default), mermaid, dot or json."),
+        .option("--format", value: "FORMAT", help: "text (default), mermaid, dot or json.").choosing(GraphRenderer.Format.allCases.map(\.rawValue)),
         .flag("--dot", help: "Same as --format dot."),
     ]
 

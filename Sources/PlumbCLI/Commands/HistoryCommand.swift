@@ -14,7 +14,8 @@ struct HistoryCommand: PlumbCommand {
     """
     package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
         .option("--env", "-e", value: "NAME", help: "Only this environment's runs and promotions (default: every environment)."),
-        .option("--limit", "-n", value: "N", help: "Show at most N entries (default: 20)."),
+        // No -n: that is --dry-run in every command that writes (decisions.md, "-n is --dry-run").
+        .option("--limit", value: "N", help: "Show at most N entries (default: 20)."),
     ]
 
     var global: GlobalOptions

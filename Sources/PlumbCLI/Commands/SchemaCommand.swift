@@ -15,7 +15,7 @@ struct SchemaCommand: PlumbCommand {
     validator uses, so it accepts exactly the keys `plumb validate` accepts.
     """
     package static let arguments: [ArgumentSpec] = [
-        .positional("kind", optional: true, help: "pipeline (default) or environment."),
+        .positional("kind", optional: true, help: "pipeline (default) or environment.").choosing(JSONSchema.Kind.allCases.map(\.rawValue)),
         .option("--output", "-o", value: "DIR", help: "Write both schema files into DIR instead of printing one."),
         .flag("--quiet", "-q", help: "Print nothing when writing files."),
     ]

@@ -30,4 +30,11 @@ package struct MetricsDiff: Sendable, Codable, Hashable {
             return row
         }
     }
+
+    /// The rows whose value differs (or exists on one side only).
+    package var changedOnly: MetricsDiff {
+        var copy = self
+        copy.rows = rows.filter { $0.a != $0.b }
+        return copy
+    }
 }

@@ -76,6 +76,8 @@ package final class Project: @unchecked Sendable {
     package func workspace(for environment: String) -> String { workDirectory.appendingPathComponent("work/\(environment)").path }
     /// `.plumb/logs/<run>`: logs while a run is going; kept in the cache afterwards.
     func logDirectory(for run: String) -> String { workDirectory.appendingPathComponent("logs/\(run)").path }
+    /// `.plumb/logs`: one folder per run in progress on this machine (`plumb logs -f`).
+    package var runningLogsDirectory: String { workDirectory.appendingPathComponent("logs").path }
     package var locksDirectory: URL { plumbDirectory.appendingPathComponent("locks") }
     /// Refuses when the repository's rules forbid the commits Plumb writes: libgit2 does not sign,
     /// so with `commit.gpgsign` a record would be the one unsigned commit on a branch that may

@@ -333,6 +333,8 @@ package final class Executor: @unchecked Sendable {
 
         // Streamed into the cache, and only the end read back for the record: a stage may print gigabytes.
         let logDigest = try? project.store.store(logFile)
+        // The stage is over and its log complete: what `plumb logs -f` waits for.
+        _ = FileManager.default.createFile(atPath: LogFollower.endMarker(ofLog: logFile), contents: nil)
         let logTail = Self.tail(ofLogAt: logFile)
         guard result.succeeded else {
             let end: ProcessEnd = result.timedOut ? .timedOut(after: stage.timeout ?? 0)

@@ -234,8 +234,10 @@ import Testing
         #expect(state.stages["train"]?.fingerprint == pin.stages["train"]?.fingerprint)
         let status = try world.plumb("status")
         #expect(status.stdout.split(separator: "\n").first { $0.hasPrefix("  registry") }?.contains("never reconciled") == false, "\(status.stdout)")
-        let diff = try world.plumb("metrics", "diff", "dev", "registry")
+        // The same metrics on both sides: only --all lists them (unchanged rows are left out by default).
+        let diff = try world.plumb("metrics", "diff", "dev", "registry", "--all")
         #expect(diff.stdout.contains("evaluate.accuracy  0.85  0.85"), "\(diff.stdout)")
+        #expect(try world.plumb("metrics", "diff", "dev", "registry").stdout.hasPrefix("No metric changed from dev to registry"))
         // Nothing new: nothing recorded.
         let before = try world.originMain
         #expect(try world.plumb("reconcile", "--env", "registry", "--pull", "--push").status == 0)
