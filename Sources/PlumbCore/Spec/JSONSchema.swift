@@ -95,6 +95,20 @@ package enum JSONSchema {
             return .object(["type": .string("object"),
                             "propertyNames": .object(["pattern": .string(SpecSchema.namePattern)]),
                             "additionalProperties": reference(shape, defs: &defs)])
+        case let .namedStages(shape, fanOut):
+            return .object(["type": .string("object"),
+                            "propertyNames": .object(["pattern": .string(SpecSchema.namePattern)]),
+                            "additionalProperties": .object(["oneOf": .array([reference(shape, defs: &defs), reference(fanOut, defs: &defs)])])])
+        case .varsSources:
+            return .object(["type": .string("array"),
+                            "items": .object(["anyOf": .array([.object(["type": .string("string")]), .object(["type": .string("object")])])])])
+        case .fanOutItems:
+            return .object(["anyOf": .array([.object(["type": .string("array")]), .object(["type": .string("object")]),
+                                             .object(["type": .string("string"), "pattern": .string("^\\$\\{[^}]+\\}$")])])])
+        case .matrixAxes:
+            return .object(["type": .string("object"), "minProperties": .int(1),
+                            "additionalProperties": .object(["anyOf": .array([.object(["type": .string("array"), "minItems": .int(1)]),
+                                                                              .object(["type": .string("string"), "pattern": .string("^\\$\\{[^}]+\\}$")])])])])
         }
     }
 
