@@ -23,7 +23,7 @@ enum PipelineDecoder {
     /// Decodes a pipeline whose fan-out stages are already expanded (`StageExpansion`);
     /// `commandTemplates` are attached to the stages they belong to.
     static func decode(_ root: YAMLNode?, file: String, commandTemplates: [String: CommandTemplate] = [:],
-                       diagnostics: inout [Diagnostic]) -> DecodedPipeline? {
+                       declaresStages: Bool = false, diagnostics: inout [Diagnostic]) -> DecodedPipeline? {
         guard let root else {
             diagnostics.append(Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), "\(file) is empty",
                                           hint: "start with 'version: 1' and a 'stages:' mapping"))
@@ -41,7 +41,7 @@ enum PipelineDecoder {
                 stages.append(stage)
             }
         }
-        if case let .namedObjects(list)? = object.values["stages"], list.isEmpty, decoder.diagnostics.isEmpty {
+        if case let .namedObjects(list)? = object.values["stages"], list.isEmpty, decoder.diagnostics.isEmpty, !declaresStages {
             decoder.diagnostics.append(Diagnostic(.warning, at: object.location(of: "stages"), "the pipeline declares no stages"))
         }
         let cache = decodeCache(object.object("cache"), diagnostics: &decoder.diagnostics)

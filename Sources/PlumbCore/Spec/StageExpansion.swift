@@ -5,6 +5,8 @@ struct ExpandedPipeline {
     var root: YAMLNode
     /// Commands that use spec/params.yaml, by stage name: rendered again for each environment.
     var commandTemplates: [String: CommandTemplate] = [:]
+    /// The file declares stages, even if none expanded (all reported): no "no stages" warning then.
+    var declaresStages = false
 }
 
 /// Reads `vars`, replaces each `foreach`/`matrix` stage by its instances and interpolates every
@@ -38,11 +40,13 @@ enum StageExpansion {
             readVars(pair.value, source: source, scope: &scope, diagnostics: &diagnostics)
         }
         var expansion = Expansion(scope: scope)
+        var declaresStages = false
         var out: [YAMLNode.Pair] = []
         for pair in pairs {
             if pair.key.scalar == "stages", case let .mapping(stages) = pair.value.kind {
                 var node = pair.value
                 node.kind = .mapping(expansion.stages(stages))
+                declaresStages = declaresStages || !stages.isEmpty
                 out.append(.init(key: pair.key, value: node))
             } else {
                 out.append(pair)
@@ -51,7 +55,7 @@ enum StageExpansion {
         diagnostics += expansion.diagnostics
         var expanded = root
         expanded.kind = .mapping(out)
-        return ExpandedPipeline(root: expanded, commandTemplates: expansion.templates)
+        return ExpandedPipeline(root: expanded, commandTemplates: expansion.templates, declaresStages: declaresStages)
     }
 
     /// Adds the names of each `vars` entry: a params file (YAML or JSON, read from the same
@@ -228,15 +232,21 @@ private struct Expansion {
         return out
     }
 
+    /// The node with its strings resolved; a scalar that does not resolve (diagnosed) stays as
+    /// written, except in a list, where it is dropped so that no check reports it a second time.
     private func interpolate(_ node: YAMLNode, keyColumn: Int, context: String, interpolator: inout Interpolator) -> YAMLNode {
+        resolving(node, keyColumn: keyColumn, context: context, interpolator: &interpolator) ?? node
+    }
+
+    private func resolving(_ node: YAMLNode, keyColumn: Int, context: String, interpolator: inout Interpolator) -> YAMLNode? {
         var copy = node
         switch node.kind {
         case let .scalar(text, _):
             guard text.contains("${") else { return node }
-            guard let resolved = interpolator.resolve(text, context: context, locate: { Self.locate(node, text, $0, keyColumn: keyColumn) }) else { return node }
-            return Self.scalar(resolved, like: node)
+            return interpolator.resolve(text, context: context, locate: { Self.locate(node, text, $0, keyColumn: keyColumn) })
+                .map { Self.scalar($0, like: node) }
         case let .sequence(items):
-            copy.kind = .sequence(items.map { interpolate($0, keyColumn: keyColumn, context: context, interpolator: &interpolator) })
+            copy.kind = .sequence(items.compactMap { resolving($0, keyColumn: keyColumn, context: context, interpolator: &interpolator) })
         case let .mapping(pairs):
             copy.kind = .mapping(pairs.map { .init(key: $0.key, value: interpolate($0.value, keyColumn: $0.key.location.column, context: context, interpolator: &interpolator)) })
         }
@@ -297,7 +307,7 @@ private struct Expansion {
                                hint: "use one 'matrix' with both lists as axes")])
             return nil
         }
-        guard let items = collection(foreach.value, key: "foreach", context: context) else { return nil }
+        guard let items = collection(foreach.value, what: "'foreach'", example: "foreach: ${datasets}", context: context) else { return nil }
         var instances: [StageExpansion.Instance] = []
         switch items {
         case let .list(values):
@@ -323,21 +333,22 @@ private struct Expansion {
     }
 
     /// A list or mapping written out, or `${name}` of one from vars or params.
-    private mutating func collection(_ node: YAMLNode, key: String, context: String) -> Items? {
+    /// `what` names the value in messages ("'foreach'", "matrix axis 'lr'"); `example` is a fix.
+    private mutating func collection(_ node: YAMLNode, what: String, example: String, context: String) -> Items? {
         var found: [Diagnostic] = []
         defer { report(found) }
         switch node.kind {
         case let .sequence(items):
-            return .list(items.map { (ParamsDecoder.decode($0, context: "'\(key)' of \(context)", diagnostics: &found), $0.location) })
+            return .list(items.map { (ParamsDecoder.decode($0, context: "\(what) of \(context)", diagnostics: &found), $0.location) })
         case let .mapping(pairs):
             var out: [(String, JSONValue, SourceLocation)] = []
             var seen: Set<String> = []
             for pair in pairs {
                 guard let name = pair.key.scalar, seen.insert(name).inserted else {
-                    found.append(Diagnostic(at: pair.key.location, "duplicate key '\(pair.key.scalar ?? "?")' in '\(key)' of \(context)"))
+                    found.append(Diagnostic(at: pair.key.location, "duplicate key '\(pair.key.scalar ?? "?")' in \(what) of \(context)"))
                     continue
                 }
-                out.append((name, ParamsDecoder.decode(pair.value, context: "'\(key)' of \(context)", diagnostics: &found), pair.key.location))
+                out.append((name, ParamsDecoder.decode(pair.value, context: "\(what) of \(context)", diagnostics: &found), pair.key.location))
             }
             return .mapping(out)
         case let .scalar(text, _):
@@ -350,15 +361,15 @@ private struct Expansion {
                 case let .array(values)?: return .list(values.map { ($0, node.location) })
                 case let .object(object)?: return .mapping(object.keys.sorted().map { ($0, object[$0]!, node.location) })
                 default:
-                    found.append(Diagnostic(at: node.location, "'\(key)' of \(context) is '\(text)', which is \(resolved.whole.map(Templating.typeName) ?? "a string"); expected a list or a mapping",
-                                            hint: "name a list or mapping of vars or spec/params.yaml, e.g. '\(key): ${models}'"))
+                    found.append(Diagnostic(at: node.location, "\(what) of \(context) is '\(text)', which is \(resolved.whole.map(Templating.typeName) ?? "a string"); expected a list or a mapping",
+                                            hint: "name a list or mapping of vars or spec/params.yaml, e.g. '\(example)'"))
                     return nil
                 }
             }
             fallthrough
         default:
-            found.append(Diagnostic(at: node.location, "'\(key)' of \(context) must be a list, a mapping, or '${name}' of one; found \(ScalarResolver.typeName(node))",
-                                    hint: key == "foreach" ? "e.g. 'foreach: [a, b]', or 'foreach: ${datasets}' naming a list in vars" : "e.g. 'lr: [0.1, 0.01]'"))
+            found.append(Diagnostic(at: node.location, "\(what) of \(context) must be a list, a mapping, or '${name}' of one; found \(ScalarResolver.typeName(node))",
+                                    hint: "e.g. '\(example)' naming a list in vars, or the values written out as a list"))
             return nil
         }
     }
@@ -377,7 +388,7 @@ private struct Expansion {
         var total = 1
         for pair in axes {
             guard let axis = pair.key.scalar else { continue }
-            guard let items = collection(pair.value, key: "matrix axis '\(axis)'", context: context) else { return nil }
+            guard let items = collection(pair.value, what: "matrix axis '\(axis)'", example: "\(axis): ${\(axis)s}", context: context) else { return nil }
             guard case let .list(values) = items else {
                 report([Diagnostic(at: pair.value.location, "matrix axis '\(axis)' of \(context) must be a list, found a mapping",
                                    hint: "write its values as a list: '\(axis): [a, b]'")])
