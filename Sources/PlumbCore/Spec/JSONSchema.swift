@@ -34,6 +34,10 @@ package enum JSONSchema {
         var properties: [String: JSONValue] = [:]
         for field in shape.fields {
             var property = type(field.type, defs: &defs)
+            if shape.templated, field.type.isTyped {
+                // `timeout: ${item.timeout}`: one reference, resolved to the typed value before decoding.
+                property = .object(["anyOf": .array([property, reference])])
+            }
             if case var .object(p) = property { p["description"] = .string(field.doc); property = .object(p) }
             properties[field.name] = property
         }
@@ -50,6 +54,9 @@ package enum JSONSchema {
         }
         return .object(out)
     }
+
+    /// A whole value that is one `${…}` reference.
+    private static let reference: JSONValue = .object(["type": .string("string"), "pattern": .string("^\\$\\{[^}]+\\}$")])
 
     /// A reference to `shape` in `$defs`, adding it on first use.
     private static func reference(_ shape: SchemaObject, defs: inout [String: JSONValue]) -> JSONValue {

@@ -35,7 +35,8 @@ enum SpecSchema {
             .init("resources", .object(resources), doc: "What the command needs of the machine; the Slurm runner asks for it, the local runner ignores it."),
             .init("matrix", .matrixAxes, doc: "Fan-out: one instance per combination of these named lists (`{model: [a, b], lr: [0.1, 0.01]}`), named `<stage>-a-0_1`; `${item.model}` is the instance's value."),
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
-        ])
+        ],
+        templated: true)
 
     /// A `foreach` stage: one template stage (`do`) expanded into an instance per item.
     package static let foreachStage = SchemaObject(
@@ -179,6 +180,14 @@ indirect enum SchemaType: Sendable {
     /// `matrix:`, a mapping of axis names to lists (or `${name}` strings).
     case matrixAxes
 
+    /// A scalar that is not text (a number, boolean or choice), which a `${…}` can still produce.
+    var isTyped: Bool {
+        switch self {
+        case .integer, .number, .duration, .boolean, .choice: return true
+        default: return false
+        }
+    }
+
     /// How messages name this type: "expected a list of strings, found a mapping".
     var expectation: String {
         switch self {
@@ -224,9 +233,11 @@ struct SchemaObject: Sendable {
     package var fields: [SchemaField]
     /// At least one of these keys must be present (a gate needs a bound).
     var requiresOneOf: [String]
+    /// Its values may be `${…}` (StageExpansion), so a typed key also takes one reference.
+    var templated: Bool
 
-    package init(name: String, doc: String, fields: [SchemaField], requiresOneOf: [String] = []) {
-        self.name = name; self.doc = doc; self.fields = fields; self.requiresOneOf = requiresOneOf
+    package init(name: String, doc: String, fields: [SchemaField], requiresOneOf: [String] = [], templated: Bool = false) {
+        self.name = name; self.doc = doc; self.fields = fields; self.requiresOneOf = requiresOneOf; self.templated = templated
     }
 
     /// The field called `name`, if the shape allows it.
