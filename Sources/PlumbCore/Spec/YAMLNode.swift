@@ -92,6 +92,7 @@ enum YAMLReader {
             if let context = parser.context.map({ String(cString: $0) }) { message = "\(context), \(problem)" }
             let hint: String? = problem.contains("tab") ? "indent with spaces; YAML does not allow tabs"
                 : problem.contains("mapping values are not allowed") ? "quote a value that contains ': '"
+                : problem.contains("did not find expected ','") ? "close the list or mapping; inside [ ] and { } quote a value that holds '${…}', '{' or ','"
                 : nil
             return DiagnosticsError([Diagnostic(at: location(parser.problem_mark), "YAML syntax: \(message)", hint: hint)])
         }
