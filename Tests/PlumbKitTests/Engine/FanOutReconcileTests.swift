@@ -44,9 +44,11 @@ import PlumbCoreFixtures
         #expect(outcome.plan.stages.first { $0.name == "shard-b" }?.command.contains("echo 20 > build/b.txt") == true)
         #expect(try harness.state()?.stages["shard-a"]?.run == state.stages["shard-a"]?.run)
 
-        // Nothing changed: nothing runs.
+        // Nothing changed: nothing runs; an instance is forced by its name.
         try harness.reconcile()
         #expect(try harness.ran().isEmpty)
+        try harness.reconcile(forced: ["shard-c"])
+        #expect(try harness.ran() == ["shard-c"])
     }
 
     @Test func aChangedVarRerunsTheStagesThatUseIt() throws {
