@@ -101,6 +101,14 @@ package enum Planner {
                 document = document.merging(nested(key, value))
             }
             let env = stage.variables(in: input.environment)
+            // `${…}` of params in the command take this environment's overrides (StageExpansion).
+            var command = stage.cmd
+            switch stage.command(params: effectiveParams) {
+            case let .success(rendered): command = rendered
+            case let .failure(problem):
+                errors.append(Diagnostic(at: stage.location, "stage '\(name)' puts '${\(problem.reference)}' into its command, which \(problem.problem) (environment '\(input.environment.name)')",
+                                         hint: "an environment's params override must keep the type of the value it replaces"))
+            }
 
             // Each dep's source, and its identity where known now.
             var deps: [String: DepSource] = [:]
@@ -133,13 +141,13 @@ package enum Planner {
             let executor = stage.executor ?? input.environment.executor ?? .local
             let resources = (stage.resources ?? StageResources()).over(input.environment.resources)
             let asked = resources == StageResources() ? nil : resources
-            let inputs = FingerprintInputs(command: stage.cmd, env: env, params: params, inputs: known,
+            let inputs = FingerprintInputs(command: command, env: env, params: params, inputs: known,
                                            hardware: resources.fingerprintPart)
             let fingerprint = unknownUpstream.isEmpty ? inputs.fingerprint : nil
 
             var item = PlannedStage(
                 name: name, action: .run, reasons: [], fingerprint: fingerprint, recordedFingerprint: record?.fingerprint,
-                command: stage.cmd, env: env, secrets: stage.secrets(in: input.environment),
+                command: command, env: env, secrets: stage.secrets(in: input.environment),
                 params: params, paramsDocument: document, deps: deps, externalDeps: external.sorted(),
                 outputs: stage.outs, metricsFiles: stage.metrics, cachedOutputs: [:], cachedMetrics: [:], cachedRun: nil,
                 upstream: upstream.sorted(), timeout: stage.timeout, retries: stage.retries,

@@ -34,6 +34,10 @@ package enum JSONSchema {
         var properties: [String: JSONValue] = [:]
         for field in shape.fields {
             var property = type(field.type, defs: &defs)
+            if shape.templated, field.type.isTyped {
+                // `timeout: ${item.timeout}`: one reference, resolved to the typed value before decoding.
+                property = .object(["anyOf": .array([property, reference])])
+            }
             if case var .object(p) = property { p["description"] = .string(field.doc); property = .object(p) }
             properties[field.name] = property
         }
@@ -50,6 +54,9 @@ package enum JSONSchema {
         }
         return .object(out)
     }
+
+    /// A whole value that is one `${…}` reference.
+    private static let reference: JSONValue = .object(["type": .string("string"), "pattern": .string("^\\$\\{[^}]+\\}$")])
 
     /// A reference to `shape` in `$defs`, adding it on first use.
     private static func reference(_ shape: SchemaObject, defs: inout [String: JSONValue]) -> JSONValue {
@@ -95,6 +102,20 @@ package enum JSONSchema {
             return .object(["type": .string("object"),
                             "propertyNames": .object(["pattern": .string(SpecSchema.namePattern)]),
                             "additionalProperties": reference(shape, defs: &defs)])
+        case let .namedStages(shape, fanOut):
+            return .object(["type": .string("object"),
+                            "propertyNames": .object(["pattern": .string(SpecSchema.namePattern)]),
+                            "additionalProperties": .object(["oneOf": .array([reference(shape, defs: &defs), reference(fanOut, defs: &defs)])])])
+        case .varsSources:
+            return .object(["type": .string("array"),
+                            "items": .object(["anyOf": .array([.object(["type": .string("string")]), .object(["type": .string("object")])])])])
+        case .fanOutItems:
+            return .object(["anyOf": .array([.object(["type": .string("array")]), .object(["type": .string("object")]),
+                                             .object(["type": .string("string"), "pattern": .string("^\\$\\{[^}]+\\}$")])])])
+        case .matrixAxes:
+            return .object(["type": .string("object"), "minProperties": .int(1),
+                            "additionalProperties": .object(["anyOf": .array([.object(["type": .string("array"), "minItems": .int(1)]),
+                                                                              .object(["type": .string("string"), "pattern": .string("^\\$\\{[^}]+\\}$")])])])])
         }
     }
 

@@ -89,6 +89,9 @@ package struct Stage: Sendable, Hashable {
     package var resources: StageResources?
     /// Where the stage is declared, for diagnostics.
     package var location: SourceLocation?
+    /// The command with its `${…}` references to spec/params.yaml kept, when it has any: `cmd`
+    /// is it rendered with params.yaml as written, `command(params:)` with an environment's.
+    package var commandTemplate: CommandTemplate?
 
     package init(name: String, cmd: String, deps: [String] = [], outs: [String] = [], metrics: [String] = [],
                 params: [String] = [], env: [String: String] = [:], secrets: [String] = [], after: [String] = [],
@@ -98,6 +101,12 @@ package struct Stage: Sendable, Hashable {
         self.params = params; self.env = env; self.secrets = secrets; self.after = after
         self.timeout = timeout; self.retries = retries; self.check = check
         self.executor = executor; self.resources = resources; self.location = location
+    }
+
+    /// The command run with `params` (spec/params.yaml with an environment's overrides): `cmd`
+    /// unless the command interpolates params, which an environment may override.
+    package func command(params: JSONValue) -> Result<String, TemplateProblem> {
+        commandTemplate?.render(params: params) ?? .success(cmd)
     }
 
     /// Everything the stage writes: outs, then metrics files.

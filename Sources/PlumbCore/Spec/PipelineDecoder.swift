@@ -20,7 +20,10 @@ struct DecodedPipeline {
 /// Decodes `spec/pipeline.yaml` against `SpecSchema.pipeline`, checking what one stage can
 /// check alone (paths, variable names); relations between stages are `SpecValidator`'s.
 enum PipelineDecoder {
-    static func decode(_ root: YAMLNode?, file: String, diagnostics: inout [Diagnostic]) -> DecodedPipeline? {
+    /// Decodes a pipeline whose fan-out stages are already expanded (`StageExpansion`);
+    /// `commandTemplates` are attached to the stages they belong to.
+    static func decode(_ root: YAMLNode?, file: String, commandTemplates: [String: CommandTemplate] = [:],
+                       declaresStages: Bool = false, diagnostics: inout [Diagnostic]) -> DecodedPipeline? {
         guard let root else {
             diagnostics.append(Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), "\(file) is empty",
                                           hint: "start with 'version: 1' and a 'stages:' mapping"))
@@ -33,9 +36,12 @@ enum PipelineDecoder {
         }
         var stages: [DecodedStage] = []
         for (name, stageObject) in object.namedObjects("stages") {
-            if let stage = decodeStage(name, stageObject, diagnostics: &decoder.diagnostics) { stages.append(stage) }
+            if var stage = decodeStage(name, stageObject, diagnostics: &decoder.diagnostics) {
+                stage.stage.commandTemplate = commandTemplates[name.value]
+                stages.append(stage)
+            }
         }
-        if case let .namedObjects(list)? = object.values["stages"], list.isEmpty, decoder.diagnostics.isEmpty {
+        if case let .namedObjects(list)? = object.values["stages"], list.isEmpty, decoder.diagnostics.isEmpty, !declaresStages {
             decoder.diagnostics.append(Diagnostic(.warning, at: object.location(of: "stages"), "the pipeline declares no stages"))
         }
         let cache = decodeCache(object.object("cache"), diagnostics: &decoder.diagnostics)

@@ -225,6 +225,23 @@ struct SchemaDecoder {
             guard case .mapping = node.kind else { mismatch(node, type, key: key, context: context); return nil }
             return decodeObject(node, shape, context: "'\(key)' in \(context)").map(SchemaValue.object)
 
+        case let .namedStages(shape, _):
+            // Fan-out stages are already expanded into plain stages (StageExpansion).
+            return decodeValue(node, .namedObjects(shape), key: key, context: context)
+
+        case .varsSources:
+            guard case let .sequence(items) = node.kind else {
+                mismatch(node, type, key: key, context: context, hint: "e.g. 'vars: [spec/vars.yaml, {seed: 42}]'"); return nil
+            }
+            for item in items where item.kindIsNull || { if case .sequence = item.kind { return true }; return false }() {
+                error(item.location, "an entry of '\(key)' is \(ScalarResolver.typeName(item)); expected the path of a params file or a mapping of names to values")
+            }
+            return .mapping(node)
+
+        case .fanOutItems, .matrixAxes:
+            // Read and checked by StageExpansion, which removes them before decoding.
+            return .mapping(node)
+
         case let .namedObjects(shape):
             guard case let .mapping(pairs) = node.kind else { mismatch(node, type, key: key, context: context); return nil }
             var out: [(name: LocatedString, object: DecodedObject)] = []

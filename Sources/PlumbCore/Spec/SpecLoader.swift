@@ -18,21 +18,11 @@ package struct SpecLoadResult: Sendable {
 /// Loading never throws and never traps on bad input: a broken file becomes diagnostics and
 /// the other files are still checked, so `plumb validate` reports everything at once.
 package enum SpecLoader {
-    /// Reads `spec/pipeline.yaml` (required), `spec/params.yaml` (optional) and
+    /// Reads `spec/params.yaml` (optional; first, since `${…}` in the pipeline may name its keys),
+    /// `spec/pipeline.yaml` (required) with its `vars` files, and
     /// `environments/*.yaml`, decodes them and checks them against each other.
     package static func load(from source: SpecSource) -> SpecLoadResult {
         var diagnostics: [Diagnostic] = []
-
-        var pipeline: DecodedPipeline?
-        switch readYAML(SpecPaths.pipeline, from: source, diagnostics: &diagnostics) {
-        case .missing:
-            diagnostics.append(Diagnostic(at: nil, "\(SpecPaths.pipeline) not found in \(source.label)",
-                                          hint: "a Plumb repository declares its stages there; `plumb init` writes a starting one"))
-        case let .parsed(root):
-            pipeline = PipelineDecoder.decode(root, file: SpecPaths.pipeline, diagnostics: &diagnostics)
-        case .broken:
-            break
-        }
 
         var params: JSONValue? = .object([:])
         switch readYAML(SpecPaths.params, from: source, diagnostics: &diagnostics) {
@@ -51,6 +41,21 @@ package enum SpecLoader {
                     params = nil
                 }
             }
+        }
+
+        var pipeline: DecodedPipeline?
+        switch readYAML(SpecPaths.pipeline, from: source, diagnostics: &diagnostics) {
+        case .missing:
+            diagnostics.append(Diagnostic(at: nil, "\(SpecPaths.pipeline) not found in \(source.label)",
+                                          hint: "a Plumb repository declares its stages there; `plumb init` writes a starting one"))
+        case let .parsed(root):
+            // Templating first: the decoder and validator see the instances and resolved strings.
+            let expanded = root.map { StageExpansion.expand($0, params: params ?? .object([:]), source: source, diagnostics: &diagnostics) }
+            pipeline = PipelineDecoder.decode(expanded?.root, file: SpecPaths.pipeline,
+                                              commandTemplates: expanded?.commandTemplates ?? [:],
+                                              declaresStages: expanded?.declaresStages ?? false, diagnostics: &diagnostics)
+        case .broken:
+            break
         }
 
         var environments: [DecodedEnvironment] = []
@@ -79,6 +84,7 @@ package enum SpecLoader {
 
         var validator = SpecValidator(pipeline: pipeline, params: params, environments: environments, source: source)
         diagnostics += validator.run()
+        if let pipeline, let params { diagnostics += commandProblems(pipeline.pipeline, params: params, environments: environments) }
 
         let sorted = diagnostics.sortedForDisplay()
         guard !sorted.hasErrors, let pipeline, let params else {
@@ -91,6 +97,22 @@ package enum SpecLoader {
         let spec = Spec(pipeline: pipeline.pipeline, params: params,
                         environments: Dictionary(environments.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a }))
         return SpecLoadResult(spec: spec, diagnostics: sorted)
+    }
+
+    /// Commands that interpolate params but do not render with some environment's overrides
+    /// (an override that turns a number into a mapping): found at validate time, not at planning.
+    static func commandProblems(_ pipeline: Pipeline, params: JSONValue, environments: [DecodedEnvironment]) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        for stage in pipeline.stages where stage.commandTemplate != nil {
+            for decoded in environments {
+                let environment = decoded.environment
+                if case let .failure(problem) = stage.command(params: params.merging(environment.params)) {
+                    out.append(Diagnostic(at: environment.location, "in environment '\(environment.name)', '${\(problem.reference)}' in the command of stage '\(stage.name)' \(problem.problem)",
+                                          hint: "an override must keep the type of the param it replaces"))
+                }
+            }
+        }
+        return out
     }
 
     private enum Read { case missing, broken, parsed(YAMLNode?) }

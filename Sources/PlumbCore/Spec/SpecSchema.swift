@@ -33,6 +33,18 @@ enum SpecSchema {
             .init("stale_after", .duration, doc: "Run again once the recorded run is older than this (`30d`), for inputs that age outside the repository."),
             .init("executor", .choice(ExecutorKind.allCases.map(\.rawValue)), doc: "Where the command runs: `local` (a process here; the default) or `slurm` (a batch job; docs/scaling.md)."),
             .init("resources", .object(resources), doc: "What the command needs of the machine; the Slurm runner asks for it, the local runner ignores it."),
+            .init("matrix", .matrixAxes, doc: "Fan-out: one instance per combination of these named lists (`{model: [a, b], lr: [0.1, 0.01]}`), named `<stage>-a-0_1`; `${item.model}` is the instance's value."),
+            .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
+        ],
+        templated: true)
+
+    /// A `foreach` stage: one template stage (`do`) expanded into an instance per item.
+    package static let foreachStage = SchemaObject(
+        name: "foreachStage",
+        doc: "A stage run once per item: each instance is `<stage>-<item>` (or `-<key>` for a mapping), planned, cached and recorded on its own.",
+        fields: [
+            .init("foreach", .fanOutItems, required: true, doc: "A list, a mapping, or `${name}` of one from vars or spec/params.yaml; `${item}` (and `${key}` for a mapping) in `do`."),
+            .init("do", .object(stage), required: true, doc: "The stage every item runs, with `${item}`, `${item.field}` and `${key}` where the item goes."),
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
         ])
 
@@ -68,7 +80,8 @@ enum SpecSchema {
         doc: "The desired pipeline of a Plumb repository (spec/pipeline.yaml).",
         fields: [
             .init("version", .version(1), required: true, doc: "Format version; must be 1."),
-            .init("stages", .namedObjects(stage), required: true, doc: "Stages by name (lowercase letters, digits, '-' and '_', starting with a letter)."),
+            .init("vars", .varsSources, doc: "Names for `${…}` in stage strings: params files (YAML or JSON, `spec/vars.yaml`) and inline mappings (`{seed: 42}`), in a list."),
+            .init("stages", .namedStages(stage, fanOut: foreachStage), required: true, doc: "Stages by name (lowercase letters, digits, '-' and '_', starting with a letter)."),
             .init("cache", .object(cache), doc: "The shared artifact store (`url:`), so that outputs built on one machine are used on every other."),
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
         ])
@@ -127,7 +140,7 @@ enum SpecSchema {
         ])
 
     /// Every mapping shape the spec language has, for tests and the schema generator.
-    static let allObjects: [SchemaObject] = [pipeline, stage, cache, resources, environment, environmentStage, scheduleEntry, gate]
+    static let allObjects: [SchemaObject] = [pipeline, stage, foreachStage, cache, resources, environment, environmentStage, scheduleEntry, gate]
 }
 
 /// The shape of a value in a spec file.
@@ -158,6 +171,22 @@ indirect enum SchemaType: Sendable {
     case object(SchemaObject)
     /// A mapping from names (matching `SpecSchema.namePattern`) to mappings of one shape.
     case namedObjects(SchemaObject)
+    /// Stages by name: each a stage, or a `foreach` stage (expanded before decoding, `StageExpansion`).
+    case namedStages(SchemaObject, fanOut: SchemaObject)
+    /// `vars:`, a list of params file paths and inline mappings.
+    case varsSources
+    /// `foreach:`, a list, a mapping, or a `${name}` string.
+    case fanOutItems
+    /// `matrix:`, a mapping of axis names to lists (or `${name}` strings).
+    case matrixAxes
+
+    /// A scalar that is not text (a number, boolean or choice), which a `${…}` can still produce.
+    var isTyped: Bool {
+        switch self {
+        case .integer, .number, .duration, .boolean, .choice: return true
+        default: return false
+        }
+    }
 
     /// How messages name this type: "expected a list of strings, found a mapping".
     var expectation: String {
@@ -174,7 +203,10 @@ indirect enum SchemaType: Sendable {
         case let .version(v): return "the number \(v)"
         case .objects: return "a list of mappings"
         case .object: return "a mapping"
-        case .namedObjects: return "a mapping of names to mappings"
+        case .namedObjects, .namedStages: return "a mapping of names to mappings"
+        case .varsSources: return "a list of params files and mappings"
+        case .fanOutItems: return "a list, a mapping, or '${name}' of one"
+        case .matrixAxes: return "a mapping of names to lists"
         }
     }
 }
@@ -201,9 +233,11 @@ struct SchemaObject: Sendable {
     package var fields: [SchemaField]
     /// At least one of these keys must be present (a gate needs a bound).
     var requiresOneOf: [String]
+    /// Its values may be `${…}` (StageExpansion), so a typed key also takes one reference.
+    var templated: Bool
 
-    package init(name: String, doc: String, fields: [SchemaField], requiresOneOf: [String] = []) {
-        self.name = name; self.doc = doc; self.fields = fields; self.requiresOneOf = requiresOneOf
+    package init(name: String, doc: String, fields: [SchemaField], requiresOneOf: [String] = [], templated: Bool = false) {
+        self.name = name; self.doc = doc; self.fields = fields; self.requiresOneOf = requiresOneOf; self.templated = templated
     }
 
     /// The field called `name`, if the shape allows it.

@@ -20,6 +20,8 @@ struct YAMLNode: Sendable, Hashable {
     package var location: SourceLocation
     /// An explicit tag such as `!!str`, if the file gave one.
     package var tag: String?
+    /// A literal (`|`) or folded (`>`) block scalar, whose text starts on the line after its location.
+    var block = false
 
     /// The scalar's text, or nil for a collection.
     var scalar: String? { if case let .scalar(s, _) = kind { return s }; return nil }
@@ -103,6 +105,7 @@ enum YAMLReader {
             }
             let hint: String? = problem.contains("tab") ? "indent with spaces; YAML does not allow tabs"
                 : problem.contains("mapping values are not allowed") ? "quote a value that contains ': '"
+                : problem.contains("did not find expected ','") ? "close the list or mapping; inside [ ] and { } quote a value that holds '${…}', '{' or ','"
                 : nil
             return DiagnosticsError([Diagnostic(at: at, "YAML syntax: \(message)", hint: hint, excerpt: line?.isEmpty == false ? line : nil)])
         }
@@ -138,8 +141,9 @@ enum YAMLReader {
                         refused.append(Diagnostic(at: here, "a value holds a NUL character (written as an escape such as \\0)",
                                                   hint: "commands, variables, paths and keys cannot contain NUL; remove it"))
                     }
-                    finished = (YAMLNode(kind: .scalar(value, plain: plain), location: here, tag: tag),
-                                s.anchor.map { String(cString: $0) })
+                    var node = YAMLNode(kind: .scalar(value, plain: plain), location: here, tag: tag)
+                    node.block = s.style == YAML_LITERAL_SCALAR_STYLE || s.style == YAML_FOLDED_SCALAR_STYLE
+                    finished = (node, s.anchor.map { String(cString: $0) })
                 case YAML_SEQUENCE_START_EVENT:
                     let s = event.data.sequence_start
                     if stack.count >= maxDepth { throw DiagnosticsError([Diagnostic(at: here, "YAML nested too deeply")]) }
