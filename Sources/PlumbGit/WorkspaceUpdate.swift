@@ -52,12 +52,24 @@ extension Repository {
     /// what differs from `new` (FORCE: a tracked file a stage changed is rewritten too) and update the index.
     private func moveWorkspace(at directory: String, from old: ObjectID, to new: ObjectID, repository: String) throws -> [LFSFile] {
         let git = directory + "/.git"
+        // An index written after the stamp (a stage's `git add` or `git status`) may name paths the commit
+        // lacks: then libgit2 compares the whole workspace; otherwise only the paths that can differ.
+        var index = stat(), stamp = stat()
+        let indexUntouched = stat(git + "/index", &index) == 0 && stat(git + "/" + WorkspaceStamp.fileName, &stamp) == 0
+            && (index.st_mtim.tv_sec, index.st_mtim.tv_nsec) <= (stamp.st_mtim.tv_sec, stamp.st_mtim.tv_nsec)
         try WorkspaceStamp.remove(in: git)
         // A stage may have changed them; the fresh checkout's values.
         try Self.setLocalConfig(at: git + "/config", ["core.autocrlf": "false", "core.eol": "lf", "core.symlinks": "true"])
-        try sweepUntracked(directory)
-
+        let suspects = try sweepUntracked(directory, indexTime: index.st_mtim)
+        let paths = indexUntouched ? Array(Set(try changedPaths(from: old, to: new)).union(suspects)).sorted() : nil
         var oid = new.raw
+        if paths?.isEmpty == true {
+            try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
+            let lfs = try removeLFSPointers(from: directory)
+            try WorkspaceStamp(repository: repository, commit: new).write(in: git)
+            return lfs
+        }
+
         var object: OpaquePointer?
         try Git.check(git_object_lookup(&object, handle, &oid, GIT_OBJECT_COMMIT), "git_object_lookup")
         defer { git_object_free(object) }
@@ -65,8 +77,14 @@ extension Repository {
         git_checkout_options_init(&options, UInt32(GIT_CHECKOUT_OPTIONS_VERSION))
         // The baseline is HEAD (`old`); REMOVE_UNTRACKED also covers a path a stage added to the index.
         options.checkout_strategy = GIT_CHECKOUT_FORCE.rawValue | GIT_CHECKOUT_REMOVE_UNTRACKED.rawValue
+            | (paths == nil ? 0 : GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH.rawValue)
         options.disable_filters = 1
-        try Git.check(git_checkout_tree(handle, object, &options), "git_checkout_tree")
+        var cPaths = (paths ?? []).map { strdup($0) }
+        defer { cPaths.forEach { free($0) } }
+        try cPaths.withUnsafeMutableBufferPointer { buffer in
+            options.paths = git_strarray(strings: buffer.baseAddress, count: buffer.count)
+            try Git.check(git_checkout_tree(handle, object, &options), "git_checkout_tree")
+        }
         try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
 
         let lfs = try removeLFSPointers(from: directory)
@@ -79,7 +97,10 @@ extension Repository {
     /// by another kind (a file by a link or a folder: libgit2 leaves a link where a file was, and must never
     /// write through it), and restores the modes a checkout gives tracked regular files and folders.
     /// Content is left to the checkout, which writes what is missing or differs.
-    private func sweepUntracked(_ directory: String) throws {
+    ///
+    /// Returns the tracked paths whose content may differ from the index (missing, replaced, or with stat
+    /// data other than the index recorded, or racily clean: modified no earlier than `indexTime`).
+    private func sweepUntracked(_ directory: String, indexTime: timespec) throws -> Set<String> {
         var index: OpaquePointer?
         try Git.check(git_repository_index(&index, handle), "git_repository_index")
         defer { git_index_free(index) }
@@ -87,12 +108,16 @@ extension Repository {
         try Git.check(git_index_read(index, 1), "git_index_read")
         let mask = ~Self.umask
         var files: [String: mode_t] = [:]
+        var recorded: [String: git_index_entry] = [:]
         var folders: Set<String> = [""]
         let count = git_index_entrycount(index)
         files.reserveCapacity(count)
+        recorded.reserveCapacity(count)
         for i in 0..<count {
-            guard let entry = git_index_get_byindex(index, i)?.pointee else { continue }
+            guard var entry = git_index_get_byindex(index, i)?.pointee else { continue }
             let path = String(cString: entry.path)
+            entry.path = nil // the index owns it; only the stat data is kept
+            recorded[path] = entry
             switch entry.mode {
             case GIT_FILEMODE_BLOB_EXECUTABLE.rawValue: files[path] = 0o755 & mask
             case GIT_FILEMODE_BLOB.rawValue: files[path] = 0o644 & mask
@@ -106,6 +131,16 @@ extension Repository {
             }
         }
         let folderMode = 0o755 & mask
+        var suspects: Set<String> = []
+        var seen = 0
+        func stale(_ s: stat, _ e: git_index_entry) -> Bool {
+            func differs(_ t: timespec, _ i: git_index_time) -> Bool {
+                Int64(t.tv_sec) != Int64(i.seconds) || (i.nanoseconds != 0 && Int64(t.tv_nsec) != Int64(i.nanoseconds))
+            }
+            let racy = (Int64(e.mtime.seconds), Int64(e.mtime.nanoseconds)) >= (Int64(indexTime.tv_sec), Int64(indexTime.tv_nsec))
+            return racy || differs(s.st_mtim, e.mtime) || differs(s.st_ctim, e.ctime) || UInt64(s.st_size) != UInt64(e.file_size)
+                || UInt32(truncatingIfNeeded: s.st_ino) != e.ino
+        }
 
         func visit(_ relative: String) throws {
             let absolute = relative.isEmpty ? directory : directory + "/" + relative
@@ -128,15 +163,24 @@ extension Repository {
                     }
                     try visit(path)
                 } else if let mode = files[path], type == (mode == Self.link ? UInt8(DT_LNK) : mode == Self.submodule ? UInt8(DT_DIR) : UInt8(DT_REG)) {
+                    seen += 1
+                    if mode != Self.submodule, let e = recorded[path], stale(s, e) { suspects.insert(path) }
                     if type == UInt8(DT_REG), s.st_mode & 0o7777 != mode, chmod(full, mode) != 0 {
                         throw PlumbError("cannot set the mode of \(full): \(errnoText())")
                     }
                 } else {
+                    if files[path] != nil { suspects.insert(path) }
                     try Self.removeTree(full)
                 }
             }
         }
         try visit("")
+        // Tracked paths not found (a stage deleted them, LFS pointers) must be written again.
+        if seen < files.count {
+            var s = stat()
+            for path in files.keys where lstat(directory + "/" + path, &s) != 0 { suspects.insert(path) }
+        }
+        return suspects
     }
 
     /// Stand-ins for a mode in `sweepUntracked`'s table of tracked paths: entries with no mode to restore.

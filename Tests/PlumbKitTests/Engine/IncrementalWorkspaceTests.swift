@@ -128,6 +128,28 @@ import Testing
         #expect(try gitStatus(workspace) == "")
     }
 
+    /// A same-size edit made well after the checkout (so no entry is racily clean) is still found and undone,
+    /// and so is a file a stage deleted, when only the changed and suspect paths are handed to the checkout.
+    @Test func laterSameSizeEditIsRestored() throws {
+        let scratch = try ScratchRepository()
+        for i in 0..<50 { try scratch.write("f/\(i).txt", "\(i % 10)\n") }
+        let a = try scratch.commit("A")
+        try scratch.write("g.txt", "g\n")
+        let b = try scratch.commit("B")
+        let folder = try temporaryFolder()
+        defer { try? Repository.removeTree(folder) }
+        let workspace = folder + "/ws"
+        _ = try scratch.repository.prepareWorkspace(a, at: workspace)
+        Thread.sleep(forTimeInterval: 1.1)
+        try write(workspace, "f/3.txt", "x\n")
+        try FileManager.default.removeItem(atPath: workspace + "/f/7.txt")
+        let second = try scratch.repository.prepareWorkspace(b, at: workspace)
+        #expect(second.incremental)
+        #expect(try String(contentsOfFile: workspace + "/f/3.txt", encoding: .utf8) == "3\n")
+        #expect(try String(contentsOfFile: workspace + "/f/7.txt", encoding: .utf8) == "7\n")
+        #expect(try gitStatus(workspace) == "")
+    }
+
     /// Git LFS pointers never reach the disk, updated or fresh, and the update still reports every LFS file.
     @Test func lfsPointersAreNotWritten() throws {
         let scratch = try ScratchRepository()
