@@ -49,7 +49,8 @@ extension Repository {
     /// Moves this workspace repository (at `directory`, holding `old`) to `new`: removes what is not a
     /// file of its index (stages' outputs, scratch files, ignored or not), gives tracked files and
     /// folders the modes a checkout writes (the executor made deps read-only), then lets libgit2 write
-    /// what differs from `new` (FORCE: a tracked file a stage changed is rewritten too) and update the index.
+    /// what differs from `new` (FORCE: a tracked file a stage changed is rewritten too) and update the index,
+    /// looking only at the paths the trees differ in and those the sweep suspects.
     private func moveWorkspace(at directory: String, from old: ObjectID, to new: ObjectID, repository: String) throws -> [LFSFile] {
         let git = directory + "/.git"
         // An index written after the stamp (a stage's `git add` or `git status`) may name paths the commit
@@ -107,22 +108,20 @@ extension Repository {
         // Force a re-read: a stage's `git add` may have changed the file since this handle opened it.
         try Git.check(git_index_read(index, 1), "git_index_read")
         let mask = ~Self.umask
-        var files: [String: mode_t] = [:]
-        var recorded: [String: git_index_entry] = [:]
+        // One table, one lookup per path: the mode a checkout gives it and the index's stat data.
+        var files: [String: (mode: mode_t, entry: git_index_entry)] = [:]
         var folders: Set<String> = [""]
         let count = git_index_entrycount(index)
         files.reserveCapacity(count)
-        recorded.reserveCapacity(count)
         for i in 0..<count {
             guard var entry = git_index_get_byindex(index, i)?.pointee else { continue }
             let path = String(cString: entry.path)
             entry.path = nil // the index owns it; only the stat data is kept
-            recorded[path] = entry
             switch entry.mode {
-            case GIT_FILEMODE_BLOB_EXECUTABLE.rawValue: files[path] = 0o755 & mask
-            case GIT_FILEMODE_BLOB.rawValue: files[path] = 0o644 & mask
-            case GIT_FILEMODE_COMMIT.rawValue: files[path] = Self.submodule
-            default: files[path] = Self.link
+            case GIT_FILEMODE_BLOB_EXECUTABLE.rawValue: files[path] = (0o755 & mask, entry)
+            case GIT_FILEMODE_BLOB.rawValue: files[path] = (0o644 & mask, entry)
+            case GIT_FILEMODE_COMMIT.rawValue: files[path] = (Self.submodule, entry)
+            default: files[path] = (Self.link, entry)
             }
             var parent = Substring(path)
             while let slash = parent.lastIndex(of: "/") {
@@ -153,23 +152,25 @@ extension Repository {
                 let full = directory + "/" + path
                 var type = entry.pointee.d_type
                 var s = stat()
-                if type == UInt8(DT_UNKNOWN) || files[path] != nil || folders.contains(path) {
+                let file = files[path]
+                let folder = file == nil && type != UInt8(DT_REG) && type != UInt8(DT_LNK) && folders.contains(path)
+                if type == UInt8(DT_UNKNOWN) || file != nil || folder {
                     guard lstat(full, &s) == 0 else { throw PlumbError("cannot read \(full): \(errnoText())") }
                     type = (s.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (s.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_LNK)
                 }
-                if type == UInt8(DT_DIR), folders.contains(path) {
+                if type == UInt8(DT_DIR), folder {
                     if s.st_mode & 0o7777 != folderMode, chmod(full, folderMode) != 0 {
                         throw PlumbError("cannot set the mode of \(full): \(errnoText())")
                     }
                     try visit(path)
-                } else if let mode = files[path], type == (mode == Self.link ? UInt8(DT_LNK) : mode == Self.submodule ? UInt8(DT_DIR) : UInt8(DT_REG)) {
+                } else if let (mode, e) = file, type == (mode == Self.link ? UInt8(DT_LNK) : mode == Self.submodule ? UInt8(DT_DIR) : UInt8(DT_REG)) {
                     seen += 1
-                    if mode != Self.submodule, let e = recorded[path], stale(s, e) { suspects.insert(path) }
+                    if mode != Self.submodule, stale(s, e) { suspects.insert(path) }
                     if type == UInt8(DT_REG), s.st_mode & 0o7777 != mode, chmod(full, mode) != 0 {
                         throw PlumbError("cannot set the mode of \(full): \(errnoText())")
                     }
                 } else {
-                    if files[path] != nil { suspects.insert(path) }
+                    if file != nil { suspects.insert(path) }
                     try Self.removeTree(full)
                 }
             }
