@@ -37,10 +37,18 @@ extension Repository {
         try Git.check(git_repository_set_head_detached(workspace.handle, &oid), "git_repository_set_head_detached")
         try workspace.checkoutTree(commit, directory: nil, paths: [], updateIndex: true, raw: true)
 
-        // The new index holds every file with the size just written (the blob's, filters being off), so only
+        let lfs = try workspace.removeLFSPointers(from: directory)
+        try WorkspaceStamp(repository: commonDirectory, commit: commit).write(in: git)
+        return (workspace, lfs)
+    }
+
+    /// Finds the files of the workspace's index stored in Git LFS and removes their pointers from
+    /// `directory`, wherever a checkout wrote them.
+    func removeLFSPointers(from directory: String) throws -> [LFSFile] {
+        // The index holds every file with the size just written (the blob's, filters being off), so only
         // blobs of a pointer's size are read: no object is opened for the others.
         var index: OpaquePointer?
-        try Git.check(git_repository_index(&index, workspace.handle), "git_repository_index")
+        try Git.check(git_repository_index(&index, handle), "git_repository_index")
         defer { git_index_free(index) }
         var lfs: [LFSFile] = []
         for i in 0..<git_index_entrycount(index) {
@@ -48,14 +56,14 @@ extension Repository {
             let executable = entry.mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue
             guard entry.mode == GIT_FILEMODE_BLOB.rawValue || executable,
                   Int(entry.file_size) >= LFSPointer.minimumSize, Int(entry.file_size) < LFSPointer.maximumSize,
-                  let pointer = LFSPointer(parsing: try workspace.blob(ObjectID(entry.id))) else { continue }
+                  let pointer = LFSPointer(parsing: try blob(ObjectID(entry.id))) else { continue }
             let path = String(cString: entry.path)
             lfs.append(LFSFile(path: path, pointer: pointer, executable: executable))
             guard unlink(directory + "/" + path) == 0 || errno == ENOENT else {
                 throw PlumbError("cannot remove the Git LFS pointer \(path) from \(directory): \(errnoText())")
             }
         }
-        return (workspace, lfs)
+        return lfs
     }
 
     /// Sets `values` in the config file at `path` alone (never the user's global or system config).

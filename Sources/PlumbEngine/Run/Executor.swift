@@ -141,17 +141,17 @@ package final class Executor: @unchecked Sendable {
 
     // MARK: - Workspace
 
-    /// A fresh checkout of the planned commit: a repository of its own at that commit, holding its blobs'
-    /// bytes (see `Repository.checkOutWorkspace`). The tracked deps of the stages that may run are made
+    /// The planned commit in the workspace, exactly as a fresh checkout gives it: a repository of its own at
+    /// that commit, holding its blobs' bytes (see `Repository.checkOutWorkspace`), updated in place from the
+    /// last reconcile's when that one can be trusted (`Repository.prepareWorkspace`). The tracked deps of the stages that may run are made
     /// read-only before any starts; untracked data, Git LFS content and cached outputs are staged for each
     /// stage as it starts (`stageInputs`).
     func prepareWorkspace() throws {
         let fm = FileManager.default
         Self.stopLeftoverProcesses(in: workspace)
-        try? fm.removeItem(atPath: workspace)
-        try fm.createDirectory(atPath: workspace, withIntermediateDirectories: true)
         let (checkout, lfs) = try PlumbError.wrap("cannot check out \(plan.commit.short) into \(workspace)") {
-            try project.repository.checkOutWorkspace(plan.commit, at: workspace)
+            let prepared = try project.repository.prepareWorkspace(plan.commit, at: workspace)
+            return (prepared.workspace, prepared.lfs)
         }
         workspaceInputs = WorkspaceInputs(root: workspace, store: project.store, checkout: checkout, commit: plan.commit, lfs: lfs,
                                           producers: producers)

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Case F: reconcile cost against the size of the tracked repository (stdlib only).
+
+    bench/workspace.py                       # 1,000 and 10,000 tracked files, 5 runs each
+    bench/workspace.py --sizes 1000,10000,100000 --runs 3
+    bench/workspace.py --plumb /tmp/plumb-old
+
+For each size, a repository tracking N files of 100 bytes (1,000 per folder) and one tiny stage that
+reads a param. Each round commits a new param value and times, in the same round:
+  - `plumb reconcile` with the workspace the last reconcile left (updated in place);
+  - `plumb reconcile` after removing the workspace's stamp (.git/plumb-workspace), which is exactly
+    the path every reconcile took before: remove the workspace, check the whole commit out afresh;
+  - `git checkout --detach` of the same change in a linked worktree that follows the same commits
+    (the floor), and the stage's command alone in that worktree.
+Prints medians and the ratio reconcile / (git checkout + stage). Needs the release plumb (bench/run.sh
+builds it) unless --plumb names one. Writes nothing but bench/work/F-*.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORK = os.path.join(HERE, "work")
+ENV = dict(os.environ, NO_COLOR="1", GIT_TERMINAL_PROMPT="0",
+           GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
+           GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
+STAGE = "mkdir -p build && grep lr spec/params.yaml > build/tiny.txt"
+
+
+def sh(cmd, cwd):
+    r = subprocess.run(cmd, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        raise SystemExit(f"command failed ({r.returncode}) in {cwd}: {cmd}\n{r.stderr.decode()[-3000:]}")
+
+
+def timed(cmd, cwd):
+    t0 = time.perf_counter()
+    sh(cmd, cwd)
+    return time.perf_counter() - t0
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def generate(n, plumb):
+    """bench/work/F-<n>: n tracked files, one stage, reconciled once; and its floor worktree."""
+    path = os.path.join(WORK, f"F-{n}")
+    floor = path + "-git"
+    if os.path.isdir(floor):
+        subprocess.run(["chmod", "-R", "u+w", floor])
+    shutil.rmtree(floor, ignore_errors=True)
+    if os.path.isdir(path):
+        subprocess.run(["chmod", "-R", "u+w", path])
+    shutil.rmtree(path, ignore_errors=True)
+    line = "x" * 99 + "\n"
+    for i in range(n):
+        write(os.path.join(path, "data", f"d{i // 1000:03d}", f"f{i:06d}.txt"), line)
+    write(os.path.join(path, "spec/pipeline.yaml"),
+          f"version: 1\nstages:\n  tiny:\n    cmd: '{STAGE}'\n    params: [train]\n    outs: [build/tiny.txt]\n")
+    write(os.path.join(path, "spec/params.yaml"), "train:\n  lr: 0.00000\n")
+    write(os.path.join(path, ".gitignore"), ".plumb/\n/build/\n")
+    sh(["git", "init", "-q", "-b", "main"], path)
+    sh(["git", "add", "-A"], path)
+    sh(["git", "commit", "-q", "-m", f"{n} files"], path)
+    sh([plumb, "reconcile", "--quiet"], path)
+    sh(["git", "worktree", "add", "-q", "--detach", floor, "HEAD"], path)
+    return path, floor
+
+
+def case(n, runs, plumb):
+    path, floor = generate(n, plumb)
+    stamp = os.path.join(path, ".plumb", "work", "default", ".git", "plumb-workspace")
+    counter = [0]
+
+    def bump():
+        counter[0] += 1
+        write(os.path.join(path, "spec/params.yaml"), f"train:\n  lr: {counter[0] * 1e-5:.5f}\n")
+        sh(["git", "commit", "-q", "-am", f"lr {counter[0]}"], path)
+
+    def floor_to_head():
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True).stdout.strip()
+        return timed(["git", "checkout", "-q", "--detach", head], floor)
+
+    got = {"incremental": [], "fresh": [], "git": [], "stage": []}
+    for r in range(runs + 1):  # the first round warms caches up and is not counted
+        bump()
+        incremental = timed([plumb, "reconcile", "--quiet"], path)
+        if not os.path.exists(stamp):
+            raise SystemExit(f"{path}: the reconcile left no workspace stamp")
+        git = floor_to_head()
+        stage = timed(["sh", "-c", STAGE], floor)
+        bump()
+        os.remove(stamp)
+        fresh = timed([plumb, "reconcile", "--quiet"], path)
+        floor_to_head()
+        if r:
+            for k, v in (("incremental", incremental), ("fresh", fresh), ("git", git), ("stage", stage)):
+                got[k].append(v)
+    return {k: statistics.median(v) for k, v in got.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000,10000", help="tracked files per repository (100000 takes minutes to set up)")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--plumb", default=os.path.join(ROOT, ".build", "release", "plumb"))
+    args = ap.parse_args()
+    if not os.access(args.plumb, os.X_OK):
+        raise SystemExit(f"no plumb at {args.plumb}: run `swift build -c release --product plumb` or pass --plumb")
+    print(f"F reconcile vs tracked-repo size, one param changed, one tiny stage; median of {args.runs} runs (s)")
+    print("| tracked files | reconcile, workspace updated | reconcile, fresh checkout (before) "
+          "| `git checkout` of the change | stage alone | ratio updated / (checkout + stage) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n in (int(s) for s in args.sizes.split(",")):
+        m = case(n, args.runs, args.plumb)
+        ratio = m["incremental"] / (m["git"] + m["stage"])
+        print(f"| {n:,} | {m['incremental']:.3f} | {m['fresh']:.3f} | {m['git']:.3f} | {m['stage']:.3f} | {ratio:.1f}× |")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
