@@ -30,7 +30,7 @@ _plumb() {
     'logs:Print the log a stage wrote in a run (from the local cache)'
     'metrics:Show an environment'\''s or a run'\''s metrics, or diff two of them'
     'params:Show an environment'\''s params, or diff them between two commits'
-    'report:Write a Markdown pull-request comment\: the plan, the metrics diff and the gates'
+    'report:Write a Markdown pull-request comment, or (--html) a static page of the pipeline'
     'push:Upload the recorded outputs and logs the shared store lacks'
     'pull:Download the recorded outputs and logs the local cache lacks'
     'gc:Remove the cache objects (--remote\: the shared store'\''s) that no record refers to'
@@ -102,6 +102,7 @@ _plumb() {
             '*--wait-for-lock=-[If another reconcile of the environment is running, wait for it (at most DURATION: 30s, 5m; bare: as long as it takes)]' \
             '*--watch[Keep reconciling: fetch every --interval, reconcile when the desired state changed, push with --push]' \
             '*--interval[With --watch: time between cycles (default: 60s; ±10% jitter; backoff up to 10m after failures)]:DURATION: ' \
+            '*--report[Rewrite the HTML report (DIR/index.html, as plumb report --html) after each recorded run]:DIR:_files -/' \
             '*:stage:_plumb_dynamic stages' \
             '(- *)'{-h,--help}'[Show this help]' ;;
         checkout) _arguments \
@@ -229,7 +230,9 @@ _plumb() {
             '*'{--verbose,-v}'[Print more detail]' \
             '*'{--env,-e}'[The environment (default: the only one, or dev)]:NAME:_plumb_dynamic environments' \
             '*--target[The environment E would be promoted to]:ENV:_plumb_dynamic environments' \
-            '*--md[Markdown (the only format; accepted for clarity in CI files)]' \
+            '*--md[Markdown for a pull request (the default; accepted for clarity in CI files)]' \
+            '*--html[Write a static HTML page of the pipeline instead (DIR/index.html)]' \
+            '*--out[With --html: the folder to write index.html to (default .plumb/report)]:DIR:_files -/' \
             '(- *)'{-h,--help}'[Show this help]' ;;
         push) _arguments \
             '*'{--repo,-C}'[The repository to work on (default: the one around the current directory)]:PATH:_files -/' \

@@ -36,6 +36,7 @@ _plumb_option() {
         "reconcile --repo"|"reconcile -C") _plumb_values "$3" directories ;;
         "reconcile --env"|"reconcile -e") _plumb_values "$3" environments ;;
         "reconcile --force") _plumb_values "$3" stages ;;
+        "reconcile --report") _plumb_values "$3" directories ;;
         "checkout --repo"|"checkout -C") _plumb_values "$3" directories ;;
         "checkout --env"|"checkout -e") _plumb_values "$3" environments ;;
         "graph --repo"|"graph -C") _plumb_values "$3" directories ;;
@@ -58,6 +59,7 @@ _plumb_option() {
         "report --repo"|"report -C") _plumb_values "$3" directories ;;
         "report --env"|"report -e") _plumb_values "$3" environments ;;
         "report --target") _plumb_values "$3" environments ;;
+        "report --out") _plumb_values "$3" directories ;;
         "push --repo"|"push -C") _plumb_values "$3" directories ;;
         "push --env"|"push -e") _plumb_values "$3" environments ;;
         "push --run") _plumb_values "$3" runs ;;
@@ -117,7 +119,7 @@ _plumb() {
         init) opts="--repo -C --json --no-color --quiet -q --verbose -v --help"; valued=" --repo -C " ;;
         validate) opts="--repo -C --json --no-color --quiet -q --verbose -v --ref --help"; valued=" --repo -C --ref " ;;
         plan) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --downstream --ref --force --detailed-exitcode --refresh --help"; valued=" --repo -C --env -e --ref --force " ;;
-        reconcile) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --downstream --ref --dry-run -n --jobs -j --force --detailed-exitcode --no-upload --pull --push --remote --wait-for-lock --watch --interval --help"; valued=" --repo -C --env -e --ref --jobs -j --force --remote --interval " ;;
+        reconcile) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --downstream --ref --dry-run -n --jobs -j --force --detailed-exitcode --no-upload --pull --push --remote --wait-for-lock --watch --interval --report --help"; valued=" --repo -C --env -e --ref --jobs -j --force --remote --interval --report " ;;
         checkout) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --ref --force -f --help"; valued=" --repo -C --env -e --ref " ;;
         graph) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --ref --format --dot --help"; valued=" --repo -C --env -e --ref --format " ;;
         promote) opts="--repo -C --json --no-color --quiet -q --verbose -v --dry-run -n --branch --force --pull --push --remote --help"; valued=" --repo -C --branch --remote " ;;
@@ -128,7 +130,7 @@ _plumb() {
         logs) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --follow -f --help"; valued=" --repo -C --env -e " ;;
         metrics) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --run --md --all --help"; valued=" --repo -C --env -e --run " ;;
         params) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --all --md --help"; valued=" --repo -C --env -e " ;;
-        report) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --target --md --help"; valued=" --repo -C --env -e --target " ;;
+        report) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --target --md --html --out --help"; valued=" --repo -C --env -e --target --out " ;;
         push) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --run --all-branches --help"; valued=" --repo -C --env -e --run " ;;
         pull) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --run --all-branches --help"; valued=" --repo -C --env -e --run " ;;
         gc) opts="--repo -C --json --no-color --quiet -q --verbose -v --dry-run -n --only-current --remote --grace --help"; valued=" --repo -C --grace " ;;

@@ -34,7 +34,7 @@ complete -c plumb -n __fish_use_subcommand -a show -d 'Show one run: its stages,
 complete -c plumb -n __fish_use_subcommand -a logs -d 'Print the log a stage wrote in a run (from the local cache)'
 complete -c plumb -n __fish_use_subcommand -a metrics -d 'Show an environment\'s or a run\'s metrics, or diff two of them'
 complete -c plumb -n __fish_use_subcommand -a params -d 'Show an environment\'s params, or diff them between two commits'
-complete -c plumb -n __fish_use_subcommand -a report -d 'Write a Markdown pull-request comment: the plan, the metrics diff and the gates'
+complete -c plumb -n __fish_use_subcommand -a report -d 'Write a Markdown pull-request comment, or (--html) a static page of the pipeline'
 complete -c plumb -n __fish_use_subcommand -a push -d 'Upload the recorded outputs and logs the shared store lacks'
 complete -c plumb -n __fish_use_subcommand -a pull -d 'Download the recorded outputs and logs the local cache lacks'
 complete -c plumb -n __fish_use_subcommand -a gc -d 'Remove the cache objects (--remote: the shared store\'s) that no record refers to'
@@ -66,6 +66,7 @@ complete -c plumb -n '__fish_seen_subcommand_from reconcile' -l remote -x -d 'Th
 complete -c plumb -n '__fish_seen_subcommand_from reconcile' -l wait-for-lock -d 'If another reconcile of the environment is running, wait for it (at most DURATION: 30s, 5m; bare: as long as it takes)'
 complete -c plumb -n '__fish_seen_subcommand_from reconcile' -l watch -d 'Keep reconciling: fetch every --interval, reconcile when the desired state changed, push with --push'
 complete -c plumb -n '__fish_seen_subcommand_from reconcile' -l interval -x -d 'With --watch: time between cycles (default: 60s; ±10% jitter; backoff up to 10m after failures)'
+complete -c plumb -n '__fish_seen_subcommand_from reconcile' -l report -x -a '(__fish_complete_directories)' -d 'Rewrite the HTML report (DIR/index.html, as plumb report --html) after each recorded run'
 complete -c plumb -n '__fish_seen_subcommand_from reconcile' -a '(__plumb_dynamic stages)' -d 'Act on these stages and what they need; the others keep their records (default: every stage)'
 
 complete -c plumb -n '__fish_seen_subcommand_from checkout' -l ref -x -d 'Read the recorded state at this commit instead of HEAD'
@@ -114,7 +115,9 @@ complete -c plumb -n '__fish_seen_subcommand_from params' -l md -d 'Print a Mark
 complete -c plumb -n '__fish_seen_subcommand_from params' -a 'diff' -d 'diff to compare two commits'
 
 complete -c plumb -n '__fish_seen_subcommand_from report' -l target -x -a '(__plumb_dynamic environments)' -d 'The environment E would be promoted to'
-complete -c plumb -n '__fish_seen_subcommand_from report' -l md -d 'Markdown (the only format; accepted for clarity in CI files)'
+complete -c plumb -n '__fish_seen_subcommand_from report' -l md -d 'Markdown for a pull request (the default; accepted for clarity in CI files)'
+complete -c plumb -n '__fish_seen_subcommand_from report' -l html -d 'Write a static HTML page of the pipeline instead (DIR/index.html)'
+complete -c plumb -n '__fish_seen_subcommand_from report' -l out -x -a '(__fish_complete_directories)' -d 'With --html: the folder to write index.html to (default .plumb/report)'
 
 complete -c plumb -n '__fish_seen_subcommand_from push' -l run -x -a '(__plumb_dynamic runs)' -d 'Only this run\'s outputs and logs (an id, a prefix of one, or its random suffix; repeatable)'
 complete -c plumb -n '__fish_seen_subcommand_from push' -l all-branches -d 'Read the records of every local and remote-tracking branch, not only the current one'
