@@ -69,7 +69,9 @@ struct StatusCommand: PlumbCommand {
             let pin = s.pin.map { "\($0.source) run \($0.run)" } ?? (s.from == nil ? "(builds its own)" : "not promoted yet")
             let model = s.modelDigest.map { $0.short } ?? "—"
             let last = s.lastRun.map { "\($0) \(s.lastResult?.rawValue ?? "?")" } ?? "never reconciled"
-            let pending = !s.planErrors.isEmpty ? "plan error" : s.pending == 0 ? "up to date" : "\(s.pending) to run"
+            // A new staging or prod waiting for its first promotion is in its normal state, not in error.
+            let pending = s.awaitingPromotion ? "awaits a promotion" : !s.planErrors.isEmpty ? "plan error"
+                : s.pending == 0 ? "up to date" : "\(s.pending) to run"
             return [s.environment, pin, model, last, pending, s.drift == .notChecked ? "not checked" : s.drift.rawValue]
         }
         terminal.print(TextTable.render(header: ["env", "pin", "model", "last run", "pending", "drift"], rows: rows) { row, column, text in
@@ -83,7 +85,10 @@ struct StatusCommand: PlumbCommand {
         for s in statuses {
             // Probe output and plan errors quote stage output and paths.
             if let detail = s.driftDetail { terminal.print("  \(s.environment): \(Escape.terminal(detail))") }
-            if let error = s.planErrors.first, !global.quiet { terminal.print("  \(s.environment): \(Escape.terminal(error))") }
+            if let error = s.planErrors.first, !s.awaitingPromotion, !global.quiet { terminal.print("  \(s.environment): \(Escape.terminal(error))") }
+            if s.awaitingPromotion, let from = s.from, !global.quiet {
+                terminal.print("  \(s.environment): not promoted yet; `plumb promote \(from) \(s.environment)` pins what \(from) validated")
+            }
         }
         if !check && !global.quiet { terminal.print("drift: not checked (use --check)") }
         return code

@@ -82,8 +82,9 @@ struct TerminalReconcileView: ReconcileObserver {
         case let .succeeded(duration, _):
             report(stage, "done in \(formatDuration(duration))", style: .green, glyph: "✔")
         case let .failed(how, duration, interrupted):
+            // A timeout says its limit and how long the stage ran once: "timed out (limit 3.0s) after 3.3s".
             let why = switch how {
-            case let .timedOut(after): "timed out after \(formatDuration(after))"
+            case let .timedOut(after): "timed out (limit \(formatDuration(after)))"
             case let .signal(signal): "killed by signal \(signal)"
             case let .exit(code): "exit \(code ?? -1)"
             }

@@ -65,7 +65,7 @@ import Testing
         try h.edit("environments/staging.yaml", "from: dev\nruns: [deploy]\n")
         let waiting = try runProcess(plumbExecutable(), ["status", "--detailed-exitcode"], in: h.root)
         #expect(waiting.status == 2, "\(waiting.stdout)\(waiting.stderr)")
-        #expect(waiting.stdout.contains("no promotion pins it"), "\(waiting.stdout)")
+        #expect(waiting.stdout.contains("awaits a promotion") && waiting.stdout.contains("staging: not promoted yet; `plumb promote dev staging`"), "\(waiting.stdout)")
         // A spec that does not load is an error.
         try h.edit("spec/pipeline.yaml", "version: 1\nstages: [\n")
         #expect(try status("--detailed-exitcode") == 1)

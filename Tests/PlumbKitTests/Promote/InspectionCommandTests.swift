@@ -24,7 +24,9 @@ import Testing
         let staging = try #require(lines.first { $0.hasPrefix("  staging") })
         #expect(staging.contains("dev run \(pin.run)") && staging.contains(model.short) && staging.contains("up to date") && staging.contains("in-sync"))
         let prod = try #require(lines.first { $0.hasPrefix("  prod") })
-        #expect(prod.contains("not promoted yet") && prod.contains("never reconciled") && prod.contains("plan error"))
+        #expect(prod.contains("not promoted yet") && prod.contains("never reconciled") && prod.contains("awaits a promotion"))
+        #expect(!status.stdout.contains("plan error"), "a prod waiting for its first promotion is not in error")
+        #expect(lines.contains("  prod: not promoted yet; `plumb promote staging prod` pins what staging validated"), "\(status.stdout)")
         #expect(lines.firstIndex { $0.hasPrefix("  dev") }! < lines.firstIndex { $0.hasPrefix("  staging") }!)
         // Tampering with the deployment is drift.
         try world.ci.write("deployments/staging/model.txt", "tampered\n")
