@@ -93,12 +93,17 @@ package enum Planner {
             var params: [String: JSONValue] = [:]
             var document = JSONValue.object([:])
             for key in stage.params.sorted() {
-                guard let value = effectiveParams.value(at: key) else {
-                    errors.append(Diagnostic(at: stage.location, "stage '\(name)' uses param '\(key)', which spec/params.yaml does not define"))
+                // Another file's key sits under the file's path in PLUMB_PARAMS; the stage may
+                // also read the file itself, which is in the workspace as committed.
+                let reference = ParamReference(key)
+                let source = reference.file.map { input.spec.paramFiles[$0] ?? .object([:]) } ?? effectiveParams
+                guard let value = source.value(at: reference.key) else {
+                    errors.append(Diagnostic(at: stage.location, "stage '\(name)' uses param '\(reference.key)', which \(reference.file ?? "spec/params.yaml") does not define"))
                     continue
                 }
                 params[key] = value
-                document = document.merging(nested(key, value))
+                let entry = nested(reference.key, value)
+                document = document.merging(reference.file.map { .object([$0: entry]) } ?? entry)
             }
             let env = stage.variables(in: input.environment)
             // `${…}` of params in the command take this environment's overrides (StageExpansion).

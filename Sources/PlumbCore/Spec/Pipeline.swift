@@ -188,10 +188,14 @@ package struct Spec: Sendable, Hashable {
     package var params: JSONValue
     /// Environments by name; one implicit environment when the repository declares none.
     package var environments: [String: EnvironmentSpec]
+    /// Other tracked YAML/JSON files stages take params from (`config/model.yaml:model.width`), by path.
+    package var paramFiles: [String: JSONValue]
 
-    package init(pipeline: Pipeline, params: JSONValue = .object([:]), environments: [String: EnvironmentSpec] = [:]) {
+    package init(pipeline: Pipeline, params: JSONValue = .object([:]), environments: [String: EnvironmentSpec] = [:],
+                paramFiles: [String: JSONValue] = [:]) {
         self.pipeline = pipeline
         self.params = params
+        self.paramFiles = paramFiles
         self.environments = environments.isEmpty
             ? [EnvironmentSpec.implicitName: EnvironmentSpec(name: EnvironmentSpec.implicitName)] : environments
     }

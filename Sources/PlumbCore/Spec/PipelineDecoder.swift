@@ -70,9 +70,9 @@ enum PipelineDecoder {
         let secrets = object.strings("secrets")
         let env = object.variables("env")
         VariableRule.check(env: env, secrets: secrets, context: context, diagnostics: &diagnostics)
-        for param in object.strings("params") where param.value.isEmpty || param.value.split(separator: ".", omittingEmptySubsequences: false).contains("") {
-            diagnostics.append(Diagnostic(at: param.location, "\(context) names the param '\(param.value)', which is not a key path",
-                                          hint: "write keys of spec/params.yaml joined by '.', e.g. 'train.max_depth'"))
+        for param in object.strings("params") {
+            guard let problem = ParamReference(param.value).problem else { continue }
+            diagnostics.append(Diagnostic(at: param.location, "\(context) \(problem.message)", hint: problem.hint))
         }
         let stage = Stage(
             name: name.value, cmd: cmd, deps: deps.map(\.value), outs: outs.map(\.value), metrics: metrics.map(\.value),

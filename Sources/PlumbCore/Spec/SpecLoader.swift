@@ -86,6 +86,7 @@ package enum SpecLoader {
         diagnostics += validator.run()
         if let pipeline, let params { diagnostics += commandProblems(pipeline.pipeline, params: params, environments: environments) }
 
+        let paramFiles = pipeline.map { Self.paramFiles(of: $0, from: source, diagnostics: &diagnostics) } ?? [:]
         let sorted = diagnostics.sortedForDisplay()
         guard !sorted.hasErrors, let pipeline, let params else {
             if !sorted.hasErrors {
@@ -95,7 +96,8 @@ package enum SpecLoader {
             return SpecLoadResult(spec: nil, diagnostics: sorted)
         }
         let spec = Spec(pipeline: pipeline.pipeline, params: params,
-                        environments: Dictionary(environments.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a }))
+                        environments: Dictionary(environments.map { ($0.environment.name, $0.environment) }, uniquingKeysWith: { a, _ in a }),
+                        paramFiles: paramFiles)
         return SpecLoadResult(spec: spec, diagnostics: sorted)
     }
 
@@ -113,6 +115,45 @@ package enum SpecLoader {
             }
         }
         return out
+    }
+
+    /// The other files stages take params from, read from the same source as the spec (so a
+    /// plan of a commit reads that commit's), each once; every key a stage names must exist.
+    static func paramFiles(of pipeline: DecodedPipeline, from source: SpecSource, diagnostics: inout [Diagnostic]) -> [String: JSONValue] {
+        var files: [String: JSONValue] = [:]
+        var unreadable: Set<String> = []
+        for stage in pipeline.stages {
+            for entry in stage.params {
+                let reference = ParamReference(entry.value)
+                guard let file = reference.file, reference.problem == nil, !unreadable.contains(file) else { continue }
+                if files[file] == nil {
+                    switch readYAML(file, from: source, diagnostics: &diagnostics) {
+                    case .missing:
+                        diagnostics.append(Diagnostic(at: entry.location, "stage '\(stage.name.value)' reads params from \(file), which is not in \(source.label)",
+                                                      hint: "commit the file, or fix its path (relative to the repository)"))
+                        unreadable.insert(file); continue
+                    case .broken:
+                        unreadable.insert(file); continue
+                    case let .parsed(root):
+                        guard let root, case .mapping = root.kind else {
+                            diagnostics.append(Diagnostic(at: entry.location, "\(file) holds no mapping of params", hint: "stages read keys of a YAML or JSON object"))
+                            unreadable.insert(file); continue
+                        }
+                        var found: [Diagnostic] = []
+                        let value = ParamsDecoder.decode(root, context: file, diagnostics: &found)
+                        diagnostics += found
+                        if found.hasErrors { unreadable.insert(file); continue }
+                        files[file] = value
+                    }
+                }
+                if files[file]?.value(at: reference.key) == nil {
+                    let known = files[file].map { ParamsDecoder.keyPaths($0) } ?? []
+                    diagnostics.append(Diagnostic(at: entry.location, "stage '\(stage.name.value)' reads param '\(reference.key)' of \(file), which \(file) does not declare",
+                                                  hint: Suggest.closest(to: reference.key, in: known).map { "did you mean '\($0)'?" } ?? "keys there: \(known.prefix(8).joined(separator: ", "))"))
+                }
+            }
+        }
+        return files
     }
 
     private enum Read { case missing, broken, parsed(YAMLNode?) }

@@ -125,7 +125,8 @@ struct SpecValidator {
         let known = ParamsDecoder.keyPaths(params)
         for stage in stages {
             // Entries that are not key paths at all were reported by the decoder.
-            for key in stage.params where !key.value.split(separator: ".", omittingEmptySubsequences: false).contains("")
+            // Keys of other files are checked where those files are read (SpecLoader.paramFiles).
+            for key in stage.params where ParamReference(key.value).file == nil && ParamReference(key.value).problem == nil
                 && params.value(at: key.value) == nil {
                 let hint = Suggest.closest(to: key.value, in: known).map { "did you mean '\($0)'?" }
                     ?? (known.isEmpty ? "spec/params.yaml declares no params" : "add it to spec/params.yaml")

@@ -120,3 +120,40 @@ import PlumbCoreFixtures
                 "\(result.stdout)\(result.stderr)")
     }
 }
+
+/// Params from another tracked YAML/JSON file, per key: the key's value is in the fingerprint
+/// (other keys of the file are not), and in PLUMB_PARAMS under the file's path.
+@Suite struct ParamFileTests {
+    @Test func aKeyOfAnotherFileRerunsTheStageThatReadsItAlone() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          train:
+            cmd: echo train >> $SIDE && mkdir -p build && cat "$PLUMB_PARAMS" > build/params.json
+            params: ['config/model.yaml:model.width']
+            outs: [build/params.json]
+        """, files: ["config/model.yaml": "model:\n  width: 4\n  depth: 2\n"])
+        try h.reconcile()
+        #expect(try h.ran() == ["train"])
+        try h.edit("config/model.yaml", "model:\n  width: 4\n  depth: 3\n")
+        #expect(try !h.plan().hasChanges, "a key the stage does not read")
+        try h.edit("config/model.yaml", "model:\n  width: 8\n  depth: 3\n")
+        let plan = try h.plan()
+        #expect(plan.stage("train")?.reasons.map(\.description) == ["param config/model.yaml:model.width: 4 → 8"])
+        try h.reconcile()
+        #expect(try h.ran() == ["train"])
+        let digest = try #require(try h.state()?.stages["train"]?.outputs["build/params.json"])
+        let document = String(decoding: try h.project().store.data(digest), as: UTF8.self)
+        #expect(document.contains(#""config/model.yaml":{"model":{"width":8}}"#), "\(document)")
+    }
+
+    @Test func aMissingFileOrKeyIsReportedAtTheEntry() throws {
+        let pipeline = "version: 1\nstages:\n  train:\n    cmd: 'true'\n    params: ['config/m.yaml:model.widht', 'nope.yaml:a', '../x.yaml:a', 'config/m.txt:a']\n"
+        let loaded = SpecLoader.load(from: MemorySpecSource(["spec/pipeline.yaml": pipeline, "config/m.yaml": "model: {width: 4}\n"]))
+        let messages = loaded.diagnostics.map(\.description)
+        #expect(messages.contains { $0.contains("reads param 'model.widht' of config/m.yaml, which config/m.yaml does not declare") && $0.contains("did you mean 'model.width'?") }, "\(messages)")
+        #expect(messages.contains { $0.contains("reads params from nope.yaml, which is not in memory") }, "\(messages)")
+        #expect(messages.filter { $0.contains("which is not a relative path to a .yaml, .yml or .json file") }.count == 2, "\(messages)")
+        #expect(loaded.diagnostics.allSatisfy { $0.location?.line == 5 }, "\(messages)")
+    }
+}
