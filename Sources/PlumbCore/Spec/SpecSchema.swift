@@ -22,7 +22,7 @@ enum SpecSchema {
             .init("deps", .strings, doc: "Files or folders the command reads, relative to the repository root (or absolute for data outside it)."),
             .init("outs", .strings, doc: "Files or folders the command writes, relative to the repository root."),
             .init("metrics", .strings, doc: "JSON files of numbers the command writes; outputs whose numbers are recorded."),
-            .init("params", .strings, doc: "Keys or subtrees of spec/params.yaml the command reads (`train`, `split.seed`)."),
+            .init("params", .strings, doc: "Keys or subtrees of spec/params.yaml the command reads (`train`, `split.seed`), or of another tracked YAML/JSON file (`config/model.yaml:model.width`)."),
             .init("after", .strings, doc: "Stages that must finish first although no file passes between them."),
             .init("secrets", .strings, doc: "Names of variables passed through from Plumb's environment; never recorded."),
             .init("env", .variables, doc: "Variables set for the command; part of the stage's fingerprint."),
