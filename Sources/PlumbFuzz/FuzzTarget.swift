@@ -58,9 +58,9 @@ enum FuzzTarget: String, CaseIterable {
             _ = StatCache.decodedEntryCount(data + bytes(ofHex: SHA256Hasher.digest(data).hex))
         case .metrics:
             // A stage's metrics file, read after it ran.
-            guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { return }
-            for number in value.flattenedNumbers(prefix: "evaluate").values { _ = JSONValue.format(number) }
-            _ = value.canonical
+            guard let reading = try? MetricsFile.read(data, prefix: "evaluate") else { return }
+            for number in reading.metrics.values { _ = JSONValue.format(number) }
+            _ = reading.ignoredSummary
         }
     }
 
@@ -139,7 +139,7 @@ enum Baseline {
             params: [split]
             outs: [build/train.csv, build/test.csv]
           train:
-            cmd: python3 spec/stages/train.py --depth ${DEPTH}
+            cmd: python3 spec/stages/train.py --depth $${DEPTH}
             deps: [spec/stages/train.py, build/train.csv]
             params: [train.max_depth]
             env: {DEPTH: 4}

@@ -80,20 +80,6 @@ package enum JSONValue: Sendable, Hashable, Codable {
         return .object(base)
     }
 
-    /// Numbers in this value flattened to dotted keys: `{"a": {"b": 1}}` → `["a.b": 1]`.
-    package func flattenedNumbers(prefix: String = "") -> [String: Double] {
-        switch self {
-        case let .int(i): return [prefix: Double(i)]
-        case let .double(d): return [prefix: d]
-        case let .bool(b): return [prefix: b ? 1 : 0]
-        case let .object(o):
-            var out: [String: Double] = [:]
-            for (k, v) in o { out.merge(v.flattenedNumbers(prefix: prefix.isEmpty ? k : "\(prefix).\(k)")) { a, _ in a } }
-            return out
-        default: return [:]
-        }
-    }
-
     /// Canonical compact JSON: sorted keys, no spaces. Stable across runs and machines.
     package var canonical: String {
         var out = ""
