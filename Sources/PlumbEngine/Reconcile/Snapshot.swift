@@ -152,7 +152,7 @@ package struct Snapshot: Sendable {
     func planningInput(_ project: Project, forced: Set<String> = []) throws -> PlanningInput {
         let sources = try sourceIdentities(project)
         var input = PlanningInput(spec: spec, environment: environment, commit: commit,
-                                  branch: branch?.replacingOccurrences(of: "refs/heads/", with: ""), recorded: recorded, pin: pin,
+                                  branch: branch.map(Self.shortBranch), recorded: recorded, pin: pin,
                                   sourceDigests: sources.digests,
                                   uncommittedEdits: try uncommittedEdits(project, sourceDigests: sources.digests), forced: forced)
         input.lfsDeps = sources.lfs
