@@ -185,14 +185,30 @@ extension Repository {
 
     /// A configuration value as git reads it (repository, global and system files), or nil.
     package func configString(_ key: String) -> String? {
+        withConfigSnapshot { snapshot in
+            var value: UnsafePointer<CChar>?
+            guard git_config_get_string(&value, snapshot, key) == 0, let value else { return nil }
+            return String(cString: value)
+        }
+    }
+
+    /// A boolean configuration value as git reads it (`true`, `yes`, `on`, `1`…), or nil.
+    package func configBool(_ key: String) -> Bool? {
+        withConfigSnapshot { snapshot in
+            var value: Int32 = 0
+            return git_config_get_bool(&value, snapshot, key) == 0 ? value != 0 : nil
+        }
+    }
+
+    /// Runs `body` on a read-only snapshot of the configuration (libgit2 reads strings only from
+    /// a snapshot); nil when there is no configuration to read.
+    private func withConfigSnapshot<T>(_ body: (OpaquePointer?) -> T?) -> T? {
         var config: OpaquePointer?, snapshot: OpaquePointer?
         guard git_repository_config(&config, handle) == 0 else { return nil }
         defer { git_config_free(config) }
         guard git_config_snapshot(&snapshot, config) == 0 else { return nil }
         defer { git_config_free(snapshot) }
-        var value: UnsafePointer<CChar>?
-        guard git_config_get_string(&value, snapshot, key) == 0, let value else { return nil }
-        return String(cString: value)
+        return body(snapshot)
     }
 }
 

@@ -265,13 +265,5 @@ extension Repository {
 
     /// Whether the user's git config asks for every commit to be signed (`commit.gpgsign`). Plumb
     /// writes commits through libgit2, which does not sign.
-    package var requiresSignedCommits: Bool {
-        var config: OpaquePointer?, snapshot: OpaquePointer?
-        guard git_repository_config(&config, handle) == 0 else { return false }
-        defer { git_config_free(config) }
-        guard git_config_snapshot(&snapshot, config) == 0 else { return false }
-        defer { git_config_free(snapshot) }
-        var value: Int32 = 0
-        return git_config_get_bool(&value, snapshot, "commit.gpgsign") == 0 && value != 0
-    }
+    package var requiresSignedCommits: Bool { configBool("commit.gpgsign") ?? false }
 }
