@@ -11,8 +11,9 @@ struct ShowCommand: PlumbCommand {
     package static let discussion = """
     Reads history/<env>/runs/<run>.json at HEAD, in whichever environment recorded the run, and
     prints the spec commit it ran, when it started and how long it took, the pin it deployed, each
-    stage's status, action, time, exit code and outputs, the run's metrics, and the last lines of
-    the log of every stage that failed. --json prints the whole run record.
+    stage's status, action, time, exit code and outputs, in the order the stages run, the run's
+    metrics, and the last lines of the log of every stage that failed. --json prints the whole run
+    record.
 
     \(RunHelp.discussion)
     """
@@ -37,6 +38,18 @@ struct ShowCommand: PlumbCommand {
             throw PlumbError("no run '\(found.run)' in history/ at \(resolver.commit.short)", hint: "list runs with `plumb history`")
         }
         return record
+    }
+
+    /// The record's stages in the order they run (topological, as the run's own spec commit
+    /// declares them); a stage that spec does not name, or every stage when it cannot be read, by name.
+    static func runOrder(_ record: RunRecord, project: Project) -> [String] {
+        let loaded = SpecLoader.load(from: CommitSpecSource(repository: project.repository, commit: record.commit))
+        let order = loaded.spec.map { StageGraph($0.pipeline).order } ?? []
+        let position = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        return record.stages.keys.sorted { a, b in
+            let x = position[a] ?? Int.max, y = position[b] ?? Int.max
+            return x != y ? x < y : a < b
+        }
     }
 
     package func run() throws -> Int32 {
@@ -67,7 +80,8 @@ struct ShowCommand: PlumbCommand {
             if let state = p.state, state != "COMPLETED" { text += ", \(v(state))" }
             return text
         }
-        let rows = record.stages.sorted { $0.key < $1.key }.map { name, s -> [String] in
+        let order = Self.runOrder(record, project: project)
+        let rows = order.compactMap { name in record.stages[name].map { (name, $0) } }.map { name, s -> [String] in
             [name, s.status.rawValue, s.action.rawValue, s.duration.map(formatDuration) ?? "—", s.exitCode.map(String.init) ?? "—",
              s.outputs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.short)" }.joined(separator: ", ")]
                 + (placed ? [place(s.placement)] : [])
@@ -77,7 +91,7 @@ struct ShowCommand: PlumbCommand {
             terminal.print("")
             terminal.print(TextTable.render(header: ["metric", "value"], rows: record.metrics.sorted { $0.key < $1.key }.map { [$0.key, JSONValue.format($0.value)] }))
         }
-        for (name, s) in record.stages.sorted(by: { $0.key < $1.key }) where s.status == .failed {
+        for name in order { guard let s = record.stages[name], s.status == .failed else { continue }
             terminal.print("")
             terminal.print(terminal.styled("✘ \(v(name))", .red) + "; last lines of its log (full log: plumb logs \(v(record.run)) \(v(name))):")
             for line in (s.logTail ?? "").split(separator: "\n", omittingEmptySubsequences: false) { terminal.print("    \(v(String(line)))") }

@@ -21,21 +21,28 @@ struct StatusCommand: PlumbCommand {
     (with --check) or waits for its first promotion, 1 when one cannot be planned for another reason
     (a plan error) or on error. A drift probe that cannot tell ("unknown") is not drift. Ctrl-C
     during --check stops the probes and exits 130.
+
+    The table fits the terminal (80 columns when piped, COLUMNS when set): runs are named by their
+    random suffix (`plumb show 3fa9c1` takes it), the drift column is left out when nothing was
+    checked, and long names and digests lose their middle (`stag…nary`); --wide prints them in full.
     """
     package static let arguments: [ArgumentSpec] = GlobalOptions.arguments + [
         .flag("--check", help: "Run the deploy stages' drift probes (repository code) and report drift."),
         .flag("--no-check", help: "Do not run the drift probes (the default)."),
         .flag("--detailed-exitcode", help: "Exit 0 when every environment is in sync, 2 when one has changes pending or drifted, 1 on error."),
+        TextTable.wideArgument,
     ]
 
     var global: GlobalOptions
     var check: Bool
     var detailedExitCode: Bool
+    var wide: Bool
 
     package init(_ parsed: ParsedArguments) throws {
         global = GlobalOptions(parsed)
         check = parsed.flag("--check")
         detailedExitCode = parsed.flag("--detailed-exitcode")
+        wide = parsed.flag("--wide")
         if check && parsed.flag("--no-check") { throw UsageError("--check and --no-check contradict each other", command: Self.name) }
     }
 
@@ -65,16 +72,21 @@ struct StatusCommand: PlumbCommand {
             try terminal.printJSON(statuses)
             return code
         }
+        // Narrow, a run is its random suffix, a name every command takes; unchecked drift is the footer's.
+        func run(_ id: String) -> String { wide ? id : RunID.suffix(of: id) }
+        let drift = wide || check
         let rows = statuses.map { s -> [String] in
-            let pin = s.pin.map { "\($0.source) run \($0.run)" } ?? (s.from == nil ? "(builds its own)" : "not promoted yet")
+            let pin = s.pin.map { "\($0.source) run \(run($0.run))" } ?? (s.from == nil ? "(builds its own)" : "not promoted yet")
             let model = s.modelDigest.map { $0.short } ?? "—"
-            let last = s.lastRun.map { "\($0) \(s.lastResult?.rawValue ?? "?")" } ?? "never reconciled"
+            let last = s.lastRun.map { "\(run($0)) \(s.lastResult?.rawValue ?? "?")" } ?? "never reconciled"
             // A new staging or prod waiting for its first promotion is in its normal state, not in error.
             let pending = s.awaitingPromotion ? "awaits a promotion" : !s.planErrors.isEmpty ? "plan error"
                 : s.pending == 0 ? "up to date" : "\(s.pending) to run"
-            return [s.environment, pin, model, last, pending, s.drift == .notChecked ? "not checked" : s.drift.rawValue]
+            return [s.environment, pin, model, last, pending] + (drift ? [s.drift == .notChecked ? "not checked" : s.drift.rawValue] : [])
         }
-        terminal.print(TextTable.render(header: ["env", "pin", "model", "last run", "pending", "drift"], rows: rows) { row, column, text in
+        let header = ["env", "pin", "model", "last run", "pending"] + (drift ? ["drift"] : [])
+        terminal.print(TextTable.render(header: header, rows: rows, width: wide ? nil : terminal.width,
+                                        shrinking: [0, 1, 3, 2]) { row, column, text in
             switch (column, row[column]) {
             case (5, "in-sync"), (4, "up to date"): return terminal.styled(text, .green)
             case (5, "drifted"), (4, "plan error"): return terminal.styled(text, .red)

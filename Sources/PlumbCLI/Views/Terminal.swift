@@ -22,6 +22,9 @@ package final class Terminal: @unchecked Sendable {
     /// (`reconcile --json` prints its JSON Lines there and the text people read here).
     private let output: FileHandle
     private var statusLineShown = false
+    /// Columns a table may fill: `COLUMNS` when set, else the terminal's width on a TTY, else 80
+    /// (a CI log or a pipe is read in a window of unknown width; 80 is what everyone can show).
+    let width: Int
 
     /// `toStandardError` sends what would go to stdout to stderr instead (and asks whether stderr
     /// is a terminal).
@@ -31,11 +34,20 @@ package final class Terminal: @unchecked Sendable {
         isInteractive = isatty(toStandardError ? STDERR_FILENO : STDOUT_FILENO) == 1 && environment["TERM"] != "dumb"
         let noColorSet = environment["NO_COLOR"].map { !$0.isEmpty } ?? false
         colour = isInteractive && !noColour && !noColorSet
+        width = Self.width(environment: environment, descriptor: toStandardError ? STDERR_FILENO : STDOUT_FILENO)
         self.quiet = quiet
         self.verbose = verbose
     }
 
     typealias Style = TextStyle
+
+    /// `COLUMNS` when it is a sane number, else the window's width when `descriptor` is a terminal, else 80.
+    static func width(environment: [String: String], descriptor: Int32) -> Int {
+        if let text = environment["COLUMNS"], let columns = Int(text), (20...10_000).contains(columns) { return columns }
+        var size = winsize()
+        if isatty(descriptor) == 1, ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col >= 20 { return Int(size.ws_col) }
+        return 80
+    }
 
     /// `text` in `style` when colour is on, else unchanged.
     func styled(_ text: String, _ style: Style?) -> String {

@@ -115,6 +115,13 @@ package struct Placement: Sendable, Hashable, Codable {
 
 /// What a run id says: `20261125-091502-3fa9c1` starts at 2026-11-25 09:15:02 UTC.
 package enum RunID {
+    /// The random suffix, what follows the last `-` (`3fa9c1`): a name every command that takes a
+    /// run accepts, the short form narrow tables print. An id of another shape is itself.
+    package static func suffix(of id: String) -> String {
+        guard let dash = id.lastIndex(of: "-"), id.index(after: dash) < id.endIndex else { return id }
+        return String(id[id.index(after: dash)...])
+    }
+
     /// When the run started, from its id; nil for an id of another shape.
     package static func date(of id: String) -> Date? {
         guard id.utf8.count >= 15 else { return nil }

@@ -24,6 +24,10 @@ package struct HistoryReader {
         /// The commit that recorded it (nil when it is no longer on the branch's history).
         package var commit: ObjectID?
         package var summary: String
+        /// For a run, the subject of the spec commit it reconciled (nil when that commit is not here).
+        package var subject: String?
+        /// For a run, what it did: `ran prepare, train; 2 cached` (`RunRecord.whatRan`).
+        package var ran: String?
     }
 
     /// Every run record of `environment` at the commit, newest first.
@@ -64,8 +68,11 @@ package struct HistoryReader {
         }
         for env in environments {
             for record in try runs(of: env) {
+                // The spec commit may be gone from this clone (a rewritten branch): the run still lists.
+                let subject = try? repository.commit(record.commit).summary
                 out.append(Entry(kind: .run, environment: env, run: record.run, status: record.status.rawValue, time: record.startedAt,
-                                 commit: recordedBy["\(env)/\(record.run)"], summary: record.summary))
+                                 commit: recordedBy["\(env)/\(record.run)"], summary: record.summary,
+                                 subject: subject, ran: record.whatRan()))
             }
         }
         out.sort { a, b in

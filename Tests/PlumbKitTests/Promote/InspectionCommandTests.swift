@@ -18,7 +18,7 @@ import Testing
         let devRun = try #require(try world.state("dev")?.lastRun)
 
         // status: the pin and its model digest, last runs, pending work, and the drift probe.
-        let status = try world.plumb("status", "--check")
+        let status = try world.plumb("status", "--check", "--wide")
         #expect(status.status == 0, "\(status.stderr)")
         let lines = status.stdout.split(separator: "\n").map(String.init)
         let staging = try #require(lines.first { $0.hasPrefix("  staging") })
@@ -49,9 +49,10 @@ import Testing
         #expect(nope.status == 64, "\(nope.status): \(nope.stderr)")
 
         // history: runs and the promotion, newest first.
-        let history = try world.plumb("history", "--limit", "3")
+        let history = try world.plumb("history", "--limit", "3", "--wide")
         #expect(history.status == 0)
-        let h = history.stdout.split(separator: "\n").dropFirst().map(String.init)
+        // Each entry's line; the line under it says what happened.
+        let h = history.stdout.split(separator: "\n").dropFirst().map(String.init).filter { !$0.hasPrefix("    ") }
         #expect(h.count == 3)
         #expect(h[0].contains("dev") && h[0].contains(devRun) && h[0].contains("succeeded"))
         #expect(h.contains { $0.contains("promotion") && $0.contains(pin.run) })

@@ -165,6 +165,7 @@ _plumb() {
             '*--check[Run the deploy stages'\'' drift probes (repository code) and report drift]' \
             '*--no-check[Do not run the drift probes (the default)]' \
             '*--detailed-exitcode[Exit 0 when every environment is in sync, 2 when one has changes pending or drifted, 1 on error]' \
+            '*--wide[Print every column in full, however wide (default: fit the terminal, 80 columns when piped)]' \
             '(- *)'{-h,--help}'[Show this help]' ;;
         history) _arguments \
             '*'{--repo,-C}'[The repository to work on (default: the one around the current directory)]:PATH:_files -/' \
@@ -174,6 +175,7 @@ _plumb() {
             '*'{--verbose,-v}'[Print more detail]' \
             '*'{--env,-e}'[Only this environment'\''s runs and promotions (default: every environment)]:NAME:_plumb_dynamic environments' \
             '*--limit[Show at most N entries (default: 20)]:N: ' \
+            '*--wide[Print every column in full, however wide (default: fit the terminal, 80 columns when piped)]' \
             '(- *)'{-h,--help}'[Show this help]' ;;
         show) _arguments \
             '*'{--repo,-C}'[The repository to work on (default: the one around the current directory)]:PATH:_files -/' \

@@ -124,8 +124,8 @@ _plumb() {
         graph) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --ref --format --dot --help"; valued=" --repo -C --env -e --ref --format " ;;
         promote) opts="--repo -C --json --no-color --quiet -q --verbose -v --dry-run -n --branch --force --pull --push --remote --help"; valued=" --repo -C --branch --remote " ;;
         rollback) opts="--repo -C --json --no-color --quiet -q --verbose -v --to --dry-run -n --branch --pull --push --remote --help"; valued=" --repo -C --to --branch --remote " ;;
-        status) opts="--repo -C --json --no-color --quiet -q --verbose -v --check --no-check --detailed-exitcode --help"; valued=" --repo -C " ;;
-        history) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --limit --help"; valued=" --repo -C --env -e --limit " ;;
+        status) opts="--repo -C --json --no-color --quiet -q --verbose -v --check --no-check --detailed-exitcode --wide --help"; valued=" --repo -C " ;;
+        history) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --limit --wide --help"; valued=" --repo -C --env -e --limit " ;;
         show) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --help"; valued=" --repo -C --env -e " ;;
         logs) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --follow -f --help"; valued=" --repo -C --env -e " ;;
         metrics) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --run --md --all --help"; valued=" --repo -C --env -e --run " ;;

@@ -96,8 +96,10 @@ complete -c plumb -n '__fish_seen_subcommand_from rollback' -a '(__plumb_dynamic
 complete -c plumb -n '__fish_seen_subcommand_from status' -l check -d 'Run the deploy stages\' drift probes (repository code) and report drift'
 complete -c plumb -n '__fish_seen_subcommand_from status' -l no-check -d 'Do not run the drift probes (the default)'
 complete -c plumb -n '__fish_seen_subcommand_from status' -l detailed-exitcode -d 'Exit 0 when every environment is in sync, 2 when one has changes pending or drifted, 1 on error'
+complete -c plumb -n '__fish_seen_subcommand_from status' -l wide -d 'Print every column in full, however wide (default: fit the terminal, 80 columns when piped)'
 
 complete -c plumb -n '__fish_seen_subcommand_from history' -l limit -x -d 'Show at most N entries (default: 20)'
+complete -c plumb -n '__fish_seen_subcommand_from history' -l wide -d 'Print every column in full, however wide (default: fit the terminal, 80 columns when piped)'
 
 complete -c plumb -n '__fish_seen_subcommand_from show' -a '(__plumb_dynamic runs)' -d 'A run: its id, a unique prefix of it, its random suffix, latest or latest~N (see plumb history)'
 
