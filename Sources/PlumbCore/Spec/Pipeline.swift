@@ -18,6 +18,20 @@ package struct Pipeline: Sendable, Hashable {
     /// The stage called `name`, if any. A linear search: for many lookups, use `stagesByName`.
     package func stage(_ name: String) -> Stage? { stages.first { $0.name == name } }
 
+    /// The stages a name given on the command line means: the stage of that name, or every
+    /// instance of the fan-out stage of that name (`featurize` → `featurize-a`, `featurize-b`),
+    /// in declaration order. Empty when it means none.
+    package func stages(answeringTo name: String) -> [String] {
+        if stages.contains(where: { $0.name == name }) { return [name] }
+        return stages.filter { $0.fanOut == name }.map(\.name)
+    }
+
+    /// Every name `stages(answeringTo:)` takes: stage names and fan-out stages' names.
+    package var targetNames: [String] {
+        var seen = Set<String>()
+        return (stages.map(\.name) + stages.compactMap(\.fanOut)).filter { seen.insert($0).inserted }
+    }
+
     /// Stages by name (the first, should a name repeat).
     package var stagesByName: [String: Stage] {
         Dictionary(stages.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -92,6 +106,8 @@ package struct Stage: Sendable, Hashable {
     /// The command with its `${…}` references to spec/params.yaml kept, when it has any: `cmd`
     /// is it rendered with params.yaml as written, `command(params:)` with an environment's.
     package var commandTemplate: CommandTemplate?
+    /// The `foreach`/`matrix` stage this one is an instance of (`featurize` for `featurize-a`).
+    package var fanOut: String?
 
     package init(name: String, cmd: String, deps: [String] = [], outs: [String] = [], metrics: [String] = [],
                 params: [String] = [], env: [String: String] = [:], secrets: [String] = [], after: [String] = [],

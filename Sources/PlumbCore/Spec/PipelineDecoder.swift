@@ -21,9 +21,9 @@ struct DecodedPipeline {
 /// check alone (paths, variable names); relations between stages are `SpecValidator`'s.
 enum PipelineDecoder {
     /// Decodes a pipeline whose fan-out stages are already expanded (`StageExpansion`);
-    /// `commandTemplates` are attached to the stages they belong to.
+    /// `commandTemplates` and the fan-out stage of each instance are attached to the stages they belong to.
     static func decode(_ root: YAMLNode?, file: String, commandTemplates: [String: CommandTemplate] = [:],
-                       declaresStages: Bool = false, diagnostics: inout [Diagnostic]) -> DecodedPipeline? {
+                       fanOuts: [String: String] = [:], declaresStages: Bool = false, diagnostics: inout [Diagnostic]) -> DecodedPipeline? {
         guard let root else {
             diagnostics.append(Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), "\(file) is empty",
                                           hint: "start with 'version: 1' and a 'stages:' mapping"))
@@ -38,6 +38,7 @@ enum PipelineDecoder {
         for (name, stageObject) in object.namedObjects("stages") {
             if var stage = decodeStage(name, stageObject, diagnostics: &decoder.diagnostics) {
                 stage.stage.commandTemplate = commandTemplates[name.value]
+                stage.stage.fanOut = fanOuts[name.value]
                 stages.append(stage)
             }
         }

@@ -52,7 +52,7 @@ package enum SpecLoader {
             // Templating first: the decoder and validator see the instances and resolved strings.
             let expanded = root.map { StageExpansion.expand($0, params: params ?? .object([:]), source: source, diagnostics: &diagnostics) }
             pipeline = PipelineDecoder.decode(expanded?.root, file: SpecPaths.pipeline,
-                                              commandTemplates: expanded?.commandTemplates ?? [:],
+                                              commandTemplates: expanded?.commandTemplates ?? [:], fanOuts: expanded?.fanOuts ?? [:],
                                               declaresStages: expanded?.declaresStages ?? false, diagnostics: &diagnostics)
         case .broken:
             break

@@ -5,6 +5,8 @@ struct ExpandedPipeline {
     var root: YAMLNode
     /// Commands that use spec/params.yaml, by stage name: rendered again for each environment.
     var commandTemplates: [String: CommandTemplate] = [:]
+    /// The fan-out stage each instance came from, by instance name: `featurize-a` → `featurize`.
+    var fanOuts: [String: String] = [:]
     /// The file declares stages, even if none expanded (all reported): no "no stages" warning then.
     var declaresStages = false
 }
@@ -55,7 +57,7 @@ enum StageExpansion {
         diagnostics += expansion.diagnostics
         var expanded = root
         expanded.kind = .mapping(out)
-        return ExpandedPipeline(root: expanded, commandTemplates: expansion.templates, declaresStages: declaresStages)
+        return ExpandedPipeline(root: expanded, commandTemplates: expansion.templates, fanOuts: expansion.fanOuts, declaresStages: declaresStages)
     }
 
     /// Adds the names of each `vars` entry: a params file (YAML or JSON, read from the same
@@ -148,6 +150,7 @@ private struct Expansion {
     var scope: TemplateScope
     var diagnostics: [Diagnostic] = []
     var templates: [String: CommandTemplate] = [:]
+    var fanOuts: [String: String] = [:]
     /// Problems already reported: a template's mistake is reported once, not once per instance.
     private var reported: Set<Diagnostic> = []
 
@@ -198,6 +201,7 @@ private struct Expansion {
                     continue
                 }
                 generated[instanceName] = instance.location
+                fanOuts[instanceName] = name
                 var node = pair.value
                 node.kind = .mapping(stageBody(fanOut.template, name: instanceName, context: context, scope: scope.with(instance.local)))
                 out.append(.init(key: YAMLNode(kind: .scalar(instanceName, plain: true), location: pair.key.location), value: node))

@@ -61,12 +61,21 @@ package struct Reconciler {
     package func plan(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = false,
                       probed: [String: String]? = nil) throws -> (Snapshot, Plan) {
         let snapshot = try Snapshot.read(project, ref: ref, environment: environment)
-        let names = snapshot.spec.pipeline.stages.map(\.name)
-        for (asked, verb) in [(forced, "force"), (targets ?? [], "target")] {
-            guard let name = asked.subtracting(names).sorted().first else { continue }
-            throw PlumbError("no stage '\(name)' to \(verb)", hint: Suggest.closest(to: name, in: names).map { "did you mean '\($0)'?" }
-                                 ?? "stages: \(names.joined(separator: ", "))", kind: .usage)
+        // A fan-out stage's name stands for all its instances (`plumb reconcile featurize`).
+        let pipeline = snapshot.spec.pipeline
+        func resolve(_ asked: Set<String>, _ verb: String) throws -> Set<String> {
+            var out = Set<String>()
+            for name in asked.sorted() {
+                let meant = pipeline.stages(answeringTo: name)
+                guard meant.isEmpty else { out.formUnion(meant); continue }
+                let names = pipeline.targetNames
+                throw PlumbError("no stage '\(name)' to \(verb)", hint: Suggest.closest(to: name, in: names).map { "did you mean '\($0)'?" }
+                                     ?? "stages: \(names.joined(separator: ", "))", kind: .usage)
+            }
+            return out
         }
+        let forced = try resolve(forced, "force")
+        let targets = try targets.map { try resolve($0, "target") }
         var input = try snapshot.planningInput(project, forced: forced)
         input.targets = targets.map { $0.union(forced) }
         input.downstream = downstream

@@ -72,4 +72,43 @@ import Testing
         #expect(json["untargeted"] as? [String] == ["report"], "\(forced.stdout)")
         #expect(try h.ran().isEmpty)
     }
+
+    /// A fan-out stage's name targets all its instances (issue 17's leftover), in plan, reconcile
+    /// and --force; an instance is still a target alone, and a misspelt template gets a suggestion.
+    @Test func aFanOutStagesNameTargetsEveryInstance() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          featurize:
+            foreach: [a, b]
+            do:
+              cmd: echo featurize-${item} >> $SIDE && mkdir -p build && echo ${item} > build/f-${item}.txt
+              outs: ["build/f-${item}.txt"]
+          lint:
+            cmd: echo lint >> $SIDE && mkdir -p build && echo ok > build/lint.txt
+            outs: [build/lint.txt]
+        """)
+        let plan = try runProcess(plumbExecutable(), ["plan", "featurize", "--json"], in: h.root)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        #expect((json["stages"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["featurize-a", "featurize-b"])
+        #expect(json["untargeted"] as? [String] == ["lint"])
+
+        let run = try runProcess(plumbExecutable(), ["reconcile", "featurize"], in: h.root)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try h.ran().sorted() == ["featurize-a", "featurize-b"])
+        #expect(try h.state()?.stages["lint"] == nil, "lint was not targeted")
+
+        // Without targets --force runs the rest as planned: here lint, new.
+        let forced = try runProcess(plumbExecutable(), ["reconcile", "--force", "featurize"], in: h.root)
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(forced.stdout.contains("featurize-a   forced") && forced.stdout.contains("featurize-b   forced"), "\(forced.stdout)")
+        #expect(try h.ran().sorted() == ["featurize-a", "featurize-b", "lint"])
+        let one = try runProcess(plumbExecutable(), ["reconcile", "--force", "featurize-b"], in: h.root)
+        #expect(one.status == 0, "\(one.stderr)")
+        #expect(try h.ran() == ["featurize-b"])
+
+        let typo = try runProcess(plumbExecutable(), ["plan", "featurise"], in: h.root)
+        #expect(typo.status == 64 && typo.stderr.contains("no stage 'featurise'") && typo.stderr.contains("did you mean 'featurize'?"), "\(typo.stderr)")
+    }
 }
