@@ -292,6 +292,19 @@ package final class Executor: @unchecked Sendable {
         }
     }
 
+    /// Starts an attempt's part of a stage's log with `── attempt 2 of 3 ──`: runners append to the
+    /// log, so without it `plumb logs` would run every attempt's lines together. Only for a stage
+    /// that may retry, so the first attempt says there may be others.
+    static func markAttempt(_ attempt: Int, of attempts: Int, in logFile: String) throws {
+        let log = try StageProcess.openLog(logFile)
+        let header = "── attempt \(attempt) of \(attempts) ──\n"
+        do {
+            try Array(header.utf8).withUnsafeBytes { try log.writeAll($0) }
+        } catch {
+            throw PlumbError("cannot write to the log \(logFile): \(error)")
+        }
+    }
+
     private func run(_ stage: PlannedStage, fingerprint: Digest, inputs: [String: String], staged firstStaged: [String: FileStamp]) throws -> StageOutcome {
         let fm = FileManager.default
         // Stale outputs must not pass for new ones. Removed only once no folder above them is a link
@@ -321,6 +334,7 @@ package final class Executor: @unchecked Sendable {
                 // A failed attempt may have changed its inputs: the next one reads them as staged.
                 staged = try stageInputs(of: stage)
             }
+            if stage.retries > 0 { try Self.markAttempt(attempt, of: stage.retries + 1, in: logFile) }
             let request = ProcessRequest(
                 command: stage.command, workingDirectory: workspace, environment: environment.variables, timeout: stage.timeout,
                 logFile: logFile, redactions: environment.secretValues,
