@@ -53,7 +53,17 @@ func expectDocumented(_ lines: [[String: Any]], section: String, sourceLocation:
         #expect(keys.isSubset(of: shape.all), "\(type) has undocumented \(keys.subtracting(shape.all).sorted())", sourceLocation: sourceLocation)
         #expect(line["schemaVersion"] as? Int == JSONLinesReconcileView.schemaVersion, sourceLocation: sourceLocation)
     }
+    // And against docs/json-lines.schema.json, the machine-readable form of the same tables.
+    let validator = try JSONSchemaValidator(contentsOf: jsonLinesSchemaFile)
+    let pointer = section.contains("promote") ? "#/$defs/promote" : "#/$defs/reconcile"
+    for line in lines {
+        let problems = validator.problems(line, against: pointer)
+        #expect(problems.isEmpty, "\(line["type"] ?? "?") breaks \(pointer): \(problems)", sourceLocation: sourceLocation)
+    }
 }
+
+let jsonLinesSchemaFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/json-lines.schema.json")
 
 @Suite struct JSONLinesTests {
     static let pipeline = """
@@ -177,5 +187,43 @@ func expectDocumented(_ lines: [[String: Any]], section: String, sourceLocation:
         let head = try world.ci.repository.head().commit!.hex
         #expect(lines[3]["commit"] as? String == head && lines[4]["result"] as? String == "promoted")
         #expect(promote.stderr.contains("Promoted dev run"), "\(promote.stderr)")
+    }
+
+    /// The first column of the `| type | keys | when |` table under `section` in docs/json.md.
+    static func lineTypeTable(_ section: String) throws -> [String] {
+        let docs = jsonLinesSchemaFile.deletingLastPathComponent().appendingPathComponent("json.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        let start = try #require(text.range(of: "\n## " + section))
+        let table = try #require(text[start.upperBound...].range(of: "| type | keys | when |"))
+        return text[table.upperBound...].split(separator: "\n", omittingEmptySubsequences: false).dropFirst(2)
+            .prefix { $0.hasPrefix("| `") }
+            .map { $0.split(separator: "|")[0].trimmingCharacters(in: CharacterSet(charactersIn: "` ")) }
+    }
+
+    /// The schema names exactly the line types docs/json.md documents, for reconcile and for
+    /// promote, and the validator rejects what the schema forbids (so the checks above can fail).
+    @Test func theSchemaCoversEveryDocumentedTypeAndRejectsBadLines() throws {
+        let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: jsonLinesSchemaFile)) as? [String: Any])
+        let defs = try #require(schema["$defs"] as? [String: Any])
+        for (section, name) in [("`plumb reconcile --json`", "reconcile"), ("`plumb promote --json`", "promote")] {
+            let events = try #require((defs[name] as? [String: Any])?["oneOf"] as? [[String: Any]])
+            let types = events.compactMap { (($0["properties"] as? [String: Any])?["type"] as? [String: Any])?["const"] as? String }
+            #expect(Set(types) == Set(try Self.lineTypeTable(section)), "\(name): \(types.sorted())")
+            #expect(types.count == Set(types).count)
+        }
+        let validator = try JSONSchemaValidator(contentsOf: jsonLinesSchemaFile)
+        let good: [String: Any] = ["type": "stage.started", "schemaVersion": 1, "stage": "train"]
+        #expect(validator.problems(good, against: "#/$defs/reconcile").isEmpty)
+        for bad: [String: Any] in [
+            ["type": "stage.started", "schemaVersion": 1],
+            ["type": "stage.started", "schemaVersion": 2, "stage": "train"],
+            ["type": "stage.started", "schemaVersion": 1, "stage": "train", "extra": true],
+            ["type": "stage.finished", "schemaVersion": 1, "stage": "train", "status": "exploded"],
+            ["type": "recorded", "schemaVersion": 1, "run": "not-a-run", "commit": String(repeating: "a", count: 40)],
+            ["type": "summary", "schemaVersion": 1, "from": "dev"],
+        ] {
+            #expect(!validator.problems(bad, against: "#/$defs/reconcile").isEmpty, "accepted \(bad)")
+        }
+        #expect(!validator.problems(["type": "gate", "schemaVersion": 1, "passed": "yes"], against: "#/$defs/promote").isEmpty)
     }
 }
