@@ -132,3 +132,27 @@ import Testing
         #expect(stages == ["prepare", "train", "deploy"], "\(show.stdout)")
     }
 }
+
+/// The README's command table names every command of the command table (`PlumbCommands.all`):
+/// a new command is not done until a reader of the README can find it.
+@Suite struct ReadmeCommandTableTests {
+    @Test func everyCommandIsInTheReadmesTable() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let table = try #require(text.range(of: "| command | what it does |"))
+        let rows = text[table.upperBound...].split(separator: "\n").dropFirst().prefix { $0.hasPrefix("|") }
+        // Each code span of a row's first cell names a command: `plumb history`, `show RUN`.
+        var named = Set<String>()
+        for row in rows {
+            let cell = row.split(separator: "|", omittingEmptySubsequences: true).first.map(String.init) ?? ""
+            for (i, span) in cell.split(separator: "`", omittingEmptySubsequences: false).enumerated() where i % 2 == 1 {
+                let words = span.split(separator: " ").map(String.init)
+                if let word = words.first == "plumb" ? words.dropFirst().first : words.first { named.insert(word) }
+            }
+        }
+        #expect(rows.count >= 10, "the README's command table was not found")
+        let missing = PlumbCommands.all.map(\.name).filter { !named.contains($0) }
+        #expect(missing.isEmpty, "README.md's command table lacks \(missing)")
+    }
+}
