@@ -3,9 +3,33 @@ import PlumbCore
 import PlumbEngine
 
 /// The reconcile as a person watches it in a terminal: the plan, a line per stage as it starts and
-/// ends (`▶ train started`, `✔ train done in 4.2s`), its output prefixed by its name when streamed,
-/// a live status line of what is running, and a line per `--watch` cycle.
+/// ends (`▶ train started`, `✔ train done in 4.2s`), a live block of what is running, and a line
+/// per `--watch` cycle.
+///
+/// A stage's output, prefixed by its name (`train │ epoch 3`): on a terminal, folded into the live
+/// block as its last few lines while it runs (the full log is in `plumb logs`), or with --verbose
+/// printed as it comes; off a terminal (a pipe, CI) with --verbose, held until the stage ends and
+/// printed under its end line in one write, so parallel stages never interleave.
 struct TerminalReconcileView: ReconcileObserver {
+    /// Lines of a running stage the live block shows.
+    static let foldedLines = 3
+    /// Lines of one stage held for grouped output; earlier ones are counted, not kept.
+    static let groupedLines = 5_000
+    /// The live block is redrawn at most this often for output (a stage may print thousands of lines a second).
+    static let redrawInterval = 0.1
+
+    /// What the fold and the grouping remember between events, which come from the stages' threads.
+    struct Held: Sendable {
+        /// The status line: what is running, or the upload's progress.
+        var status = ""
+        /// The last lines of each running stage (fold).
+        var tails: [String: [String]] = [:]
+        var drawn = Date.distantPast
+        /// Each running stage's output so far, and how many earlier lines were dropped (grouping).
+        var groups: [String: (lines: [String], dropped: Int)] = [:]
+    }
+    private let held = Locked(Held())
+
     /// Where stage lines go (a quiet terminal shows none).
     let terminal: Terminal
     /// Where the plan and the `--watch` lines go: the command's own terminal when stage lines are
@@ -26,6 +50,14 @@ struct TerminalReconcileView: ReconcileObserver {
                  progress: terminal.isInteractive && !terminal.quiet)
     }
 
+    /// How stage output is shown; decided once from the terminal.
+    enum OutputMode { case folded, streamed, grouped, hidden }
+    var outputMode: OutputMode {
+        if terminal.quiet { return .hidden }
+        if terminal.isInteractive { return terminal.verbose ? .streamed : .folded }
+        return terminal.verbose ? .grouped : .hidden
+    }
+
     package func observe(_ event: ReconcileEvent) {
         switch event {
         case let .planned(plan):
@@ -39,20 +71,19 @@ struct TerminalReconcileView: ReconcileObserver {
         case let .stageWarning(stage, message):
             terminal.print(terminal.styled("warning:", .yellow) + " stage '\(Escape.terminal(stage))' " + Escape.terminal(message))
         case let .stageOutput(stage, line):
-            guard !terminal.quiet else { return }
-            terminal.print(terminal.styled(stage, .cyan) + " │ " + Escape.terminal(line))
+            output(stage, line)
         case let .stageFinished(stage, end):
             finished(stage, end)
         case let .progress(running):
             guard terminal.isInteractive, !terminal.quiet else { return }
             let now = Date()
             let text = running.sorted { $0.key < $1.key }.map { "\($0.key) \(formatDuration(now.timeIntervalSince($0.value)))" }
-            terminal.status(text.isEmpty ? "" : "running: " + text.joined(separator: ", "))
+            redraw(status: text.isEmpty ? "" : "running: " + text.joined(separator: ", "))
         case let .uploading(progress):
             guard terminal.isInteractive, !terminal.quiet else { return }
-            terminal.status("uploading to the shared store: \(progress.done)/\(progress.total) objects, \(formatBytes(progress.bytes))")
+            redraw(status: "uploading to the shared store: \(progress.done)/\(progress.total) objects, \(formatBytes(progress.bytes))")
         case let .uploaded(store, report):
-            terminal.status("")
+            redraw(status: "")
             guard report.uploaded > 0, !terminal.quiet else { return }
             lines.print("Uploaded \(report.uploaded) object\(report.uploaded == 1 ? "" : "s") (\(formatBytes(report.bytes))) to \(Escape.terminal(store)).")
         case let .cacheObjectsCorrupt(digests):
@@ -77,7 +108,47 @@ struct TerminalReconcileView: ReconcileObserver {
         }
     }
 
+    private func line(_ stage: String, _ text: String) -> String { terminal.styled(stage, .cyan) + " │ " + Escape.terminal(text) }
+
+    private func output(_ stage: String, _ text: String) {
+        switch outputMode {
+        case .hidden: return
+        case .streamed: terminal.print(line(stage, text))
+        case .grouped:
+            held.withLock { held in
+                var group = held.groups[stage] ?? ([], 0)
+                group.lines.append(text)
+                if group.lines.count > Self.groupedLines { group.lines.removeFirst(); group.dropped += 1 }
+                held.groups[stage] = group
+            }
+        case .folded:
+            let due = held.withLock { held in
+                var tail = held.tails[stage] ?? []
+                tail.append(text)
+                held.tails[stage] = Array(tail.suffix(Self.foldedLines))
+                return Date().timeIntervalSince(held.drawn) >= Self.redrawInterval
+            }
+            if due { redraw(status: nil) }
+        }
+    }
+
+    /// Draws the live block again: the status line (`status`, or the last one when nil) and the
+    /// folded tails of the running stages, by name.
+    private func redraw(status: String?) {
+        guard terminal.isInteractive, !terminal.quiet else { return }
+        let lines = held.withLock { held -> [String] in
+            if let status { held.status = status }
+            held.drawn = Date()
+            let tails = held.tails.sorted { $0.key < $1.key }.flatMap { stage, tail in tail.map { "  " + line(stage, $0) } }
+            return (held.status.isEmpty ? [] : [terminal.styled(Escape.terminal(held.status), .dim)]) + tails
+        }
+        terminal.live(lines)
+    }
+
     private func finished(_ stage: String, _ end: StageEnd) {
+        defer {
+            if outputMode == .folded, held.withLock({ $0.tails.removeValue(forKey: stage) }) != nil { redraw(status: nil) }
+        }
         switch end {
         case let .succeeded(duration, _):
             report(stage, "done in \(formatDuration(duration))", style: .green, glyph: "✔")
@@ -104,7 +175,13 @@ struct TerminalReconcileView: ReconcileObserver {
 
     private func report(_ stage: String, _ text: String, style: TextStyle?, glyph: String) {
         guard !terminal.quiet else { return }
-        terminal.print(terminal.styled("\(glyph) \(stage)", style) + " " + text)
+        var out = terminal.styled("\(glyph) \(stage)", style) + " " + text
+        // A stage's grouped output goes under its end line, in the same write: no other stage's line comes between.
+        if glyph != "▶", glyph != "↻", outputMode == .grouped, let group = held.withLock({ $0.groups.removeValue(forKey: stage) }) {
+            if group.dropped > 0 { out += "\n" + line(stage, "… \(group.dropped) earlier lines; the full log is in `plumb logs`") }
+            for text in group.lines { out += "\n" + line(stage, text) }
+        }
+        terminal.print(out)
     }
 
     static func timestamp(_ date: Date) -> String {
