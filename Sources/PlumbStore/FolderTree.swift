@@ -99,40 +99,51 @@ struct FolderTree {
         var misses: [Int] = []
         let racy = statCache.racyWindowNanoseconds
         let unchangedTree: [UInt8]? = try log.withRecord(of: folder) { rec in
-            var j = 0
-            var same = rec != nil && rec!.device == device && rec!.entries.count == found.count
-            for (i, f) in found.enumerated() {
-                var known: FolderRecord.Entry?
-                if let rec {
-                    while j < rec.entries.count, bytesPrecede(rec.entries[j].key, f.key) { j += 1 }
-                    if j < rec.entries.count, rec.entries[j].key.elementsEqual(f.key) { known = rec.entries[j] }
-                }
-                switch f.stat.st_mode & S_IFMT {
-                case S_IFDIR:
-                    let t = treeOf[i]!
-                    if !(known?.kind == FolderRecord.folderKind && rec!.digest(known!).elementsEqual(t)) { same = false }
-                    entries.append(WalkedEntry(kind: FolderRecord.folderKind, key: f.key, stamp: FileStamp(f.stat), hashedAt: 0, value: t))
-                case S_IFLNK:
-                    let target = Array(try ContentDigester.readLink(path(f.key)).utf8)
-                    if !(known?.kind == FolderRecord.linkKind && rec!.linkTarget(known!).elementsEqual(target)) { same = false }
-                    entries.append(WalkedEntry(kind: FolderRecord.linkKind, key: f.key, stamp: FileStamp(f.stat), hashedAt: 0, value: target))
-                default:
-                    let stamp = FileStamp(f.stat)
-                    let kind = f.stat.st_mode & S_IXUSR != 0 ? FolderRecord.executableKind : FolderRecord.fileKind
-                    if let known, let rec, known.kind == kind, UInt64(f.stat.st_dev) == device {
-                        let (was, hashedAt) = rec.stamp(known)
-                        // Trusted only if unchanged and not racily so (see StatCache).
-                        if was == stamp, stamp.lastChangeNanoseconds < hashedAt - racy {
-                            entries.append(WalkedEntry(kind: kind, key: f.key, stamp: stamp, hashedAt: hashedAt, value: Array(rec.digest(known))))
-                            continue
+            // First without building anything (the no-op path allocates nothing per file); on the first
+            // difference, again, building the entries of a new record.
+            func pass(building: Bool) throws -> Bool {
+                var j = 0
+                var same = rec != nil && rec!.device == device && rec!.entries.count == found.count
+                if !same && !building { return false }
+                for (i, f) in found.enumerated() {
+                    var known: FolderRecord.Entry?
+                    if let rec {
+                        while j < rec.entries.count, bytesPrecede(rec.entries[j].key, f.key) { j += 1 }
+                        if j < rec.entries.count, rec.entries[j].key.elementsEqual(f.key) { known = rec.entries[j] }
+                    }
+                    switch f.stat.st_mode & S_IFMT {
+                    case S_IFDIR:
+                        let t = treeOf[i]!
+                        if !(known?.kind == FolderRecord.folderKind && rec!.digest(known!).elementsEqual(t)) { same = false }
+                        if building { entries.append(WalkedEntry(kind: FolderRecord.folderKind, key: f.key, stamp: FileStamp(f.stat), hashedAt: 0, value: t)) }
+                    case S_IFLNK:
+                        let target = Array(try ContentDigester.readLink(path(f.key)).utf8)
+                        if !(known?.kind == FolderRecord.linkKind && rec!.linkTarget(known!).elementsEqual(target)) { same = false }
+                        if building { entries.append(WalkedEntry(kind: FolderRecord.linkKind, key: f.key, stamp: FileStamp(f.stat), hashedAt: 0, value: target)) }
+                    default:
+                        let stamp = FileStamp(f.stat)
+                        let kind = f.stat.st_mode & S_IXUSR != 0 ? FolderRecord.executableKind : FolderRecord.fileKind
+                        if let known, let rec, known.kind == kind, UInt64(f.stat.st_dev) == device {
+                            let (was, hashedAt) = rec.stamp(known)
+                            // Trusted only if unchanged and not racily so (see StatCache).
+                            if was == stamp, stamp.lastChangeNanoseconds < hashedAt - racy {
+                                if building { entries.append(WalkedEntry(kind: kind, key: f.key, stamp: stamp, hashedAt: hashedAt, value: Array(rec.digest(known)))) }
+                                continue
+                            }
+                        }
+                        same = false
+                        if building {
+                            misses.append(entries.count)
+                            entries.append(WalkedEntry(kind: kind, key: f.key, stamp: stamp, hashedAt: 0, value: []))
                         }
                     }
-                    same = false
-                    misses.append(entries.count)
-                    entries.append(WalkedEntry(kind: kind, key: f.key, stamp: stamp, hashedAt: 0, value: []))
+                    if !same && !building { return false }
                 }
+                return same
             }
-            return same ? Array(rec!.tree) : nil
+            if try pass(building: false) { return Array(rec!.tree) }
+            _ = try pass(building: true)
+            return nil
         }
         if let unchangedTree { return unchangedTree }
 
