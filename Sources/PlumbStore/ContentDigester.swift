@@ -148,21 +148,14 @@ package final class ContentDigester: Sendable {
         try digests(of: [path])[path]!
     }
 
-    /// The digests of many paths at once, keyed by the paths as given. All their files are hashed in one
-    /// parallel sweep, so a batch of small deps costs about as much as one folder of the same files.
+    /// The digests of many paths at once, keyed by the paths as given. Their files are hashed in one
+    /// parallel sweep, so a batch of small deps costs about as much as one folder of the same files;
+    /// a directory is walked against its folder records (`FolderTree`), each file read at most once.
     package func digests(of paths: [String]) throws -> [String: Digest] {
-        let targets = try paths.map { try Target(path: $0, statCache: statCache) }
-        // Every file of every target, in target order; the stamps taken while scanning spare a second stat.
-        var files: [(path: String, stamp: FileStamp?)] = []
-        for t in targets {
-            switch t.kind {
-            case .file: files.append((t.absolute, nil))
-            case let .directory(scanned):
-                for e in scanned where e.symlinkTarget == nil { files.append((e.absolutePath, e.stamp)) }
-            }
-        }
+        let targets = try paths.map { try Target(path: $0) }
         // Hits are answered in one pass under one lock (thousands of per-file locks contended across threads);
-        // only the misses are read, on all cores, each file once even when a folder and a file in it overlap.
+        // only the misses are read, on all cores, each file once.
+        let files = targets.filter { $0.kind == .file }.map { (path: $0.absolute, stamp: FileStamp?.none) }
         var fileDigests = statCache.cachedDigests(files)
         var missPaths: [String] = []
         var seen = Set<String>()
@@ -170,16 +163,18 @@ package final class ContentDigester: Sendable {
         let hashed = try parallelMap(missPaths.count) { try statCache.digest(ofFileAt: missPaths[$0]) }
         let byPath = Dictionary(uniqueKeysWithValues: zip(missPaths, hashed))
         for i in fileDigests.indices where fileDigests[i] == nil { fileDigests[i] = byPath[files[i].path] }
+        let tree = FolderTree(log: statCache.folders, statCache: statCache)
+        var byDirectory: [String: Digest] = [:]
         var result: [String: Digest] = [:]
         var next = 0
         for (path, t) in zip(paths, targets) {
             switch t.kind {
             case .file:
                 result[path] = fileDigests[next]!; next += 1
-            case let .directory(scanned):
-                let count = scanned.lazy.filter { $0.symlinkTarget == nil }.count
-                result[path] = Self.manifest(of: scanned, fileDigests: fileDigests[next..<(next + count)].map { $0! }).digest
-                next += count
+            case .directory:
+                // The same folder named twice (say `data` and `data/`) is walked once.
+                if byDirectory[t.absolute] == nil { byDirectory[t.absolute] = try tree.digest(ofDirectory: t.absolute) }
+                result[path] = byDirectory[t.absolute]
             }
         }
         return result
@@ -212,15 +207,17 @@ package final class ContentDigester: Sendable {
     }
 
     private struct Target {
-        enum Kind { case file, directory([ScannedEntry]) }
+        enum Kind { case file, directory }
         var absolute: String
         var kind: Kind
-        init(path: String, statCache: StatCache) throws {
+        init(path: String) throws {
             absolute = StatCache.absolute(path)
             switch DiskEntryKind.of(absolute) {
             case .missing: throw PlumbError("\(path) does not exist")
             case .file: kind = .file
-            case .directory: kind = .directory(try ContentDigester.scan(directory: absolute))
+            case .directory:
+                kind = .directory
+                while absolute.count > 1, absolute.hasSuffix("/") { absolute.removeLast() }
             case let .unsupported(what):
                 throw PlumbError("\(path) is \(what); a dep must be a regular file or a folder",
                                  hint: "copy the data into a regular file and depend on that")

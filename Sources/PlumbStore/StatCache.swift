@@ -81,6 +81,17 @@ package final class StatCache: @unchecked Sendable {
     private var dirty = false
     /// How many files this cache has read to hash them; tests use it to prove a hit reads nothing.
     private(set) var filesHashed = 0
+    private var openedFolders: FolderLog?
+
+    /// The records of folder walks (`statcache.folders` beside `file`), opened on first use.
+    var folders: FolderLog {
+        lock.withLock {
+            if let openedFolders { return openedFolders }
+            let log = FolderLog(path: file.path + ".folders")
+            openedFolders = log
+            return log
+        }
+    }
 
     /// Opens the cache persisted at `file` (or an empty one if it does not exist or cannot be read).
     package convenience init(file: URL) {
@@ -196,11 +207,26 @@ package final class StatCache: @unchecked Sendable {
     }
 
     /// Counts a file read by a caller that hashed it on its own (copy-while-hashing), for the test counter.
-    func noteFileHashed() { locked { filesHashed += 1 } }
+    func noteFileHashed() { noteFilesHashed(1) }
+    func noteFilesHashed(_ n: Int) { if n > 0 { locked { filesHashed += n } } }
+
+    /// A trusted per-file entry for a file a folder walk did not find in its folder's record: a digest
+    /// `Cache.store` recorded while copying an output, or a cache written before folder records existed.
+    /// Left in place, since the cache's own lookups go through this table.
+    func fileEntry(forFileAt path: String, stamp: FileStamp) -> (digest: Digest, hashedAt: Int64)? {
+        locked {
+            guard let entry = entries[path], entry.stamp == stamp,
+                  entry.stamp.lastChangeNanoseconds < entry.hashedAt - racyWindowNanoseconds
+            else { return nil }
+            return (entry.digest, entry.hashedAt)
+        }
+    }
 
     /// Writes the cache to `file` atomically (temporary file, fsync, rename), dropping entries of files
     /// that no longer exist. Does nothing if nothing changed.
     package func save() throws {
+        let folderLog = lock.withLock { openedFolders }
+        try PlumbError.wrap("cannot save the stat cache \(file.path).folders") { try folderLog?.save() }
         let snapshot: [String: Entry]? = locked {
             guard dirty else { return nil }
             return entries

@@ -132,6 +132,30 @@ package struct Snapshot: Sendable {
         return false
     }
 
+    /// The untracked deps an idle watch cycle would walk (absolute paths, folders and files apart), when
+    /// they are the only thing that can change without a commit; nil when time can too (a schedule,
+    /// `stale_after`), since no mark on a folder says when a record grows old.
+    package func untrackedSources(_ project: Project) throws -> (folders: [String], files: [String])? {
+        let stages = stagesRunHere
+        if !environment.schedules.isEmpty || stages.contains(where: { $0.staleAfter != nil }) { return nil }
+        let graph = StageGraph(spec.pipeline)
+        var folders: Set<String> = [], files: Set<String> = []
+        for stage in stages {
+            for dep in stage.deps where graph.producer(of: dep) == nil {
+                guard try dep.hasPrefix("/") || project.repository.entry(at: dep, in: commit) == nil else { continue }
+                let absolute = dep.hasPrefix("/") ? dep : project.root + "/" + dep
+                var isFolder: ObjCBool = false
+                if FileManager.default.fileExists(atPath: absolute, isDirectory: &isFolder), isFolder.boolValue {
+                    folders.insert(absolute)
+                } else {
+                    // A file, or a dep that does not exist yet: its folder says when it appears.
+                    files.insert(absolute)
+                }
+            }
+        }
+        return (folders.sorted(), files.sorted())
+    }
+
     /// The identity of every dep no stage produces (see `sourceIdentities`).
     package func sourceDigests(_ project: Project) throws -> [String: String] {
         try sourceIdentities(project).digests

@@ -66,6 +66,10 @@ package final class WatchLoop {
     /// A recorded or re-made commit that has not reached the remote yet.
     private var unpushed = false
     private var failures = 0
+    /// Marks on the untracked data, so an idle cycle that nothing disturbed does not walk it (nil: no inotify).
+    private let dataWatch = FolderWatch()
+    /// For the desired state the watch was armed for: what an idle cycle would walk (nil: it must plan).
+    private var idleSources: (key: ObjectID, sources: (folders: [String], files: [String])?, changes: Bool)?
 
     /// `observer` hears each cycle and, through the reconciler, each stage (with `feedback`).
     package init(project: Project, observer: ReconcileObserver, feedback: Feedback = Feedback(), options: Options,
@@ -126,13 +130,24 @@ package final class WatchLoop {
         let drifted = key == reconciledKey ? try reconciler.driftedStages(ref: options.branch, environment: options.environment) : [:]
         // Time passing and data outside git are changes too: a record older than `stale_after`, a
         // schedule's tick, an untracked dep that changed (a stat poll through the stat cache: only
-        // what changed is hashed). Only a pipeline that has one is planned on an idle cycle; any
-        // other hashes nothing.
+        // what changed is hashed, and with inotify marks no poll at all until something stirs).
+        // Only a pipeline that has one is planned on an idle cycle; any other hashes nothing.
         var woken: [PlannedStage] = []
-        if key == reconciledKey, drifted.isEmpty,
-           try Snapshot.read(project, ref: options.branch, environment: options.environment).changesWithoutCommits(project) {
-            woken = try reconciler.plan(ref: options.branch, environment: options.environment).1.stages
-                .filter { $0.action.isChange && $0.action != .mayRun }
+        if key == reconciledKey, drifted.isEmpty {
+            // What can change without a commit is a property of the desired state: read once per key.
+            if idleSources?.key != key {
+                let snapshot = try Snapshot.read(project, ref: options.branch, environment: options.environment)
+                idleSources = (key, try snapshot.untrackedSources(project), try snapshot.changesWithoutCommits(project))
+                dataWatch?.disarm()
+            }
+            let idle = idleSources!
+            // inotify marks stand in for the walk while nothing disturbed them; otherwise they are set
+            // again before planning, so a change during the plan's walk wakes the next cycle.
+            if idle.changes, !(idle.sources != nil && dataWatch?.isQuiet == true) {
+                if let sources = idle.sources { dataWatch?.arm(folders: sources.folders, files: sources.files) }
+                woken = try reconciler.plan(ref: options.branch, environment: options.environment).1.stages
+                    .filter { $0.action.isChange && $0.action != .mayRun }
+            }
         }
         if key == reconciledKey && drifted.isEmpty && woken.isEmpty {
             parts.append("no change at \(tip.short)")

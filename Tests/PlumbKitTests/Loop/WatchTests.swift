@@ -204,4 +204,37 @@ final class SharedRemote {
         #expect(reason.hasPrefix("dep data/in.csv changed: sha256:") && reason.contains(" → sha256:"), "\(reason)")
         #expect(try h.scratch.read("data/in.csv") == "1\n2\n")
     }
+
+    /// A folder dep under inotify marks: idle cycles do not walk it, and a change deep inside it, a file
+    /// replaced by rename with its mtime kept, and a new subfolder each still wake a reconcile.
+    @Test func changesDeepInAnUntrackedFolderWakeTheWatchedLoop() throws {
+        let h = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          train:
+            cmd: echo train >> $SIDE && mkdir -p build && cat data/*/*/*.csv > build/model.txt
+            deps: [data]
+            outs: [build/model.txt]
+        """, files: [".gitignore": ".plumb/\ndata/\n"])
+        try h.scratch.write("data/a/deep/in.csv", "1\n")
+        try h.scratch.write("data/b/deep/in.csv", "2\n")
+        func runs() -> Int { ((try? String(contentsOfFile: h.sideFile, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        let watch = try PlumbProcess(["reconcile", "--watch", "--interval", "0.2s"], in: h.root)
+        defer { watch.signal(SIGTERM); watch.wait() }
+        #expect(eventually(timeout: 30) { runs() == 1 && watch.text.components(separatedBy: "no change").count > 3 }, "\(watch.text)")
+
+        try h.scratch.write("data/b/deep/in.csv", "3\n")
+        #expect(eventually(timeout: 30) { runs() == 2 }, "\(watch.text)")
+        let reference = h.root + "/data/a/deep/in.csv"
+        try h.scratch.write("incoming.csv", "9\n")
+        #expect(try runProcess("/usr/bin/touch", ["-r", reference, h.root + "/incoming.csv"], in: h.root).status == 0)
+        #expect(eventually(timeout: 10) { watch.text.components(separatedBy: "no change").count > 6 }, "\(watch.text)")
+        #expect(rename(h.root + "/incoming.csv", reference) == 0)
+        #expect(eventually(timeout: 30) { runs() == 3 }, "\(watch.text)")
+        try h.scratch.write("data/c/new/in.csv", "4\n")
+        #expect(eventually(timeout: 30) { runs() == 4 }, "\(watch.text)")
+        let state = try #require(try h.state())
+        let run = try #require(try RunRecord.read(state.lastRun ?? "", environment: EnvironmentSpec.implicitName, at: try h.scratch.head, in: h.repository))
+        #expect(run.stages["train"]?.reasons.first?.hasPrefix("dep data changed: sha256:") == true, "\(run.stages["train"]?.reasons ?? [])")
+    }
 }
