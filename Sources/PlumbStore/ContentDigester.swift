@@ -66,16 +66,21 @@ package struct DirectoryManifest: Sendable, Hashable {
         out.reserveCapacity(entries.reduce(Self.header.count) { $0 + $1.path.utf8.count + 67 + ($1.symlink?.utf8.count ?? 0) })
         for e in entries {
             if let target = e.symlink {
-                out.append(UInt8(ascii: "l"))
-                out += e.path.utf8; out.append(0)
-                out += target.utf8; out.append(0)
+                Self.appendEntry(kind: UInt8(ascii: "l"), name: e.path.utf8, into: &out) { $0 += target.utf8 }
             } else {
-                out.append(UInt8(ascii: e.executable ? "x" : "f"))
-                out += e.path.utf8; out.append(0)
-                out += (e.digest?.hex ?? "").utf8; out.append(0)
+                Self.appendEntry(kind: UInt8(ascii: e.executable ? "x" : "f"), name: e.path.utf8, into: &out) { $0 += (e.digest?.hex ?? "").utf8 }
             }
         }
         return out
+    }
+
+    /// One entry of `canonicalBytes`: the kind byte, the path (`prefix` then `name`), NUL, what `value`
+    /// writes (the hex digest or the link's target), NUL. `FolderTree` streams a manifest through it too,
+    /// so the two encodings cannot drift apart.
+    static func appendEntry(kind: UInt8, prefix: [UInt8] = [], name: some Sequence<UInt8>, into out: inout [UInt8],
+                            value: (inout [UInt8]) -> Void) {
+        out.append(kind); out += prefix; out += name; out.append(0)
+        value(&out); out.append(0)
     }
 
     /// Parses `canonicalEncoding`; throws on anything else.

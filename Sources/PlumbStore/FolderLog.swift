@@ -85,14 +85,20 @@ final class FolderLog: @unchecked Sendable {
         if let own = pending.withLock({ $0[folder] }) {
             return try own.withUnsafeBytes { try body(FolderRecord(body: $0)) }
         }
-        guard let mapped, let range = index[folder] else { return try body(nil) }
+        guard let bytes = mappedBody(of: folder) else { return try body(nil) }
+        return try body(FolderRecord(body: bytes))
+    }
+
+    /// The mapped record body of `folder` if it passes its checksum (checked once per process).
+    private func mappedBody(of folder: String) -> UnsafeRawBufferPointer? {
+        guard let mapped, let range = index[folder] else { return nil }
         let bytes = UnsafeRawBufferPointer(rebasing: mapped[range])
         if !verified.withLock({ $0.contains(folder) }) {
             let sum = UnsafeRawBufferPointer(rebasing: mapped[range.upperBound..<(range.upperBound + 8)])
-            guard SHA256Hasher.digest(bytes).prefix(8).elementsEqual(sum) else { return try body(nil) }
+            guard SHA256Hasher.digest(bytes).prefix(8).elementsEqual(sum) else { return nil }
             verified.withLock { _ = $0.insert(folder) }
         }
-        return try body(FolderRecord(body: bytes))
+        return bytes
     }
 
     /// Keeps `record` (an encoded body) as the latest of its folder, for this process and the next save.
@@ -128,10 +134,7 @@ final class FolderLog: @unchecked Sendable {
         for folder in index.keys where own[folder] == nil && access(folder, F_OK) == 0 { folders.insert(folder) }
         for folder in folders.sorted() {
             if let body = own[folder] { Self.frame(body, into: &out); continue }
-            guard let mapped, let range = index[folder] else { continue }
-            let bytes = UnsafeRawBufferPointer(rebasing: mapped[range])
-            let sum = UnsafeRawBufferPointer(rebasing: mapped[range.upperBound..<(range.upperBound + 8)])
-            guard SHA256Hasher.digest(bytes).prefix(8).elementsEqual(sum) else { continue }
+            guard let bytes = mappedBody(of: folder) else { continue }
             Self.frame(Array(bytes), into: &out)
         }
         try AtomicFile.write(Data(out), to: path)

@@ -159,9 +159,9 @@ struct FolderTree {
                 unread.append(m)
             }
         }
-        let hashed = try parallelMap(unread.count) { k in try Self.hash(path(entries[unread[k]].key)) }
+        let hashed = try parallelMap(unread.count) { k in try StatCache.hash(fileAt: path(entries[unread[k]].key), followingLinks: false) }
         for (m, h) in zip(unread, hashed) {
-            entries[m].value = h.digest
+            entries[m].value = h.digest.bytes
             entries[m].hashedAt = h.hashedAt
             entries[m].stamp = h.stamp ?? entries[m].stamp
         }
@@ -170,24 +170,6 @@ struct FolderTree {
         let tree = Self.treeDigest(entries)
         log.update(folder: folder, record: FolderRecord.encode(folder: folder, device: device, tree: tree, flat: nil, entries: entries))
         return tree
-    }
-
-    /// The SHA-256 of one file, with the stamp it had before reading and the time reading began; the
-    /// hash time is 0 (never trusted) when the file changed while it was read.
-    static func hash(_ path: String) throws -> (digest: [UInt8], stamp: FileStamp?, hashedAt: Int64) {
-        // O_NOFOLLOW and O_NONBLOCK: a path swapped for a link or a FIFO after the scan is neither
-        // followed nor waited on; the descriptor is then checked to be a regular file.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
-        guard fd >= 0 else { throw PlumbError("cannot read \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        if case let .unsupported(what) = DiskEntryKind.of(descriptor: fd) {
-            throw PlumbError("\(path) is \(what); only regular files are hashed")
-        }
-        let started = StatCache.now()
-        let before = FileStamp.of(descriptor: fd)
-        let digest = try SHA256Hasher.digest(descriptor: fd, path: path)
-        let after = FileStamp.of(descriptor: fd)
-        return (digest.bytes, before, before != nil && after == before ? started : 0)
     }
 
     /// The Merkle digest of a folder's entries (its subfolders by their own tree digests).
@@ -213,11 +195,9 @@ struct FolderTree {
                     try stream(folder + "/" + String(decoding: name, as: UTF8.self), relative: relative + name + [UInt8(ascii: "/")],
                                into: &buffer, hasher: hasher)
                 case FolderRecord.linkKind:
-                    buffer.append(e.kind); buffer += relative; buffer += e.key; buffer.append(0)
-                    buffer += rec.linkTarget(e); buffer.append(0)
+                    DirectoryManifest.appendEntry(kind: e.kind, prefix: relative, name: e.key, into: &buffer) { $0 += rec.linkTarget(e) }
                 default:
-                    buffer.append(e.kind); buffer += relative; buffer += e.key; buffer.append(0)
-                    Self.appendHex(rec.digest(e), to: &buffer); buffer.append(0)
+                    DirectoryManifest.appendEntry(kind: e.kind, prefix: relative, name: e.key, into: &buffer) { SHA256Hasher.appendHex(rec.digest(e), to: &$0) }
                 }
                 if buffer.count >= 1 << 18 {
                     buffer.withUnsafeBytes { hasher.update($0) }
@@ -227,13 +207,5 @@ struct FolderTree {
             return true
         }
         guard found else { throw PlumbError("\(folder) changed while it was being walked", hint: "run the command again") }
-    }
-
-    private static func appendHex(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        for b in bytes {
-            let high = b >> 4, low = b & 15
-            out.append(high < 10 ? 48 + high : 87 + high)
-            out.append(low < 10 ? 48 + low : 87 + low)
-        }
     }
 }

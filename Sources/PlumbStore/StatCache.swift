@@ -135,25 +135,31 @@ package final class StatCache: @unchecked Sendable {
     package func digest(ofFileAt path: String, stamp: FileStamp? = nil) throws -> Digest {
         let key = Self.absolute(path)
         if let hit = cachedDigest(forFileAt: key, stamp: stamp) { return hit }
-        // O_NONBLOCK: a path swapped for a FIFO after it was checked must not block the open; the
-        // descriptor itself is then checked, so only a regular file of a real file system is read.
-        let fd = open(key, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw PlumbError("cannot read \(key): \(String(cString: strerror(errno)))") }
+        let read = try Self.hash(fileAt: key, followingLinks: true)
+        guard let before = read.stamp else { throw PlumbError("cannot stat \(key): \(String(cString: strerror(errno)))") }
+        // A file written while it was read has a digest of neither version: keep it out of the cache.
+        if read.hashedAt != 0 { record(read.digest, stamp: before, hashedAt: read.hashedAt, forFileAt: key) }
+        locked { filesHashed += 1 }
+        return read.digest
+    }
+
+    /// Reads and hashes one regular file: its digest, the stamp it had before reading and the time
+    /// reading began — 0 (never to be trusted) when the file changed while it was read.
+    static func hash(fileAt path: String, followingLinks: Bool) throws -> (digest: Digest, stamp: FileStamp?, hashedAt: Int64) {
+        // O_NONBLOCK: a path swapped for a FIFO after it was checked must not block the open (nor, with
+        // O_NOFOLLOW, be a link followed); the descriptor itself is then checked, so only a regular
+        // file of a real file system is read.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (followingLinks ? 0 : O_NOFOLLOW))
+        guard fd >= 0 else { throw PlumbError("cannot read \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         if case let .unsupported(what) = DiskEntryKind.of(descriptor: fd) {
-            throw PlumbError("\(key) is \(what); only regular files are hashed")
+            throw PlumbError("\(path) is \(what); only regular files are hashed")
         }
-        let started = Self.now()
-        guard let before = FileStamp.of(descriptor: fd) else {
-            throw PlumbError("cannot stat \(key): \(String(cString: strerror(errno)))")
-        }
-        let digest = try SHA256Hasher.digest(descriptor: fd, path: key)
-        // A file written while it was read has a digest of neither version: keep it out of the cache.
-        if let after = FileStamp.of(descriptor: fd), after == before {
-            record(digest, stamp: before, hashedAt: started, forFileAt: key)
-        }
-        locked { filesHashed += 1 }
-        return digest
+        let started = now()
+        let before = FileStamp.of(descriptor: fd)
+        let digest = try SHA256Hasher.digest(descriptor: fd, path: path)
+        let after = FileStamp.of(descriptor: fd)
+        return (digest, before, before != nil && after == before ? started : 0)
     }
 
     /// The cached digest if the file at `path` is unchanged since it was hashed (and not racily so), else nil.

@@ -89,6 +89,11 @@ package final class SHA256Hasher {
         }
     }
 
+    /// `hex(bytes)` appended to `out` as UTF-8, for encoders that write bytes (a streamed manifest).
+    package static func appendHex(_ bytes: some Collection<UInt8>, to out: inout [UInt8]) {
+        for b in bytes { out.append(hexDigit(b >> 4)); out.append(hexDigit(b & 15)) }
+    }
+
     @inline(__always) private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 87 + v }
 
     /// The digest of bytes in memory.
