@@ -169,3 +169,67 @@ import PlumbCoreFixtures
         #expect(try harness.plan().stages[0].persisted?["build/count"] == record.outputs["build/count"])
     }
 }
+
+/// `cache: false`: kept in git with the record, not in the artifact store (KeptOutputs).
+@Suite struct KeptOutputTests {
+    @Test func anUncachedOutputTravelsWithTheRecordAndAFreshCloneChecksItOut() throws {
+        let store = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: store) }
+        let harness = try PipelineHarness(pipeline: """
+        version: 1
+        cache: {url: "file://\(store)"}
+        stages:
+          score:
+            cmd: mkdir -p build && printf '{"acc"%s 0.75}\\n' ':' > build/score.json && echo weights > build/model.bin
+            outs: [build/model.bin]
+            metrics:
+              - build/score.json: {cache: false}
+
+        """)
+        try harness.reconcile()
+        let record = try #require(try harness.state()?.stages["score"])
+        let digest = try #require(record.outputs["build/score.json"])
+        let kept = KeptOutputs.path("build/score.json", environment: EnvironmentSpec.implicitName)
+        #expect(kept == "history/default/outputs/build/score.json")
+        #expect(try harness.repository.file(at: kept, in: try harness.scratch.head) == Data("{\"acc\": 0.75}\n".utf8))
+        #expect(try String(contentsOfFile: harness.root + "/" + kept, encoding: .utf8) == "{\"acc\": 0.75}\n")
+        // The model went to the shared store; the kept file and the stage's outcome did not.
+        let stored = try FileManager.default.subpathsOfDirectory(atPath: store)
+        #expect(stored.contains { $0.hasSuffix(String(try! #require(record.outputs["build/model.bin"]).hex.dropFirst(2))) })
+        #expect(!stored.contains { $0.hasSuffix(String(digest.hex.dropFirst(2))) })
+        #expect(!stored.contains { $0.hasSuffix(String(record.fingerprint.hex.dropFirst(2))) })
+
+        // A clone with an empty cache takes it from git: checkout writes it, the plan finds it.
+        let clone = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: clone) }
+        _ = try Repository.clone(url: harness.root, to: clone + "/repo")
+        let checkout = try runProcess(plumbExecutable(), ["checkout", "build/score.json"], in: clone + "/repo")
+        #expect(checkout.status == 0, "\(checkout.stderr)")
+        #expect(try String(contentsOfFile: clone + "/repo/build/score.json", encoding: .utf8) == "{\"acc\": 0.75}\n")
+        let plan = try Reconciler(project: try Project(path: clone + "/repo")).plan(ref: nil, environment: nil).1
+        #expect(plan.stages[0].action == .unchanged)
+
+        // A copy in git that does not match the record is never used.
+        let tampered = try PipelineHarness(pipeline: "version: 1\nstages:\n  s:\n    cmd: mkdir -p b && echo 1 > b/x\n    outs: [{b/x: {cache: false}}]\n")
+        try tampered.reconcile()
+        try tampered.edit(KeptOutputs.path("b/x", environment: EnvironmentSpec.implicitName), "2\n")
+        try FileManager.default.removeItem(atPath: tampered.root + "/.plumb")
+        #expect(try tampered.plan().stages[0].reasons.map(\.kind) == [.outputMissing])
+    }
+
+    @Test func aFolderCannotBeKeptInGitAndNothingIsRecorded() throws {
+        let harness = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          folder:
+            cmd: mkdir -p build/dir && echo x > build/dir/a
+            outs:
+              - build/dir: {cache: false}
+
+        """)
+        let before = try harness.commitCount()
+        let error = #expect(throws: PlumbError.self) { try harness.reconcile() }
+        #expect(error?.message.contains("declares the folder build/dir with 'cache: false'; only files are kept in git") == true)
+        #expect(try harness.commitCount() == before)
+    }
+}
