@@ -274,7 +274,11 @@ private struct Expansion {
         case let .sequence(items):
             copy.kind = .sequence(items.compactMap { resolving($0, keyColumn: keyColumn, context: context, interpolator: &interpolator) })
         case let .mapping(pairs):
-            copy.kind = .mapping(pairs.map { .init(key: $0.key, value: interpolate($0.value, keyColumn: $0.key.location.column, context: context, interpolator: &interpolator)) })
+            // Keys too: an out with options is `- build/${item}/model: {persist: true}`.
+            copy.kind = .mapping(pairs.map {
+                .init(key: interpolate($0.key, keyColumn: keyColumn, context: context, interpolator: &interpolator),
+                      value: interpolate($0.value, keyColumn: $0.key.location.column, context: context, interpolator: &interpolator))
+            })
         }
         return copy
     }
