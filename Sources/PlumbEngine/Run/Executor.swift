@@ -150,7 +150,12 @@ package final class Executor: @unchecked Sendable {
         let fm = FileManager.default
         Self.stopLeftoverProcesses(in: workspace)
         let (checkout, lfs) = try PlumbError.wrap("cannot check out \(plan.commit.short) into \(workspace)") {
-            let prepared = try project.repository.prepareWorkspace(plan.commit, at: workspace)
+            var how = "workspace"
+            let prepared = try Trace.measure(how) {
+                let prepared = try project.repository.prepareWorkspace(plan.commit, at: workspace)
+                how = prepared.incremental ? "workspace updated in place" : "workspace checked out afresh"
+                return prepared
+            }
             return (prepared.workspace, prepared.lfs)
         }
         workspaceInputs = WorkspaceInputs(root: workspace, store: project.store, checkout: checkout, commit: plan.commit, lfs: lfs,
