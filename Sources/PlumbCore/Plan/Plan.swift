@@ -142,8 +142,11 @@ package struct PlannedStage: Sendable, Hashable, Codable {
     package var deps: [String: DepSource]
     /// Deps outside git (untracked data) to copy, read-only and verified, from the repository's directory into the workspace.
     package var externalDeps: [String]
+    /// Declared outputs: outs, and plot files outside them.
     package var outputs: [String]
     package var metricsFiles: [String]
+    /// The plots whose numbers are read once it succeeds; absent when it declares none.
+    package var plots: [Plot]?
     /// Outputs to take from the cache (unchanged, restore, pinned).
     package var cachedOutputs: [String: Digest]
     /// Metrics that come with cached outputs.

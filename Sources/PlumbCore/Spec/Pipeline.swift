@@ -79,6 +79,8 @@ package struct Stage: Sendable, Hashable {
     package var outs: [String]
     /// JSON files of numbers written by the stage; they are outputs too and their numbers are recorded.
     package var metrics: [String]
+    /// Files of series to draw (`Plot`); outputs too (`plotOutputs`), their numbers recorded with the run.
+    package var plots: [Plot] = []
     /// Keys or subtrees of params.yaml that the stage reads (`train`, `split.seed`).
     package var params: [String]
     /// Variables set for the command; part of the fingerprint.
@@ -125,8 +127,8 @@ package struct Stage: Sendable, Hashable {
         commandTemplate?.render(params: params) ?? .success(cmd)
     }
 
-    /// Everything the stage writes: outs, then metrics files.
-    package var allOutputs: [String] { outs + metrics }
+    /// Everything the stage writes: outs, then metrics files, then plot files outside both.
+    package var allOutputs: [String] { outs + metrics + plotOutputs }
 
     /// The stage's declared variables with the environment's laid over them, as its params are
     /// over params.yaml: what the stage runs with, and what its fingerprint covers.

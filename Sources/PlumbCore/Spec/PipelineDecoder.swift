@@ -9,6 +9,8 @@ struct DecodedStage {
     var metrics: [LocatedString]
     var params: [LocatedString]
     var after: [LocatedString]
+    /// Plot files that are outputs of their own (`Stage.plotOutputs`), with where they are written.
+    var plotOutputs: [LocatedString] = []
 }
 
 /// `spec/pipeline.yaml` as decoded: the model plus locations.
@@ -87,8 +89,12 @@ enum PipelineDecoder {
         var decoded = stage
         decoded.alwaysRun = object.boolean("always_run") ?? false
         decoded.staleAfter = object.number("stale_after")
-        return DecodedStage(stage: decoded, name: name, deps: deps, outs: outs, metrics: metrics,
-                            params: object.strings("params"), after: object.strings("after"))
+        let plots = PlotEntries.check(object.plots("plots"), context: context, diagnostics: &diagnostics)
+        decoded.plots = plots.map(\.plot)
+        var located = DecodedStage(stage: decoded, name: name, deps: deps, outs: outs, metrics: metrics,
+                                   params: object.strings("params"), after: object.strings("after"))
+        located.plotOutputs = plots.map(\.path).filter { decoded.plotOutputs.contains($0.value) }
+        return located
     }
 }
 
