@@ -38,20 +38,16 @@ enum PlotEntries {
 
 extension SchemaDecoder {
     /// `plots:` checked against `options` (the shape of one entry's mapping). A single path may
-    /// stand for a list of one, as in `deps`.
+    /// stand for a list of one, as in `deps`. Entries that fail are reported and left out.
     mutating func decodePlots(_ node: YAMLNode, _ options: SchemaObject, key: String, context: String) -> [LocatedPlot]? {
         if scalarText(node) != nil { return plotEntry(node, options, key: key, context: context).map { [$0] } }
         guard case let .sequence(items) = node.kind else {
             error(node.location, "'\(key)' in \(context): expected a list of plot files, found \(ScalarResolver.typeName(node))",
-                  hint: "e.g.\n    \(key):\n      \(PlotEntries.example)")
+                  hint: "write one entry per file, e.g. '\(key): [build/acc.csv]' or, with options, \(PlotEntries.example)")
             return nil
         }
-        var out: [LocatedPlot] = []
-        var ok = true
-        for item in items {
-            if let entry = plotEntry(item, options, key: key, context: context) { out.append(entry) } else { ok = false }
-        }
-        return ok ? out : nil
+        // The good entries go on to the path checks, so one pass reports every problem.
+        return items.compactMap { plotEntry($0, options, key: key, context: context) }
     }
 
     /// One entry: a path, or a mapping of one path to its options (or to nothing).
