@@ -9,7 +9,7 @@ import PlumbCore
 /// `data-y`) and every series its label (`data-series`), for tools and tests.
 struct SVGPlot {
     var chart: PlotChart
-    var width = 640.0
+    var width = 580.0
     private let left = 70.0, right = 20.0, top = 40.0, plotHeight = 220.0
 
     init(_ chart: PlotChart) { self.chart = chart }
