@@ -7,7 +7,7 @@ import PlumbEngine
 /// `plumb plots show [RUN]` and `plumb plots diff [A [B]]`: one SVG and one JSON file per plot.
 struct PlotsCommand: PlumbCommand {
     package static let name = "plots"
-    package static let abstract = "Draw the plots stages recorded (SVG and JSON), or compare two runs or environments on one chart."
+    package static let abstract = "Draw the recorded plots as SVG, or two runs or environments on one chart."
     package static let discussion = """
     plumb plots show [RUN]      the plots of RUN, or of the environment (--env, default dev) when no RUN
                                 is given: each plot file a stage declares (`plots:` in
@@ -55,8 +55,10 @@ struct PlotsCommand: PlumbCommand {
         case "diff":
             // As `metrics diff` and `git diff`: nothing named compares the last two runs.
             action = .diff(parsed.positional("a") ?? "latest~1", parsed.positional("b") ?? "latest")
-        default:
-            throw UsageError("say what to do: `plumb plots show [RUN]` or `plumb plots diff A B`", command: Self.name)
+        case let word:
+            let hint = Suggest.closest(to: word ?? "", in: ["show", "diff"]).map { "did you mean '\($0)'?" }
+            throw UsageError("'\(Escape.terminal(word ?? ""))' is not something plots does: `plumb plots show [RUN]` or `plumb plots diff A B`",
+                             hint: hint, command: Self.name)
         }
     }
 
