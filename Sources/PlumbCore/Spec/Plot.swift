@@ -43,9 +43,6 @@ package enum PlotFormat: String, Sendable, Hashable, Codable, CaseIterable {
 
 extension Stage {
     /// The plot files that are outputs of their own: those not inside (or equal to) a declared
-    /// output, whose folder's digest already covers them.
-    package var plotOutputs: [String] {
-        let declared = outs + metrics
-        return plots.map(\.path).filter { plot in !declared.contains { PathRule.contains($0, plot) } }
-    }
+    /// out or metrics file, which already stores them.
+    package var plotOutputs: [String] { plots.map(\.path).filter { !Self.lies(inside: outs + metrics, $0) } }
 }

@@ -158,7 +158,9 @@ stages:
         // The files as the last run left them: the CSV from the cache by its recorded digest, the
         // TSV (inside the output folder `dvclive`) from the workspace.
         let project = try harness.project()
-        let record = try #require(try HistoryReader(repository: harness.repository, commit: try harness.scratch.head).runs(of: "dev").first)
+        // The last run by the recorded state: two runs within a second have no order by time.
+        let last = try #require(try harness.state("dev")?.lastRun)
+        let record = try #require(try HistoryReader(repository: harness.repository, commit: try harness.scratch.head).run(last, environments: ["dev"]))
         let digest = try #require(record.stages["train"]?.outputs["build/loss.csv"])
         let csv = try Self.columns(String(decoding: try project.store.data(digest), as: UTF8.self), separator: ",")
         let tsv = try Self.columns(try String(contentsOfFile: project.workspace(for: "dev") + "/dvclive/plots/acc.tsv", encoding: .utf8), separator: "\t")
