@@ -7,12 +7,12 @@ import PlumbCore
 /// part of the report, where it must not restyle the page. Series differ by dash pattern and
 /// marker as well as colour. Every point carries its recorded values unrounded (`data-x`,
 /// `data-y`) and every series its label (`data-series`), for tools and tests.
-struct SVGPlot {
+package struct SVGPlot {
     var chart: PlotChart
     var width = 580.0
     private let left = 70.0, right = 20.0, top = 40.0, plotHeight = 220.0
 
-    init(_ chart: PlotChart) { self.chart = chart }
+    package init(_ chart: PlotChart) { self.chart = chart }
 
     /// Colours that stay apart for the common colour blindnesses (Okabe and Ito), each with a dash pattern.
     static let styles: [(colour: String, dash: String?)] = [
@@ -39,7 +39,7 @@ struct SVGPlot {
         return top + (1 - (value - low) / (high - low)) * plotHeight
     }
 
-    func svg(standalone: Bool = false) -> String {
+    package func svg(standalone: Bool = false) -> String {
         let label = "\(chart.title): \(chart.series.map(\.label).joined(separator: ", ")) against \(chart.x)"
         var out = "<svg"
         if standalone { out += " xmlns=\"http://www.w3.org/2000/svg\"" }

@@ -52,7 +52,7 @@ package struct PlotColumn: Sendable, Hashable, Codable {
 extension PlotData {
     /// Why this is not a plot a run could have recorded, or nil: what the decoder cannot check by
     /// type, for a record anyone who can push may have written.
-    func problem() -> String? {
+    package func problem() -> String? {
         guard rows >= 0 else { return "holds a negative number of rows" }
         let count = kept?.count ?? rows
         guard count <= Self.maximumRows else { return "keeps \(count) rows; at most \(Self.maximumRows) are recorded" }
