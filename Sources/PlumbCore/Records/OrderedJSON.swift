@@ -4,31 +4,23 @@ import Foundation
 /// default y is its rows' last key) and the line each value starts on (a warning names it).
 /// RFC 8259, strictly; nesting is bounded, so hostile input cannot exhaust the stack.
 enum OrderedJSON {
-    indirect enum Kind: Equatable {
+    enum Kind {
         case number(Double)
         case string(String)
         case bool(Bool)
         case null
         case array([Value])
         case object([(key: String, value: Value)])
-
-        static func == (a: Kind, b: Kind) -> Bool {
-            switch (a, b) {
-            case let (.number(x), .number(y)): return x == y
-            case let (.string(x), .string(y)): return x == y
-            case let (.bool(x), .bool(y)): return x == y
-            case (.null, .null): return true
-            case let (.array(x), .array(y)): return x == y
-            case let (.object(x), .object(y)): return x.map(\.key) == y.map(\.key) && x.map(\.value) == y.map(\.value)
-            default: return false
-            }
-        }
     }
 
-    struct Value: Equatable {
-        var kind: Kind
+    /// A class, so that a value holding values has a size the compiler can lay out without
+    /// following the recursion (a struct here is a "circular reference" across files).
+    final class Value {
+        let kind: Kind
         /// The 1-based line the value starts on.
-        var line: Int
+        let line: Int
+
+        init(kind: Kind, line: Int) { self.kind = kind; self.line = line }
     }
 
     /// Where reading stopped, and why.

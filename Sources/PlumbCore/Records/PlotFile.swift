@@ -243,6 +243,8 @@ package enum PlotFile {
                     guard PlotColumn.isName(name) else { continue }
                     i = column(name)
                 }
+                // A key given twice in one row (JSON allows it) holds its last value, as most readers take it.
+                if values[i].count > rows { values[i].removeLast() }
                 switch cell {
                 case let .number(n): values[i].append(n)
                 case .empty: values[i].append(nil)

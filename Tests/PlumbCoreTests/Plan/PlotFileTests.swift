@@ -58,6 +58,13 @@ import Testing
         #expect(Self.values(reading) == ["a": [1, 2, nil], "b": [nil, 3, 4]])
     }
 
+    @Test func aKeyGivenTwiceInARowHoldsItsLastValue() throws {
+        // Found by the fuzzer: a row's second "tpr" made the column one value longer than the rows.
+        let reading = try Self.read(#"{"train": [{"fpr": 0, "tpr": 1}, {"fppr": 0}, {"fpr": 0.5, "tpr": 8, "tpr": 1}]}"#, .json)
+        #expect(Self.values(reading) == ["fpr": [0, nil, 0.5], "tpr": [1, nil, 1], "fppr": [nil, 0, nil]])
+        #expect(reading.data.problem() == nil)
+    }
+
     @Test func aLongFileKeepsEvenlySpreadRowsWithTheFirstAndTheLast() throws {
         let rows = (0..<5000).map { "\($0),\(Double($0) / 10)" }.joined(separator: "\n")
         let reading = try Self.read("step,loss\n" + rows + "\n", .csv)
