@@ -108,6 +108,36 @@ import Testing
         #expect(svg.contains("data-series=\"default: loss\"") && svg.contains("data-x=\"3.0\" data-y=\"9.0\""))
     }
 
+    @Test func aPinnedStagesPlotsAreFoundInTheRunOfTheEnvironmentItWasPromotedFrom() throws {
+        let h = try PipelineHarness(pipeline: Self.pipeline, params: "train:\n  slope: 2\n",
+                                    files: ["environments/dev.yaml": "params: {}\n", "environments/staging.yaml": "from: dev\nruns: [report]\n"])
+        func plumb(_ arguments: String...) throws -> (status: Int32, stdout: String, stderr: String) {
+            let result = try runProcess(plumbExecutable(), arguments, in: h.root)
+            #expect(result.status == 0, "plumb \(arguments.joined(separator: " ")): \(result.stderr)")
+            return result
+        }
+        _ = try plumb("reconcile", "--env", "dev", "-q")
+        let devRun = try #require(try h.state("dev")?.lastRun)
+        _ = try plumb("promote", "dev", "staging", "-q")
+        _ = try plumb("reconcile", "--env", "staging", "-q")
+        let staging = try #require(try h.state("staging"))
+        #expect(staging.stages["train"]?.run == devRun, "train is pinned from dev's run")
+        let out = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let result = try plumb("plots", "show", "--env", "staging", "--out", out, "--json")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let charts = try #require(json["charts"] as? [[String: Any]])
+        #expect(charts.count == 1)
+        #expect((charts.first?["problems"] as? [String]) == [])
+        let series = try #require(charts.first?["series"] as? [[String: Any]])
+        #expect(series.compactMap { $0["y"] as? [Double] } == [[2, 4, 6], [0.25, 0.5, 0.75]])
+        // The staging run that took train's outputs from the pin points at dev's run.
+        let stagingRun = try #require(staging.lastRun)
+        let record = try #require(try HistoryReader(repository: h.repository, commit: try h.scratch.head).run(stagingRun, environments: ["staging"]))
+        #expect(record.stages["train"]?.status == .pinned)
+        #expect(record.stages["train"]?.plotsRun == devRun)
+    }
+
     @Test(arguments: [
         (["plots"], "missing argument <action>"),
         (["plots", "draw"], "'draw' is not something plots does: `plumb plots show [RUN]` or `plumb plots diff A B`"),
