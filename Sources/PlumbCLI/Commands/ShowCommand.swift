@@ -79,6 +79,17 @@ struct ShowCommand: PlumbCommand {
             terminal.print("")
             terminal.print(TextTable.render(header: ["metric", "value"], rows: record.metrics.sorted { $0.key < $1.key }.map { [$0.key, JSONValue.format($0.value)] }))
         }
+        // The plots this run recorded (drawn by `plumb plots show RUN`), and where the others' numbers are.
+        let plots = order.flatMap { name in
+            (record.stages[name]?.plots ?? [:]).sorted { $0.key < $1.key }.map { path, plot -> [String] in
+                let kept = plot.kept.map { " (\($0.count) kept)" } ?? ""
+                return [name, path, "\(plot.rows) rows\(kept): " + plot.columns.map(\.name).joined(separator: ", ")]
+            } + (record.stages[name]?.plotsRun.map { [[name, "—", "recorded by run \($0)"]] } ?? [])
+        }
+        if !plots.isEmpty {
+            terminal.print("")
+            terminal.print(TextTable.render(header: ["stage", "plot", "numbers"], rows: plots.map { $0.map(v) }))
+        }
         for name in order { guard let s = record.stages[name], s.status == .failed else { continue }
             terminal.print("")
             terminal.print(terminal.styled("✘ \(v(name))", .red) + "; last lines of its log (full log: plumb logs \(v(record.run)) \(v(name))):")

@@ -51,6 +51,11 @@ import Testing
         #expect(second.stages["train"]?.status == .unchanged)
         #expect(second.stages["train"]?.plots == nil, "the numbers are committed once")
         #expect(second.stages["train"]?.plotsRun == first)
+        // `plumb show` says which run holds them.
+        let shown = try runProcess(plumbExecutable(), ["show", second.run], in: h.root)
+        #expect(shown.stdout.contains("recorded by run \(first)"), "\(shown.stdout)")
+        let shownFirst = try runProcess(plumbExecutable(), ["show", first], in: h.root)
+        #expect(shownFirst.stdout.contains("build/curve.csv  3 rows: epoch, loss, acc"), "\(shownFirst.stdout)")
 
         let spec = try #require(SpecLoader.load(from: WorkingTreeSpecSource(root: h.root)).spec)
         let plots = PlotHistory(repository: h.repository, commit: try h.scratch.head, spec: spec)
