@@ -12,8 +12,8 @@ struct ShowCommand: PlumbCommand {
     Reads history/<env>/runs/<run>.json at HEAD, in whichever environment recorded the run, and
     prints the spec commit it ran, when it started and how long it took, the pin it deployed, each
     stage's status, action, time, exit code and outputs, in the order the stages run, the run's
-    metrics, and the last lines of the log of every stage that failed. --json prints the whole run
-    record.
+    metrics, the plots it recorded (rows and columns; `plumb plots show RUN` draws them), and the
+    last lines of the log of every stage that failed. --json prints the whole run record.
 
     \(RunHelp.discussion)
     """
