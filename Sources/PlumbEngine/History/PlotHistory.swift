@@ -65,8 +65,10 @@ package struct PlotHistory {
         var records = RecordCache(history: self, environment: record.environment)
         records.known[record.run] = record
         let declared = spec.pipeline.stagesByName
+        // Stages in the pipeline's order, others after by name.
+        let position = Dictionary(spec.pipeline.stages.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         var out: [Recorded] = []
-        for name in record.stages.keys.sorted(by: order) {
+        for name in record.stages.keys.sorted(by: { (position[$0] ?? Int.max, $0) < (position[$1] ?? Int.max, $1) }) {
             let outcome = record.stages[name]!
             let options = Dictionary((declared[name]?.plots ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
             var paths = Set(outcome.plots?.keys.map { $0 } ?? [])
@@ -80,12 +82,6 @@ package struct PlotHistory {
             }
         }
         return out
-    }
-
-    /// Stages in the pipeline's order, others after by name.
-    private func order(_ a: String, _ b: String) -> Bool {
-        let position = Dictionary(spec.pipeline.stages.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-        return (position[a] ?? Int.max, a) < (position[b] ?? Int.max, b)
     }
 
     /// Run records read once each, looked up in the environment first, then in every other (a
