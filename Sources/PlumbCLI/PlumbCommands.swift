@@ -19,6 +19,7 @@ package enum PlumbCommands {
         CommandEntry(ShowCommand.self),
         CommandEntry(LogsCommand.self),
         CommandEntry(MetricsCommand.self),
+        CommandEntry(PlotsCommand.self),
         CommandEntry(ParamsCommand.self),
         CommandEntry(ReportCommand.self),
         CommandEntry(PushCommand.self),

@@ -12,8 +12,8 @@ struct ShowCommand: PlumbCommand {
     Reads history/<env>/runs/<run>.json at HEAD, in whichever environment recorded the run, and
     prints the spec commit it ran, when it started and how long it took, the pin it deployed, each
     stage's status, action, time, exit code and outputs, in the order the stages run, the run's
-    metrics, and the last lines of the log of every stage that failed. --json prints the whole run
-    record.
+    metrics, the plots it recorded (rows and columns; `plumb plots show RUN` draws them), and the
+    last lines of the log of every stage that failed. --json prints the whole run record.
 
     \(RunHelp.discussion)
     """
@@ -78,6 +78,17 @@ struct ShowCommand: PlumbCommand {
         if !record.metrics.isEmpty {
             terminal.print("")
             terminal.print(TextTable.render(header: ["metric", "value"], rows: record.metrics.sorted { $0.key < $1.key }.map { [$0.key, JSONValue.format($0.value)] }))
+        }
+        // The plots this run recorded (drawn by `plumb plots show RUN`), and where the others' numbers are.
+        let plots = order.flatMap { name in
+            (record.stages[name]?.plots ?? [:]).sorted { $0.key < $1.key }.map { path, plot -> [String] in
+                let kept = plot.kept.map { " (\($0.count) kept)" } ?? ""
+                return [name, path, "\(plot.rows) rows\(kept): " + plot.columns.map(\.name).joined(separator: ", ")]
+            } + (record.stages[name]?.plotsRun.map { [[name, "—", "recorded by run \($0)"]] } ?? [])
+        }
+        if !plots.isEmpty {
+            terminal.print("")
+            terminal.print(TextTable.render(header: ["stage", "plot", "numbers"], rows: plots.map { $0.map(v) }))
         }
         for name in order { guard let s = record.stages[name], s.status == .failed else { continue }
             terminal.print("")

@@ -29,6 +29,7 @@ _plumb() {
     'show:Show one run\: its stages, their outcomes, outputs and metrics'
     'logs:Print the log a stage wrote in a run (from the local cache)'
     'metrics:Show an environment'\''s or a run'\''s metrics, or diff two of them'
+    'plots:Draw the recorded plots as SVG, or two runs or environments on one chart'
     'params:Show an environment'\''s params, or diff them between two commits'
     'report:Write a Markdown pull-request comment, or (--html) a static page of the pipeline'
     'push:Upload the recorded outputs and logs the shared store lacks'
@@ -211,6 +212,18 @@ _plumb() {
             '2::a: ' \
             '3::b: ' \
             '(- *)'{-h,--help}'[Show this help]' ;;
+        plots) _arguments \
+            '*'{--repo,-C}'[The repository to work on (default: the one around the current directory)]:PATH:_files -/' \
+            '*--json[Print machine-readable JSON on stdout]' \
+            '*--no-color[Never colour output (NO_COLOR does the same)]' \
+            '*'{--quiet,-q}'[Print only results and errors]' \
+            '*'{--verbose,-v}'[Print more detail]' \
+            '*'{--env,-e}'[The environment (default: the only one, or dev)]:NAME:_plumb_dynamic environments' \
+            '*'{--out,-o}'[The folder to write the SVG and JSON files to (default .plumb/plots)]:DIR:_files -/' \
+            '1:action:(show diff)' \
+            '2::a: ' \
+            '3::b: ' \
+            '(- *)'{-h,--help}'[Show this help]' ;;
         params) _arguments \
             '*'{--repo,-C}'[The repository to work on (default: the one around the current directory)]:PATH:_files -/' \
             '*--json[Print machine-readable JSON on stdout]' \
@@ -282,7 +295,7 @@ _plumb() {
         completion) _arguments \
             '1:shell:(bash zsh fish)' \
             '(- *)'{-h,--help}'[Show this help]' ;;
-        help) _arguments '1:command:(init validate plan reconcile checkout graph promote rollback status history show logs metrics params report push pull gc schema doctor completion)' '--man[Write the man page]' ;;
+        help) _arguments '1:command:(init validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion)' '--man[Write the man page]' ;;
       esac ;;
   esac
 }

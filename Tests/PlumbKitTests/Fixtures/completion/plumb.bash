@@ -54,6 +54,9 @@ _plumb_option() {
         "metrics --repo"|"metrics -C") _plumb_values "$3" directories ;;
         "metrics --env"|"metrics -e") _plumb_values "$3" environments ;;
         "metrics --run") _plumb_values "$3" runs ;;
+        "plots --repo"|"plots -C") _plumb_values "$3" directories ;;
+        "plots --env"|"plots -e") _plumb_values "$3" environments ;;
+        "plots --out"|"plots -o") _plumb_values "$3" directories ;;
         "params --repo"|"params -C") _plumb_values "$3" directories ;;
         "params --env"|"params -e") _plumb_values "$3" environments ;;
         "report --repo"|"report -C") _plumb_values "$3" directories ;;
@@ -83,6 +86,7 @@ _plumb_positional() {
         show) case "$2" in 0) _plumb_values "$3" runs ;; esac ;;
         logs) case "$2" in 0) _plumb_values "$3" runs ;; 1) _plumb_values "$3" stages ;; esac ;;
         metrics) case "$2" in 0) _plumb_values "$3" choices diff ;; esac ;;
+        plots) case "$2" in 0) _plumb_values "$3" choices show diff ;; esac ;;
         params) case "$2" in 0) _plumb_values "$3" choices diff ;; esac ;;
         schema) case "$2" in 0) _plumb_values "$3" choices pipeline environment ;; esac ;;
         completion) case "$2" in 0) _plumb_values "$3" choices bash zsh fish ;; esac ;;
@@ -111,7 +115,7 @@ _plumb() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "--repo -C --json --no-color --quiet -q --verbose -v --env -e --help --version" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "init validate plan reconcile checkout graph promote rollback status history show logs metrics params report push pull gc schema doctor completion help" -- "$cur"))
+            COMPREPLY=($(compgen -W "init validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion help" -- "$cur"))
         fi
         return
     fi
@@ -129,6 +133,7 @@ _plumb() {
         show) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --help"; valued=" --repo -C --env -e " ;;
         logs) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --follow -f --help"; valued=" --repo -C --env -e " ;;
         metrics) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --run --md --all --help"; valued=" --repo -C --env -e --run " ;;
+        plots) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --out -o --help"; valued=" --repo -C --env -e --out -o " ;;
         params) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --all --md --help"; valued=" --repo -C --env -e " ;;
         report) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --target --md --html --out --help"; valued=" --repo -C --env -e --target --out " ;;
         push) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --run --all-branches --help"; valued=" --repo -C --env -e --run " ;;
@@ -137,7 +142,7 @@ _plumb() {
         schema) opts="--output -o --quiet -q --help"; valued=" --output -o " ;;
         doctor) opts="--repo -C --json --no-color --quiet -q --verbose -v --help"; valued=" --repo -C " ;;
         completion) opts="--help"; valued="  " ;;
-        help) COMPREPLY=($(compgen -W "init validate plan reconcile checkout graph promote rollback status history show logs metrics params report push pull gc schema doctor completion --man" -- "$cur")); return ;;
+        help) COMPREPLY=($(compgen -W "init validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion --man" -- "$cur")); return ;;
         *) return ;;
     esac
     # How many arguments precede the one being completed, skipping options and their values.
