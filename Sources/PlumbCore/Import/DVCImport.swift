@@ -111,6 +111,9 @@ private struct DVCImporter {
     mutating func read(_ pairs: [YAMLNode.Pair]) {
         templated = pairs.contains { $0.key.scalar == "stages" && Self.holdsTemplate($0.value) }
         for pair in pairs where pair.key.scalar == "vars" { readVars(pair.value) }
+        if listsDefaultParams, let at = (pairs.first { $0.key.scalar == "vars" } ?? pairs.first { $0.key.scalar == "stages" })?.key.location {
+            note(.mapped, at, "params.yaml is listed first in vars: DVC reads it for ${…} without being told, Plumb reads what vars lists")
+        }
         for pair in pairs where pair.key.scalar == "stages" {
             guard case let .mapping(list) = pair.value.kind else {
                 note(.unsupported, pair.value.location, "'stages' is \(ScalarResolver.typeName(pair.value)), not a mapping of stages")
@@ -324,8 +327,9 @@ private struct DVCImporter {
         draft.cmdOrigin = node.location
         switch node.kind {
         case let .scalar(text, _):
-            draft.cmd = [(convert(text, local, at: node.location), node.location)]
-            note(.mapped, node.location, "cmd, unchanged")
+            let command = convert(text, local, at: node.location)
+            draft.cmd = [(command, node.location)]
+            note(.mapped, node.location, command == text ? "cmd, unchanged" : "cmd, with the stage's vars filled in and '\\${' written '$${'")
         case let .sequence(items):
             draft.cmdIsList = true
             draft.cmd = items.compactMap { item in item.scalar.map { (convert($0, local, at: item.location), item.location) } }
@@ -355,7 +359,6 @@ private struct DVCImporter {
 
     private mutating func readDeps(_ node: YAMLNode, local: [String: JSONValue], wdir: String?, stage: String) -> [Entry] {
         var out: [Entry] = []
-        var plain = 0
         for item in Self.items(node) {
             guard let raw = item.scalar else {
                 note(.unsupported, item.location, "a dep that is \(ScalarResolver.typeName(item)) is left out", hint: "list deps as paths")
@@ -371,11 +374,9 @@ private struct DVCImporter {
             out.append(Entry(value: path, origin: item.location))
             if !DVCTemplate.isTemplated(path), let tracked = DVCTrackedData.find(for: path, in: source) {
                 notes.append(tracked.data.note(dep: path, file: tracked.file, at: item.location))
-            } else {
-                plain += 1
             }
         }
-        if plain > 0 { note(.mapped, node.location, "deps: \(plain) path\(plain == 1 ? "" : "s")\(wdir == nil ? "" : ", from the repository root")") }
+        if !out.isEmpty { note(.mapped, node.location, "deps: \(out.count) path\(out.count == 1 ? "" : "s")\(wdir == nil ? "" : ", from the repository root")") }
         return out
     }
 
@@ -438,7 +439,6 @@ private struct DVCImporter {
     /// (`cache`, `persist`; for plots `x`, `y`, `title`); the others are reported.
     private mutating func readOutputs(_ node: YAMLNode, key: String, local: [String: JSONValue], wdir: String?, into draft: inout DraftStage) -> [Entry] {
         var out: [Entry] = []
-        var plain = 0
         for item in Self.items(node) {
             var raw: String?, options: [YAMLNode.Pair] = [], at = item.location
             switch item.kind {
@@ -504,15 +504,13 @@ private struct DVCImporter {
             if !entry.options.isEmpty {
                 let written = entry.options.map { "\($0.key): \(Self.render($0.value))" }.joined(separator: ", ")
                 note(.mapped, at, "\(path) with {\(written)}\(entry.options.contains { $0.key == "cache" } ? ": kept in git with the run's record, not in the artifact store" : "")")
-            } else if destination == key {
-                plain += 1
             }
             switch destination {
             case "outs" where key != "outs": draft.outs.append(entry)
             default: out.append(entry)
             }
         }
-        if plain > 0 { note(.mapped, node.location, "\(key): \(plain) path\(plain == 1 ? "" : "s")\(wdir == nil ? "" : ", from the repository root")") }
+        if !out.isEmpty { note(.mapped, node.location, "\(key): \(out.count) path\(out.count == 1 ? "" : "s")\(wdir == nil ? "" : ", from the repository root")") }
         return out
     }
 
@@ -615,16 +613,18 @@ private struct DVCImporter {
 
     // MARK: writing
 
+    /// DVC reads params.yaml for `${…}` without being told; Plumb reads only what vars lists.
+    private var listsDefaultParams: Bool {
+        templated && !varsFiles.contains(DVCImport.defaultParams) && ((try? source.read(DVCImport.defaultParams)) ?? nil) != nil
+    }
+
     func write() -> SpecText {
         var text = SpecText()
         text.line("# Imported from dvc.yaml by `plumb import dvc`; the report says what was mapped and how.", nil)
         text.line("version: 1", nil)
-        let paramsFile = (try? source.read(DVCImport.defaultParams)) ?? nil
-        // DVC reads params.yaml for ${…} without being told; Plumb reads only what vars lists.
-        let autoParams = templated && paramsFile != nil && !varsFiles.contains(DVCImport.defaultParams)
-        if autoParams || !vars.isEmpty {
+        if listsDefaultParams || !vars.isEmpty {
             text.line("vars:", vars.first?.1)
-            if autoParams { text.line("- \(DVCImport.defaultParams)", nil, indent: 2) }
+            if listsDefaultParams { text.line("- \(DVCImport.defaultParams)", nil, indent: 2) }
             for (node, _) in vars { text.node(nil, node, indent: 2) }
         }
         text.line("stages:", nil)

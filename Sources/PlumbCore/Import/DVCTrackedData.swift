@@ -50,7 +50,7 @@ enum DVCTrackedData: Equatable {
                               hint: "keep it there (`dvc pull` or `dvc checkout` fetches it), or commit it to git")
         case let .imported(repository, path, revision):
             return ImportNote(.unsupported, at: location, "'\(dep)' comes from `dvc import` of \(path) in \(repository)\(revision.map { " at \($0.prefix(12))" } ?? ""), which Plumb does not fetch; the stage depends on the local copy",
-                              hint: "fetch it with `dvc pull \(file)` (or `dvc update \(file)` for a newer revision) before reconciling, or add a stage that downloads it (e.g. `git archive --remote`) with `always_run: true`")
+                              hint: "fetch it with `dvc pull \(file)` (or `dvc update \(file)` for a newer revision) before reconciling, or replace the import by a stage: cmd: dvc get \(repository) \(path)\(revision.map { " --rev \($0)" } ?? "") -o \(dep), outs: [\(dep)]")
         case let .importedURL(url):
             return ImportNote(.unsupported, at: location, "'\(dep)' comes from `dvc import-url \(url)`, which Plumb does not fetch; the stage depends on the local copy",
                               hint: "fetch it with `dvc pull \(file)` / `dvc update \(file)`, or replace the import by a stage: cmd: curl -fsSL -o \(dep) \(url), outs: [\(dep)], always_run: true")
