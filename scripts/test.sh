@@ -20,8 +20,15 @@ echo "== example stages (python -m unittest)"
 echo "== plumb (swift test)"
 swift build --build-tests 2>&1 | grep -E "error:|Compiling|Build complete" | grep -v "^$" | tail -n 5
 set +e
-swift test 2>&1 | grep -vE "^(◇|↳)|started\.$" | tail -n 60
+# The whole output is kept: a failure early in a long run must not scroll out of the tail.
+log=.build/swift-test.log
+swift test 2>&1 | grep -vE "^(◇|↳)|started\.$" >"$log"
 tests=${PIPESTATUS[0]}
+tail -n 40 "$log"
+if ((tests != 0)); then
+    echo "== failed tests and their issues (whole output: $log)"
+    grep -E "✘|error:|Fatal error|Crash" "$log" | head -n 60
+fi
 
 # Still under `set +e`: a failed section is reported, and the next one runs all the same.
 echo "== fuzzing (scripts/fuzz.sh 60)"

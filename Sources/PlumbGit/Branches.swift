@@ -132,7 +132,13 @@ extension Repository {
 
 /// One Plumb process at a time moves a checked-out branch and its files: an exclusive `flock` on
 /// `<git dir>/plumb-worktree.flock` (per working tree: a linked worktree has its own git dir and
-/// index). A flock dies with its process, so a crash leaves nothing to clean up.
+/// index). A flock dies with its process; the file's content says whether its last holder did.
+///
+/// While holding the turn the file names the holder's pid, and it is emptied on release. Finding it
+/// non-empty on taking the turn means the holder was killed mid-move, perhaps while libgit2 held
+/// `index.lock`: that lock is its, and left alone it would refuse every later record ("the index is
+/// locked"), so it is removed. Git leaves such a lock to the user because it cannot tell whose it
+/// is; Plumb can, from the turn.
 private final class WorkingTreeTurn {
     private var fd: Int32
 
@@ -150,10 +156,21 @@ private final class WorkingTreeTurn {
                 throw PlumbError("cannot lock \(path): \(String(cString: strerror(code)))")
             }
         }
+        var status = stat()
+        if fstat(fd, &status) == 0, status.st_size > 0 {
+            let indexLock = gitDirectory.appendingPathComponent("index.lock").path
+            if unlink(indexLock) == 0 {
+                FileHandle.standardError.write(Data("plumb: removed \(indexLock), left by a Plumb process killed while it wrote the index\n".utf8))
+            }
+        }
+        let holder = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = holder.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
 
     func release() {
         guard fd >= 0 else { return }
+        _ = ftruncate(fd, 0)
         _ = flock(fd, LOCK_UN)
         close(fd)
         fd = -1

@@ -100,7 +100,7 @@ package final class Cache: ContentStore, Sendable {
 
     /// Stores bytes (a log, a record) as a file object.
     @discardableResult
-    func storeData(_ data: Data) throws -> Digest {
+    package func storeData(_ data: Data) throws -> Digest {
         let digest = SHA256Hasher.digest(data)
         if access(objectPath(digest), F_OK) != 0 {
             try PlumbError.wrap("cannot store data in the cache") { try writeObject(data, to: objectPath(digest)) }

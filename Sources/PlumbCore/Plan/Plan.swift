@@ -38,7 +38,7 @@ package struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible 
         case newStage = "new-stage", command, env, param, dep, depAdded = "dep-added", depRemoved = "dep-removed"
         case outputMissing = "output-missing", previousFailure = "previous-failure", upstream, forced
         case restore, pinned, pinChanged = "pin-changed", drifted, resources
-        case alwaysRun = "always-run", stale, scheduled
+        case alwaysRun = "always-run", stale, scheduled, frozen
     }
     package var kind: Kind
     /// What changed: a dep path, a param key, a variable name, an upstream stage.
@@ -93,6 +93,7 @@ package struct PlanReason: Sendable, Hashable, Codable, CustomStringConvertible 
         case .alwaysRun: return "always runs (always_run)"
         case .stale: return "last ran \(old ?? "?") ago (run \(s)), stale after \(new ?? "?")"
         case .scheduled: return "scheduled (\(s)): due \(new ?? "?"), last ran in run \(old ?? "?")"
+        case .frozen: return "frozen: keeps the outputs of run \(s)"
         }
     }
 }
@@ -144,6 +145,11 @@ package struct PlannedStage: Sendable, Hashable, Codable {
     package var externalDeps: [String]
     package var outputs: [String]
     package var metricsFiles: [String]
+    /// For `persist: true` outputs, the content the last successful run recorded: put back in the
+    /// workspace before the stage runs. Absent when the stage has none.
+    package var persisted: [String: Digest]?
+    /// Outputs kept in git with the record rather than in the artifact store (`cache: false`).
+    package var uncached: [String]?
     /// Outputs to take from the cache (unchanged, restore, pinned).
     package var cachedOutputs: [String: Digest]
     /// Metrics that come with cached outputs.
@@ -154,6 +160,8 @@ package struct PlannedStage: Sendable, Hashable, Codable {
     package var upstream: [String]
     package var timeout: Double?
     package var retries: Int
+    /// Each path it stores: outputs, and the metrics files not inside an output folder.
+    package var storedOutputs: [String] { outputs + metricsFiles.filter { !Stage.lies(inside: outputs, $0) } }
     /// Where it runs, when not on this machine (absent: local).
     package var executor: ExecutorKind?
     /// What it asks of the machine (its own over its environment's), when it asks anything.

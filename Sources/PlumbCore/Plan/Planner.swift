@@ -158,6 +158,10 @@ package enum Planner {
                 upstream: upstream.sorted(), timeout: stage.timeout, retries: stage.retries,
                 executor: executor == .local ? nil : executor, resources: asked)
 
+            if !stage.persistentOutputs.isEmpty, let record, record.status == .succeeded {
+                item.persisted = record.outputs.filter { stage.persistentOutputs.contains($0.key) }
+            }
+            if !stage.uncachedOutputs.isEmpty { item.uncached = stage.uncachedOutputs }
             let decision = decide(stage, record: record, inputs: inputs, fingerprint: fingerprint,
                                   unknownUpstream: unknownUpstream, planning: input, cache: cache)
             decisions[name] = decision
@@ -173,6 +177,16 @@ package enum Planner {
             case .unpinned:
                 let source = input.environment.from ?? "the source environment"
                 errors.append(Diagnostic(at: input.environment.location, "environment '\(input.environment.name)' takes '\(name)' from a promotion, but no promotion pins it; run `plumb promote \(source) \(input.environment.name)`"))
+            case let .frozen(record, _):
+                // It waits for nothing and is recorded as it was.
+                item.fingerprint = record.fingerprint
+                item.upstream = []
+            case let .frozenWithoutOutputs(missing):
+                let why = record?.status == .succeeded
+                    ? "its recorded outputs \(missing.joined(separator: ", ")) are in no cache"
+                    : record == nil ? "it never ran in environment '\(input.environment.name)'" : "its last run \(record!.run) failed"
+                errors.append(Diagnostic(at: stage.location, "stage '\(name)' is frozen, but \(why), so there is nothing to keep",
+                                         hint: "run it once with `plumb reconcile --force \(name)`, or drop 'frozen: true'"))
             case let .pinned(pinned, pin, _):
                 item.fingerprint = pinned.fingerprint
                 item.upstream = []
@@ -206,6 +220,11 @@ package enum Planner {
         let changes = record.map { differences(record: $0, now: inputs) } ?? []
         if input.forced.contains(stage.name) { return .forced(changes: changes) }
         if let detail = input.drifted[stage.name] { return .drifted(detail, changes: changes) }
+        if stage.frozen {
+            guard let record, record.status == .succeeded else { return .frozenWithoutOutputs(missing: stage.allOutputs) }
+            let missing = stage.allOutputs.filter { path in record.outputs[path].map { !cache.contains($0) } ?? true }
+            return missing.isEmpty ? .frozen(record, changes: changes) : .frozenWithoutOutputs(missing: missing)
+        }
         if stage.alwaysRun, record != nil { return .triggered(PlanReason(.alwaysRun), changes: changes) }
         if let limit = stage.staleAfter, let record, let ran = RunID.date(of: record.run), input.now.timeIntervalSince(ran) > limit {
             return .triggered(PlanReason(.stale, record.run, old: formatDuration(input.now.timeIntervalSince(ran)), new: formatDuration(limit)),
@@ -221,7 +240,9 @@ package enum Planner {
         // A stage with a drift `check` deploys: its effect lives outside the workspace, so
         // outputs from the cache would not reproduce it. It runs again instead (a rollback
         // or a promotion back to an earlier model must really redeploy it).
-        let restorable = stage.check == nil
+        // Nor would a stage that resumes from its persistent outputs: its result depends on them,
+        // and they are not in the fingerprint (as DVC skips its run cache for `persist`).
+        let restorable = stage.check == nil && stage.persistentOutputs.isEmpty
         guard let record else {
             if restorable, let fingerprint, let outcome = cache.outcome(fingerprint) { return .newRestored(outcome) }
             return .new

@@ -34,14 +34,20 @@ package enum StageDecision: Sendable, Hashable {
     case pinned(PinnedStage, pin: Pin, recorded: Digest?)
     /// The environment takes it from a pin, but no promotion pins it: a plan error.
     case unpinned
+    /// `frozen: true` with a successful record whose outputs are at hand: they stand, whatever
+    /// `changes` its inputs went through.
+    case frozen(StageRecord, changes: [PlanReason])
+    /// `frozen: true`, but nothing recorded to keep (never ran, failed, or its outputs are not in
+    /// any cache): a plan error.
+    case frozenWithoutOutputs(missing: [String])
 
     /// What the executor does with the stage.
     package var action: StageAction {
         switch self {
         case .new: return .create
         case .newRestored, .restored: return .restore
-        case .unchanged: return .unchanged
-        case .outputsMissing, .changed, .previousFailure, .forced, .drifted, .triggered, .unpinned: return .run
+        case .unchanged, .frozen: return .unchanged
+        case .outputsMissing, .changed, .previousFailure, .forced, .drifted, .triggered, .unpinned, .frozenWithoutOutputs: return .run
         case .upstreamRuns: return .mayRun
         case .pinned: return .pinned
         }
@@ -52,7 +58,8 @@ package enum StageDecision: Sendable, Hashable {
         switch self {
         case .new: return [PlanReason(.newStage)]
         case let .newRestored(outcome): return [PlanReason(.newStage), PlanReason(.restore, outcome.run)]
-        case .unchanged, .unpinned: return []
+        case .unchanged, .unpinned, .frozenWithoutOutputs: return []
+        case let .frozen(record, changes): return changes.isEmpty ? [] : [PlanReason(.frozen, record.run)] + changes
         case let .outputsMissing(missing, changes): return changes + missing.map { PlanReason(.outputMissing, $0) }
         case let .restored(outcome, changes): return changes + [PlanReason(.restore, outcome.run)]
         case let .changed(changes): return changes.isEmpty ? [PlanReason(.forced)] : changes
@@ -73,7 +80,7 @@ package enum StageDecision: Sendable, Hashable {
     /// The outputs (with their metrics and the run that made them) the stage takes instead of running.
     package var takenOutputs: (outputs: [String: Digest], metrics: [String: Double], run: String)? {
         switch self {
-        case let .unchanged(record): return (record.outputs, record.metrics, record.run)
+        case let .unchanged(record), let .frozen(record, _): return (record.outputs, record.metrics, record.run)
         case let .newRestored(outcome), let .restored(outcome, _): return (outcome.outputs, outcome.metrics, outcome.run)
         case let .pinned(pinned, pin, _): return (pinned.outputs, pinned.metrics, pin.run)
         default: return nil
@@ -84,7 +91,7 @@ package enum StageDecision: Sendable, Hashable {
     /// this machine's cache do not make it stale: the record still says what was validated.
     package var makesRecordStale: Bool {
         switch self {
-        case .unchanged, .pinned: return false
+        case .unchanged, .pinned, .frozen: return false
         case let .outputsMissing(_, changes), let .triggered(_, changes): return !changes.isEmpty
         default: return true
         }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A metrics file a stage wrote: a JSON object whose numbers, at any depth, are its metrics
+/// A metrics file a stage wrote: a JSON (or YAML) object whose numbers, at any depth, are its metrics
 /// (`{"a": {"b": 1}}` is `<stage>.a.b`). Anything else in it is ignored, and said so: a string, a
 /// boolean, null or a list is no metric, and turning `true` into 1 would invent one.
 package enum MetricsFile {
@@ -21,12 +21,26 @@ package enum MetricsFile {
         }
     }
 
-    /// Reads `data`; `prefix` is the stage's name. Throws a message for a file that is not a JSON object.
-    package static func read(_ data: Data, prefix: String) throws(MetricsFileError) -> Reading {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data) else {
-            throw MetricsFileError("is not JSON")
+    /// Whether the file at `path` is read as YAML (`.yaml`, `.yml`, as DVC and dvclive write them)
+    /// rather than JSON.
+    package static func isYAML(_ path: String) -> Bool { path.hasSuffix(".yaml") || path.hasSuffix(".yml") }
+
+    /// Reads `data`, JSON or (`yaml`) YAML; `prefix` is the stage's name. Throws a message for a
+    /// file that is not a mapping.
+    package static func read(_ data: Data, prefix: String, yaml: Bool = false) throws(MetricsFileError) -> Reading {
+        let value: JSONValue
+        if yaml {
+            guard let text = String(data: data, encoding: .utf8), let parsed = try? YAMLReader.parse(text, file: prefix) else {
+                throw MetricsFileError("is not YAML")
+            }
+            var diagnostics: [Diagnostic] = []
+            value = ParamsDecoder.decode(parsed, context: "metrics", diagnostics: &diagnostics)
+            if let first = diagnostics.first(where: { $0.severity == .error }) { throw MetricsFileError("is not plain YAML data: \(first.message)") }
+        } else {
+            guard let decoded = try? JSONDecoder().decode(JSONValue.self, from: data) else { throw MetricsFileError("is not JSON") }
+            value = decoded
         }
-        guard case .object = value else { throw MetricsFileError("holds \(describe(value)), not a JSON object of numbers") }
+        guard case .object = value else { throw MetricsFileError("holds \(describe(value)), not a \(yaml ? "YAML mapping" : "JSON object") of numbers") }
         var reading = Reading()
         collect(value, key: prefix, into: &reading)
         reading.ignored.sort { $0.key < $1.key }

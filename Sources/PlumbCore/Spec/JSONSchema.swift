@@ -78,6 +78,16 @@ package enum JSONSchema {
         case .strings:
             return .object(["anyOf": .array([.object(["type": .string("string")]),
                                              .object(["type": .string("array"), "items": .object(["type": .string("string")])])])])
+        case .commands:
+            let command: JSONValue = .object(["type": .string("string"), "minLength": .int(1), "pattern": .string("\\S")])
+            return .object(["anyOf": .array([command, .object(["type": .string("array"), "minItems": .int(1), "items": command])])])
+        case let .outputs(shape):
+            let entry: JSONValue = .object(["anyOf": .array([
+                .object(["type": .string("string")]),
+                .object(["type": .string("object"), "minProperties": .int(1), "maxProperties": .int(1),
+                         "additionalProperties": .object(["anyOf": .array([.object(["type": .string("null")]), reference(shape, defs: &defs)])])]),
+            ])])
+            return .object(["anyOf": .array([.object(["type": .string("string")]), .object(["type": .string("array"), "items": entry])])])
         case let .integer(minimum, maximum):
             return .object(["type": .string("integer"), "minimum": .int(minimum), "maximum": .int(maximum)])
         case .number:

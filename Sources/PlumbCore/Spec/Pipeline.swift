@@ -108,6 +108,13 @@ package struct Stage: Sendable, Hashable {
     package var commandTemplate: CommandTemplate?
     /// The `foreach`/`matrix` stage this one is an instance of (`featurize` for `featurize-a`).
     package var fanOut: String?
+    /// The folder the command runs in, relative to the repository root; deps and outs stay
+    /// root-relative (docs/decisions.md, "Stage and output options").
+    package var wdir: String?
+    /// Never runs: its recorded outputs stand whatever its inputs become, until unfrozen or forced.
+    package var frozen = false
+    /// Options of the outs and metrics that have any (`- model.pkl: {persist: true}`), by path.
+    package var outputOptions: [String: OutputOptions] = [:]
 
     package init(name: String, cmd: String, deps: [String] = [], outs: [String] = [], metrics: [String] = [],
                 params: [String] = [], env: [String: String] = [:], secrets: [String] = [], after: [String] = [],
@@ -122,11 +129,29 @@ package struct Stage: Sendable, Hashable {
     /// The command run with `params` (spec/params.yaml with an environment's overrides): `cmd`
     /// unless the command interpolates params, which an environment may override.
     package func command(params: JSONValue) -> Result<String, TemplateProblem> {
-        commandTemplate?.render(params: params) ?? .success(cmd)
+        (commandTemplate?.render(params: params) ?? .success(cmd)).map(inWorkingFolder)
     }
 
-    /// Everything the stage writes: outs, then metrics files.
-    package var allOutputs: [String] { outs + metrics }
+    /// `script` run from `wdir`: the change of folder is part of the command, so it is in the
+    /// fingerprint and the record, and every runner (a local process, a Slurm job) does it alike.
+    func inWorkingFolder(_ script: String) -> String {
+        guard let wdir else { return script }
+        return "cd -- \(Escape.shellQuoted(wdir)) || exit\n" + script
+    }
+
+    /// Everything the stage writes and stores: outs, then the metrics files that are not inside
+    /// one of its out folders (those are stored with the folder, and only read for their numbers).
+    package var allOutputs: [String] { outs + metrics.filter { !Self.lies(inside: outs, $0) } }
+
+    /// Whether `path` is one of `folders` or lies inside one.
+    package static func lies(inside folders: [String], _ path: String) -> Bool {
+        folders.contains { path == $0 || (path.hasPrefix($0) && path.dropFirst($0.count).first == "/") }
+    }
+
+    /// The declared outputs kept out of the artifact store (`cache: false`).
+    package var uncachedOutputs: [String] { allOutputs.filter { outputOptions[$0]?.cache == false } }
+    /// The declared outputs kept from one run to the next (`persist: true`).
+    package var persistentOutputs: [String] { allOutputs.filter { outputOptions[$0]?.persist == true } }
 
     /// The stage's declared variables with the environment's laid over them, as its params are
     /// over params.yaml: what the stage runs with, and what its fingerprint covers.
@@ -140,6 +165,16 @@ package struct Stage: Sendable, Hashable {
     package func secrets(in environment: EnvironmentSpec) -> [String] {
         Array(Set(secrets + environment.secrets + (environment.stageSecrets[name] ?? []))).sorted()
     }
+}
+
+/// What an out or metrics entry may say besides its path (`- checkpoints: {persist: true}`).
+package struct OutputOptions: Sendable, Hashable {
+    /// false: the output is kept in git with the run's record instead of in the artifact store.
+    package var cache = true
+    /// true: not removed before the stage runs; the last recorded content is put back first.
+    package var persist = false
+
+    package init(cache: Bool = true, persist: Bool = false) { self.cache = cache; self.persist = persist }
 }
 
 /// The desired state of one environment, from `environments/<name>.yaml`.

@@ -9,6 +9,9 @@ struct DecodedStage {
     var metrics: [LocatedString]
     var params: [LocatedString]
     var after: [LocatedString]
+
+    /// Outs, and the metrics files not inside one of its out folders: each path Plumb stores (`Stage.allOutputs`).
+    var storedOutputs: [LocatedString] { outs + metrics.filter { !Stage.lies(inside: outs.map(\.value), $0.value) } }
 }
 
 /// `spec/pipeline.yaml` as decoded: the model plus locations.
@@ -64,10 +67,15 @@ enum PipelineDecoder {
 
     static func decodeStage(_ name: LocatedString, _ object: DecodedObject, diagnostics: inout [Diagnostic]) -> DecodedStage? {
         let context = "stage '\(name.value)'"
-        guard let cmd = object.string("cmd") else { return nil }
+        let commands = object.strings("cmd")
+        guard !commands.isEmpty else { return nil }
+        let cmd = CommandList.script(commands.map(\.value))
         let deps = PathRule.check(object.strings("deps"), key: "deps", context: context, allowAbsolute: true, diagnostics: &diagnostics)
-        let outs = PathRule.check(object.strings("outs"), key: "outs", context: context, allowAbsolute: false, diagnostics: &diagnostics)
-        let metrics = PathRule.check(object.strings("metrics"), key: "metrics", context: context, allowAbsolute: false, diagnostics: &diagnostics)
+        let outEntries = object.outputs("outs"), metricEntries = object.outputs("metrics")
+        let outs = PathRule.check(outEntries.map(\.path), key: "outs", context: context, allowAbsolute: false, diagnostics: &diagnostics)
+        let metrics = PathRule.check(metricEntries.map(\.path), key: "metrics", context: context, allowAbsolute: false, diagnostics: &diagnostics)
+        let options = OutputOptionsRule.decode(outEntries + metricEntries, outs: outs.map(\.value), context: context, diagnostics: &diagnostics)
+        let wdir = object.string("wdir").flatMap { PathRule.checkFolder($0, at: object.location(of: "wdir"), key: "wdir", context: context, diagnostics: &diagnostics) }
         let secrets = object.strings("secrets")
         let env = object.variables("env")
         VariableRule.check(env: env, secrets: secrets, context: context, diagnostics: &diagnostics)
@@ -85,8 +93,15 @@ enum PipelineDecoder {
             resources: ResourcesDecoder.decode(object.object("resources"), context: context, diagnostics: &diagnostics),
             location: name.location)
         var decoded = stage
-        decoded.alwaysRun = object.boolean("always_run") ?? false
+        decoded.alwaysRun = object.boolean("always_run") ?? object.boolean("always_changed") ?? false
+        if let a = object.boolean("always_run"), let b = object.boolean("always_changed"), a != b {
+            diagnostics.append(Diagnostic(at: object.location(of: "always_changed"), "\(context) sets 'always_run' and 'always_changed', its other name, to different values",
+                                          hint: "keep one of them"))
+        }
         decoded.staleAfter = object.number("stale_after")
+        decoded.frozen = object.boolean("frozen") ?? false
+        decoded.wdir = wdir
+        decoded.outputOptions = options
         return DecodedStage(stage: decoded, name: name, deps: deps, outs: outs, metrics: metrics,
                             params: object.strings("params"), after: object.strings("after"))
     }
@@ -154,9 +169,48 @@ enum PathRule {
         return out
     }
 
+    /// `wdir`: a folder inside the repository, normalised; nil (reported) otherwise.
+    static func checkFolder(_ raw: String, at location: SourceLocation, key: String, context: String, diagnostics: inout [Diagnostic]) -> String? {
+        switch normalise(raw) {
+        case .path(let path) where !path.hasPrefix("/"):
+            if let top = path.split(separator: "/").first, reserved.contains(String(top)) {
+                diagnostics.append(Diagnostic(at: location, "'\(key)' of \(context) is '\(path)', inside '\(top)/', which Plumb owns",
+                                              hint: "run the command from a folder of the project"))
+                return nil
+            }
+            return path
+        case .empty:
+            return nil  // `wdir: .` is the root, where commands run anyway
+        default:
+            diagnostics.append(Diagnostic(at: location, "'\(key)' of \(context) is '\(raw)', which is not a folder inside the repository",
+                                          hint: "write a path relative to the repository root, such as 'src'"))
+            return nil
+        }
+    }
+
     /// Whether `inner` is `outer` or lies inside the folder `outer`.
     static func contains(_ outer: String, _ inner: String) -> Bool {
         inner == outer || (inner.hasPrefix(outer) && inner.dropFirst(outer.count).first == "/")
+    }
+}
+
+/// The options of `outs` and `metrics` entries (`- model.pkl: {cache: false}`).
+enum OutputOptionsRule {
+    /// Options by normalised path, for the entries that set any away from the defaults.
+    static func decode(_ entries: [OutputEntry], outs: [String], context: String, diagnostics: inout [Diagnostic]) -> [String: OutputOptions] {
+        var out: [String: OutputOptions] = [:]
+        for entry in entries {
+            guard let options = entry.options, case let .path(path) = PathRule.normalise(entry.path.value) else { continue }
+            let value = OutputOptions(cache: options.boolean("cache") ?? true, persist: options.boolean("persist") ?? false)
+            // A file inside one of the stage's out folders is stored with the folder.
+            if path != outs.first(where: { PathRule.contains($0, path) }) ?? path, value != OutputOptions() {
+                diagnostics.append(Diagnostic(at: options.location, "'\(path)' of \(context) lies inside one of its out folders, whose options it has",
+                                              hint: "set cache and persist on the folder"))
+                continue
+            }
+            if value != OutputOptions() { out[path] = value }
+        }
+        return out
     }
 }
 

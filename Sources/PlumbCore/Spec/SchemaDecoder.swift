@@ -6,10 +6,17 @@ struct LocatedString: Sendable, Hashable {
     package var location: SourceLocation
 }
 
+/// One entry of `outs` or `metrics`: its path, and its options when it has any.
+struct OutputEntry {
+    var path: LocatedString
+    var options: DecodedObject?
+}
+
 /// A value checked against a `SchemaType`.
 enum SchemaValue {
     case string(String)
     case strings([LocatedString])
+    case outputs([OutputEntry])
     case integer(Int)
     case number(Double)
     case boolean(Bool)
@@ -30,6 +37,7 @@ struct DecodedObject {
 
     func string(_ key: String) -> String? { if case let .string(s)? = values[key] { return s }; return nil }
     func strings(_ key: String) -> [LocatedString] { if case let .strings(s)? = values[key] { return s }; return [] }
+    func outputs(_ key: String) -> [OutputEntry] { if case let .outputs(o)? = values[key] { return o }; return [] }
     func hasStrings(_ key: String) -> Bool { if case .strings? = values[key] { return true }; return false }
     func integer(_ key: String) -> Int? { if case let .integer(i)? = values[key] { return i }; return nil }
     func number(_ key: String) -> Double? { if case let .number(d)? = values[key] { return d }; return nil }
@@ -141,6 +149,50 @@ struct SchemaDecoder {
                 out.append(LocatedString(value: text, location: item.location))
             }
             return ok ? .strings(out) : nil
+
+        case .commands:
+            // A list is kept as strings; PipelineDecoder joins it into one script (CommandList).
+            guard scalarText(node) != nil || { if case .sequence = node.kind { return true }; return false }() else {
+                mismatch(node, type, key: key, context: context); return nil
+            }
+            if case .sequence(let items) = node.kind, items.isEmpty {
+                error(node.location, "'\(key)' in \(context) is an empty list", hint: "give at least one command"); return nil
+            }
+            guard case let .strings(commands)? = decodeValue(node, .strings, key: key, context: context) else { return nil }
+            for command in commands where command.value.allSatisfy(\.isWhitespace) {
+                error(command.location, "'\(key)' in \(context) is empty"); return nil
+            }
+            return .strings(commands)
+
+        case let .outputs(shape):
+            if scalarText(node) != nil { return decodeValue(node, .strings, key: key, context: context).map { value in
+                guard case let .strings(paths) = value else { return value }
+                return .outputs(paths.map { OutputEntry(path: $0) })
+            } }
+            guard case let .sequence(items) = node.kind else { mismatch(node, type, key: key, context: context); return nil }
+            var out: [OutputEntry] = []
+            for item in items {
+                if let text = scalarText(item) {
+                    out.append(OutputEntry(path: LocatedString(value: text, location: item.location)))
+                    continue
+                }
+                guard case let .mapping(pairs) = item.kind, pairs.count == 1, let path = scalarText(pairs[0].key) else {
+                    error(item.location, "an entry of '\(key)' in \(context) is \(ScalarResolver.typeName(item)); expected a path, or a path with its options",
+                          hint: "write '- path' or '- path: {\(shape.keys.map { "\($0): …" }.joined(separator: ", "))}'")
+                    continue
+                }
+                let located = LocatedString(value: path, location: pairs[0].key.location)
+                if pairs[0].value.kindIsNull { out.append(OutputEntry(path: located)); continue }
+                if let value = scalarText(pairs[0].value) {
+                    // `{path: build/x}`, DVC's long form of an entry in some tools.
+                    error(item.location, "an entry of '\(key)' in \(context) maps '\(path)' to '\(value)'; expected a path, or a path with its options",
+                          hint: "write '- \(value)', or '- \(value): {\(shape.keys.map { "\($0): …" }.joined(separator: ", "))}'")
+                    continue
+                }
+                guard let options = decodeObject(pairs[0].value, shape, context: "the options of '\(path)' in \(context)") else { continue }
+                out.append(OutputEntry(path: located, options: options))
+            }
+            return .outputs(out)
 
         case .boolean:
             guard case let .bool(b)? = ScalarResolver.resolve(node) else { mismatch(node, type, key: key, context: context); return nil }

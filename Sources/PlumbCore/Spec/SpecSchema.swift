@@ -17,11 +17,12 @@ enum SpecSchema {
         name: "stage",
         doc: "One step of the pipeline: a shell command with declared inputs and outputs.",
         fields: [
-            .init("cmd", .string(nonEmpty: true), required: true,
-                  doc: "Shell command, run with /bin/sh -c in a workspace checked out from the commit."),
+            .init("cmd", .commands, required: true,
+                  doc: "Shell command, run with /bin/sh -c in a workspace checked out from the commit; or a list of them, run in order, each in its own subshell, stopping at the first that fails."),
+            .init("wdir", .string(nonEmpty: true), doc: "The folder the command runs in, relative to the repository root; deps, outs and metrics stay relative to the root."),
             .init("deps", .strings, doc: "Files or folders the command reads, relative to the repository root (or absolute for data outside it)."),
-            .init("outs", .strings, doc: "Files or folders the command writes, relative to the repository root."),
-            .init("metrics", .strings, doc: "JSON files of numbers the command writes; outputs whose numbers are recorded."),
+            .init("outs", .outputs(outputOptions), doc: "Files or folders the command writes, relative to the repository root; an entry may carry options (`- model.pkl: {persist: true}`)."),
+            .init("metrics", .outputs(outputOptions), doc: "JSON or YAML files of numbers the command writes; outputs whose numbers are recorded, possibly inside one of the stage's out folders."),
             .init("params", .strings, doc: "Keys or subtrees of spec/params.yaml the command reads (`train`, `split.seed`), or of another tracked YAML/JSON file (`config/model.yaml:model.width`)."),
             .init("after", .strings, doc: "Stages that must finish first although no file passes between them."),
             .init("secrets", .strings, doc: "Names of variables passed through from Plumb's environment; never recorded."),
@@ -30,6 +31,8 @@ enum SpecSchema {
             .init("retries", .integer(minimum: 0, maximum: 100), doc: "Extra attempts after a failure, with backoff."),
             .init("check", .string(nonEmpty: true), doc: "Drift probe: a command whose exit status 0 means the deployed state matches the record."),
             .init("always_run", .boolean, doc: "Run on every reconcile, for inputs Plumb cannot see (a live table, an API); its outputs still cut off what depends on it when they come out the same."),
+            .init("always_changed", .boolean, doc: "DVC's name for `always_run`: the same setting."),
+            .init("frozen", .boolean, doc: "Never run: the recorded outputs stand whatever the inputs become (until unfrozen, or `--force STAGE`)."),
             .init("stale_after", .duration, doc: "Run again once the recorded run is older than this (`30d`), for inputs that age outside the repository."),
             .init("executor", .choice(ExecutorKind.allCases.map(\.rawValue)), doc: "Where the command runs: `local` (a process here; the default) or `slurm` (a batch job; docs/scaling.md)."),
             .init("resources", .object(resources), doc: "What the command needs of the machine; the Slurm runner asks for it, the local runner ignores it."),
@@ -37,6 +40,15 @@ enum SpecSchema {
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
         ],
         templated: true)
+
+    /// What an out or metrics entry may say besides its path.
+    package static let outputOptions = SchemaObject(
+        name: "outputOptions",
+        doc: "Options of one out or metrics file: `- path: {cache: false}`.",
+        fields: [
+            .init("cache", .boolean, doc: "false: a small output kept in git, with the run's record under history/, instead of in the artifact store; `plumb checkout` still puts it in place."),
+            .init("persist", .boolean, doc: "true: not removed before the stage runs; the last recorded content is put back first (checkpoints a stage resumes from)."),
+        ])
 
     /// A `foreach` stage: one template stage (`do`) expanded into an instance per item.
     package static let foreachStage = SchemaObject(
@@ -140,7 +152,7 @@ enum SpecSchema {
         ])
 
     /// Every mapping shape the spec language has, for tests and the schema generator.
-    static let allObjects: [SchemaObject] = [pipeline, stage, foreachStage, cache, resources, environment, environmentStage, scheduleEntry, gate]
+    static let allObjects: [SchemaObject] = [pipeline, stage, outputOptions, foreachStage, cache, resources, environment, environmentStage, scheduleEntry, gate]
 }
 
 /// The shape of a value in a spec file.
@@ -149,6 +161,10 @@ indirect enum SchemaType: Sendable {
     case string(nonEmpty: Bool)
     /// A string or a list of strings (paths, stage names, param keys, variable names).
     case strings
+    /// A command, or a non-empty list of them.
+    case commands
+    /// Paths, each a string or a one-key mapping of the path to its options (`- model.pkl: {cache: false}`).
+    case outputs(SchemaObject)
     /// An integer within bounds.
     case integer(minimum: Int, maximum: Int)
     /// Any finite number.
@@ -193,6 +209,8 @@ indirect enum SchemaType: Sendable {
         switch self {
         case .string: return "a string"
         case .strings: return "a string or a list of strings"
+        case .commands: return "a command or a list of commands"
+        case .outputs: return "a path or a list of paths, each optionally with options ('- path: {cache: false}')"
         case .integer: return "an integer"
         case .number: return "a number"
         case .duration: return "a number of seconds or a duration such as '90s', '10m', '1h'"

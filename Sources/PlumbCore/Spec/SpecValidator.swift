@@ -36,7 +36,7 @@ struct SpecValidator {
         var earlier: [(path: LocatedString, stage: String)] = []
         var index = OutputIndex()
         for stage in stages {
-            for out in stage.outs + stage.metrics {
+            for out in stage.storedOutputs {
                 // Only the first earlier output in conflict is reported; the index finds the candidates
                 // without comparing every pair (1,000 stages would mean a million comparisons).
                 let first = index.related(to: out.value).first
@@ -67,9 +67,9 @@ struct SpecValidator {
         let names = stages.map(\.name.value)
         let graph = StageGraph(stages.map {
             StageGraph.Node(name: $0.name.value, deps: $0.deps.map(\.value), after: $0.after.map(\.value),
-                            outputs: ($0.outs + $0.metrics).map(\.value))
+                            outputs: $0.storedOutputs.map(\.value))
         })
-        let outputs: [(path: String, stage: String)] = stages.flatMap { s in (s.outs + s.metrics).map { ($0.value, s.name.value) } }
+        let outputs: [(path: String, stage: String)] = stages.flatMap { s in s.storedOutputs.map { ($0.value, s.name.value) } }
         for problem in graph.problems {
             switch problem {
             case let .readsOwnOutput(i, k):

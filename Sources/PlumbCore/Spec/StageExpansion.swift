@@ -230,6 +230,28 @@ private struct Expansion {
                 }
                 continue
             }
+            if pair.key.scalar == "cmd", case let .sequence(items) = pair.value.kind {
+                // Each command resolved on its own; the params template is the list's (CommandList).
+                var resolvedItems: [YAMLNode] = []
+                var commands: [CommandTemplate] = []
+                var usesParams = false
+                for item in items {
+                    guard case let .scalar(text, _) = item.kind, text.contains("${") else {
+                        resolvedItems.append(item)
+                        if case let .scalar(text, _) = item.kind { commands.append(CommandTemplate(parts: [.text(text)])) }
+                        continue
+                    }
+                    let resolved = interpolator.resolve(text, context: context) { Self.locate(item, text, $0, keyColumn: pair.key.location.column) }
+                    resolvedItems.append(resolved.map { Self.scalar($0, like: item) } ?? item)
+                    if let template = resolved?.template { usesParams = true; commands.append(template) }
+                    else if let resolved { commands.append(CommandTemplate(parts: [.text(resolved.text)])) }
+                }
+                var node = pair.value
+                node.kind = .sequence(resolvedItems)
+                out.append(.init(key: pair.key, value: node))
+                if usesParams, commands.count == items.count { templates[name] = CommandList.template(commands) }
+                continue
+            }
             out.append(.init(key: pair.key, value: interpolate(pair.value, keyColumn: pair.key.location.column, context: context, interpolator: &interpolator)))
         }
         report(interpolator.diagnostics)
@@ -252,7 +274,11 @@ private struct Expansion {
         case let .sequence(items):
             copy.kind = .sequence(items.compactMap { resolving($0, keyColumn: keyColumn, context: context, interpolator: &interpolator) })
         case let .mapping(pairs):
-            copy.kind = .mapping(pairs.map { .init(key: $0.key, value: interpolate($0.value, keyColumn: $0.key.location.column, context: context, interpolator: &interpolator)) })
+            // Keys too: an out with options is `- build/${item}/model: {persist: true}`.
+            copy.kind = .mapping(pairs.map {
+                .init(key: interpolate($0.key, keyColumn: keyColumn, context: context, interpolator: &interpolator),
+                      value: interpolate($0.value, keyColumn: $0.key.location.column, context: context, interpolator: &interpolator))
+            })
         }
         return copy
     }

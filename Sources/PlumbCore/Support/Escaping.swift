@@ -8,6 +8,9 @@ import Foundation
 /// pull-request comment, a stage name must not break out of a DOT string, and an `ESC [2J` in a
 /// stage's output must not clear the user's terminal.
 package enum Escape {
+    /// One word for a POSIX shell, whatever it holds: single-quoted, each `'` as `'\''`.
+    package static func shellQuoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
     /// What `terminal(_:keeping:)` lets through unchanged.
     package struct Keep: OptionSet, Sendable {
         package let rawValue: Int

@@ -85,10 +85,12 @@ struct Recorder {
     /// When `branch` is checked out, `history/<env>/` of the working tree and index is brought to the
     /// record before the branch moves (see `Repository.moveBranch`): a process killed in between never
     /// leaves an index whose next `git commit` would revert the record.
-    package func record(state: RecordedState, record: RunRecord, message: String, branch: String, base: ObjectID) throws -> ObjectID {
+    /// `kept`: the bytes of the `cache: false` outputs, by path (`KeptOutputs`).
+    package func record(state: RecordedState, record: RunRecord, message: String, branch: String, base: ObjectID,
+                        kept: [String: Data] = [:]) throws -> ObjectID {
         let historyPath = SpecPaths.history(record.environment)
         do {
-            return try commit(state: state, record: record, message: message, branch: branch, base: base, historyPath: historyPath)
+            return try commit(state: state, record: record, message: message, branch: branch, base: base, historyPath: historyPath, kept: kept)
         } catch let stale as RecordedButStale {
             throw PlumbError("recorded run \(record.run) in \(stale.commit.short), but cannot update \(historyPath) in the working tree: \(stale.reason)",
                              hint: "the index has the record, so `git commit` keeps it; bring the files back with `git checkout HEAD -- \(historyPath)` before `git commit -a`")
@@ -104,15 +106,16 @@ struct Recorder {
     }
 
     private func commit(state: RecordedState, record: RunRecord, message: String, branch: String, base: ObjectID,
-                        historyPath: String) throws -> ObjectID {
+                        historyPath: String, kept: [String: Data]) throws -> ObjectID {
         let env = record.environment
-        let changes: [Repository.TreeChange] = [
+        let records: [Repository.TreeChange] = [
             (RecordedState.path(for: env), try RecordJSON.encode(state)),
             (RunRecord.path(for: env, run: record.run), try RecordJSON.encode(record)),
         ]
         let author = repository.defaultSignature()
         var tip = base
         for _ in 0..<5 {
+            let changes = records + (try KeptOutputs.changes(kept, environment: env, on: tip, in: repository))
             let tree = try repository.tree(updating: tip, with: changes)
             let commit = try repository.createCommit(tree: tree, parents: [tip], message: message, author: author)
             let moved: Bool

@@ -61,6 +61,8 @@ package struct Reconciler {
     package func plan(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = false,
                       probed: [String: String]? = nil) throws -> (Snapshot, Plan) {
         let snapshot = try Snapshot.read(project, ref: ref, environment: environment)
+        KeptOutputs.restore(snapshot.recorded, environment: snapshot.environment.name, at: snapshot.commit,
+                            in: project.repository, into: project.cache)
         // A fan-out stage's name stands for all its instances (`plumb reconcile featurize`).
         let pipeline = snapshot.spec.pipeline
         func resolve(_ asked: Set<String>, _ verb: String) throws -> Set<String> {
@@ -167,19 +169,21 @@ package struct Reconciler {
             startedAt: result.startedAt, finishedAt: result.finishedAt, status: result.status, summary: plan.summary,
             dropped: plan.dropped, stages: result.outcomes, metrics: state.metrics, pin: plan.pin)
         let message = Recorder.message(plan: plan, result: result, run: run)
+        let kept = try PlumbError.wrap("cannot record run \(run)") { try KeptOutputs.collect(plan: plan, state: state, store: project.store) }
         // Every object the record names is in the shared store before the record exists, so no
-        // other machine reads a history that points at something it cannot fetch.
+        // other machine reads a history that points at something it cannot fetch; what is kept
+        // in git travels with the record instead.
         if upload, let shared = project.sharedStore {
             let observer = self.observer
             let progress: TransferObserver? = feedback.progress ? { @Sendable in observer.observe(.uploading($0)) } : nil
             let report = try PlumbError.wrap("cannot record run \(run): uploading to the shared store \(shared.remote.location) failed; nothing was recorded") {
-                try shared.upload(Self.objects(of: state, record: record), progress: progress)
+                try shared.upload(Self.objects(of: state, record: record, keptInGit: plan), progress: progress)
             }
             observer.observe(.uploaded(store: shared.remote.location, report))
         }
         // The recorder also brings history/<env> of a checked-out working tree up to date.
         let commit = try Recorder(repository: project.repository).record(state: state, record: record, message: message,
-                                                                          branch: branch, base: plan.commit)
+                                                                          branch: branch, base: plan.commit, kept: kept)
         try? FileManager.default.removeItem(atPath: project.logDirectory(for: run))
         observer.observe(.recorded(run: run, commit: commit))
         return Outcome(snapshot: snapshot, plan: plan, result: result, record: record, commit: commit)
@@ -187,11 +191,18 @@ package struct Reconciler {
 
     /// What a record names that the shared store must hold: every output of the next state, every
     /// log of the run, and the remembered outcome (action entry) of every fingerprint in them.
-    static func objects(of state: RecordedState, record: RunRecord) -> LayeredStore.Upload {
+    /// Without the `cache: false` outputs of `plan`'s stages, nor those stages' outcomes.
+    static func objects(of state: RecordedState, record: RunRecord, keptInGit plan: Plan? = nil) -> LayeredStore.Upload {
         var references = RecordedReferences()
         references.add(state)
         references.add(record)
-        return references.upload
+        var upload = references.upload
+        for stage in plan?.stages ?? [] where !(stage.uncached ?? []).isEmpty {
+            guard let recorded = state.stages[stage.name] else { continue }
+            for path in stage.uncached ?? [] { if let digest = recorded.outputs[path] { upload.contents.remove(digest) } }
+            upload.outcomes.remove(recorded.fingerprint)
+        }
+        return upload
     }
 
     /// `20261125-091502-3fa9c1`: sortable by time, unique across machines in practice.

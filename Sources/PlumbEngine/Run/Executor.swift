@@ -78,7 +78,7 @@ package final class Executor: @unchecked Sendable {
         self.runner = runner
         workspace = project.workspace(for: plan.environment)
         index = FingerprintIndex(store: project.store)
-        producers = OutputProducers(plan.stages.map { ($0.name, $0.outputs + $0.metricsFiles) })
+        producers = OutputProducers(plan.stages.map { ($0.name, $0.storedOutputs) })
         scheduler = Scheduler(plan: plan, jobs: options.jobs)
     }
 
@@ -309,10 +309,11 @@ package final class Executor: @unchecked Sendable {
         let fm = FileManager.default
         // Stale outputs must not pass for new ones. Removed only once no folder above them is a link
         // (a committed `build -> /elsewhere` would make this delete outside the workspace).
-        for out in stage.outputs + stage.metricsFiles {
+        for out in stage.storedOutputs {
             let stale = try ContainedPath.prepare(out, under: workspace, create: false)
             try? fm.removeItem(atPath: stale)
         }
+        try restorePersisted(of: stage)
         let paramsFile = project.logDirectory(for: options.runID) + "/\(stage.name).params.json"
         try Data((stage.paramsDocument.canonical + "\n").utf8).write(to: URL(fileURLWithPath: paramsFile))
         let environment = stageEnvironment(stage, extra: ["PLUMB_RUN_ID": options.runID, "PLUMB_PARAMS": paramsFile])
@@ -386,7 +387,7 @@ package final class Executor: @unchecked Sendable {
             return o
         }
         // Handed to the stages that read them as they are, read-only from now on.
-        for out in (stage.outputs + stage.metricsFiles).sorted() { try workspaceInputs.adopt(out, tracked: false) }
+        for out in stage.storedOutputs.sorted() { try workspaceInputs.adopt(out, tracked: false) }
         try index.remember(CachedOutcome(outputs: produced, metrics: metrics, run: options.runID), for: fingerprint)
         observer.observe(.stageFinished(stage: stage.name, .succeeded(duration: duration, outputs: produced)))
         var o = outcome(stage, .succeeded, fingerprint: fingerprint, outputs: produced, metrics: metrics)
@@ -398,12 +399,26 @@ package final class Executor: @unchecked Sendable {
         return o
     }
 
+    /// Puts back what the last successful run recorded for the stage's `persist: true` outputs,
+    /// writable, so the command resumes from it (a checkpoint). One not at hand is a warning: the
+    /// stage starts without it, as it did the first time.
+    private func restorePersisted(of stage: PlannedStage) throws {
+        for (out, digest) in (stage.persisted ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let path = try ContainedPath.prepare(out, under: workspace, create: true)
+            do {
+                try project.store.materialize(digest, at: path)
+            } catch {
+                observer.observe(.stageWarning(stage: stage.name, "persistent output \(out) (\(digest.short)) could not be put back, so the stage starts without it: \(PlumbError.readable(error))"))
+            }
+        }
+    }
+
     /// Stores what a stage that exited 0 left as its declared outputs, and reads its metrics.
     private func collectOutputs(of stage: PlannedStage) throws -> (outputs: [String: Digest], metrics: [String: Double]) {
         let fm = FileManager.default
         var produced: [String: Digest] = [:]
         var metrics: [String: Double] = [:]
-        for out in stage.outputs + stage.metricsFiles {
+        for out in stage.storedOutputs {
             let path = workspace + "/" + out
             guard fm.fileExists(atPath: path) || (try? fm.destinationOfSymbolicLink(atPath: path)) != nil else {
                 throw PlumbError("stage '\(stage.name)' exited 0 but did not write its declared output \(out)")
@@ -414,9 +429,10 @@ package final class Executor: @unchecked Sendable {
         for file in stage.metricsFiles {
             let data = try Data(contentsOf: URL(fileURLWithPath: workspace + "/" + file))
             let reading: MetricsFile.Reading
-            do { reading = try MetricsFile.read(data, prefix: stage.name) } catch {
+            do { reading = try MetricsFile.read(data, prefix: stage.name, yaml: MetricsFile.isYAML(file)) } catch {
                 throw PlumbError("stage '\(stage.name)' wrote its metrics file \(file), which \(error.reason)",
-                                 hint: "a metrics file holds a JSON object of numbers, e.g. {\"accuracy\": 0.81}")
+                                 hint: MetricsFile.isYAML(file) ? "a YAML metrics file holds a mapping of numbers, e.g. 'accuracy: 0.81'"
+                                     : "a metrics file holds a JSON object of numbers, e.g. {\"accuracy\": 0.81}")
             }
             if let ignored = reading.ignoredSummary { observer.observe(.stageWarning(stage: stage.name, "\(file): \(ignored)")) }
             metrics.merge(reading.metrics) { a, _ in a }

@@ -105,7 +105,7 @@ struct SlurmTools: Sendable {
 
     func cancel(_ id: String) { _ = try? Self.run(scancel, [id], environment: client) }
 
-    static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    static func quoted(_ text: String) -> String { Escape.shellQuoted(text) }
 
     static func firstLine(_ text: String) -> String {
         String(text.split(separator: "\n").first ?? "").trimmingCharacters(in: .whitespaces)

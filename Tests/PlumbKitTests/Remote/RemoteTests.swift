@@ -78,6 +78,32 @@ final class ScratchClone {
         #expect(try b.repository.fastForward(branch: "main", to: first) == .upToDate)
     }
 
+    /// A Plumb killed mid-move leaves libgit2's `index.lock`; the next move removes it, knowing from
+    /// the turn file that its holder died. One it cannot account for (a live `git add`) stays.
+    @Test func anIndexLockLeftByAKilledPlumbIsRemovedAndAnyOtherIsLeftAlone() throws {
+        let (origin, a, b) = try origin()
+        defer { withExtendedLifetime(origin) {} }
+        let first = try b.head
+        try a.write("spec/a.txt", "two\n")
+        let second = try a.commit("second")
+        #expect(try a.pushMain() == .pushed)
+        #expect(try b.repository.fetch(branch: "main") == second)
+
+        let git = b.root + "/.git/"
+        #expect(FileManager.default.createFile(atPath: git + "index.lock", contents: Data()))
+        #expect(throws: (any Error).self) { try b.repository.fastForward(branch: "main", to: second) }
+        #expect(FileManager.default.fileExists(atPath: git + "index.lock"))
+        #expect(try b.head == first)
+
+        try Data("4194303\n".utf8).write(to: URL(fileURLWithPath: git + "plumb-worktree.flock"))
+        #expect(try b.repository.fastForward(branch: "main", to: second) == .fastForwarded(from: first, to: second))
+        #expect(!FileManager.default.fileExists(atPath: git + "index.lock"))
+        #expect(try b.read("spec/a.txt") == "two\n")
+        #expect(try b.repository.workingTreeChanges(against: second, paths: ["spec"]) == [])
+        // Released: the file is empty again, so a later lock is not taken for a dead Plumb's.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: git + "plumb-worktree.flock")).isEmpty)
+    }
+
     @Test func fetchOfAMissingBranchIsNil() throws {
         let (origin, _, b) = try origin()
         // The origin's folder goes when its value does: keep it for the whole test.

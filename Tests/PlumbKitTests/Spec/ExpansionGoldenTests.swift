@@ -32,6 +32,12 @@ import PlumbCoreFixtures
             if !stage.params.isEmpty { out += "  params: \(stage.params)\n" }
             for (key, value) in stage.env.sorted(by: { $0.key < $1.key }) { out += "  env \(key)=\(value)\n" }
             if let timeout = stage.timeout { out += "  timeout: \(timeout)\n" }
+            if let wdir = stage.wdir { out += "  wdir: \(wdir)\n" }
+            for (path, options) in stage.outputOptions.sorted(by: { $0.key < $1.key }) {
+                out += "  \(path): cache \(options.cache), persist \(options.persist)\n"
+            }
+            if stage.frozen { out += "  frozen\n" }
+            if stage.alwaysRun { out += "  always runs\n" }
             if stage.commandTemplate != nil {
                 for name in spec.environments.keys.sorted() {
                     let params = spec.params.merging(spec.environments[name]!.params)
