@@ -258,7 +258,11 @@ private struct DVCImporter {
             case "metrics": draft.metrics = readOutputs(pair.value, key: "metrics", local: local, wdir: draft.wdir?.0, into: &draft)
             case "plots": draft.plots = readOutputs(pair.value, key: "plots", local: local, wdir: draft.wdir?.0, into: &draft)
             case "frozen":
-                if isTrue(pair.value) { draft.frozen = pair.value.location; note(.mapped, at, "frozen: never run; the outputs Plumb recorded are used") }
+                if isTrue(pair.value) {
+                    draft.frozen = pair.value.location
+                    note(.mapped, at, "frozen: never run; the outputs Plumb recorded are kept whatever the inputs become",
+                         hint: "Plumb has no record of it yet, so the first reconcile refuses it: run it once with `plumb reconcile --force \(draft.name)`")
+                }
                 else { note(.mapped, at, "frozen: false is the default") }
             case "always_changed":
                 if isTrue(pair.value) { draft.alwaysRun = pair.value.location; note(.mapped, at, "always_changed: written as always_run: true (runs on every reconcile)") }
@@ -503,7 +507,9 @@ private struct DVCImporter {
             }
             if !entry.options.isEmpty {
                 let written = entry.options.map { "\($0.key): \(Self.render($0.value))" }.joined(separator: ", ")
-                note(.mapped, at, "\(path) with {\(written)}\(entry.options.contains { $0.key == "cache" } ? ": kept in git with the run's record, not in the artifact store" : "")")
+                let kept = entry.options.contains { $0.key == "cache" }
+                note(.mapped, at, "\(path) with {\(written)}\(kept ? ": kept in git with the run's record, not in the artifact store" : "")",
+                     hint: kept ? "Plumb keeps files of at most 10 MiB that way, not folders" : nil)
             }
             switch destination {
             case "outs" where key != "outs": draft.outs.append(entry)
