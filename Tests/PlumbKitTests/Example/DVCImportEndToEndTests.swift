@@ -95,7 +95,8 @@ enum ScratchDVC {
               - build/models/south-1.json
               - build/models/south-2.json
             metrics:
-              - build/eval/metrics.json
+              - build/eval/metrics.json:
+                  cache: false
             outs:
               - build/eval/curve.csv
 
