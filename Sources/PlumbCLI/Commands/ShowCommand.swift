@@ -40,18 +40,6 @@ struct ShowCommand: PlumbCommand {
         return record
     }
 
-    /// The record's stages in the order they run (topological, as the run's own spec commit
-    /// declares them); a stage that spec does not name, or every stage when it cannot be read, by name.
-    static func runOrder(_ record: RunRecord, project: Project) -> [String] {
-        let loaded = SpecLoader.load(from: CommitSpecSource(repository: project.repository, commit: record.commit))
-        let order = loaded.spec.map { StageGraph($0.pipeline).order } ?? []
-        let position = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        return record.stages.keys.sorted { a, b in
-            let x = position[a] ?? Int.max, y = position[b] ?? Int.max
-            return x != y ? x < y : a < b
-        }
-    }
-
     package func run() throws -> Int32 {
         let terminal = global.terminal()
         let project = try Project(path: global.repo)
@@ -80,7 +68,7 @@ struct ShowCommand: PlumbCommand {
             if let state = p.state, state != "COMPLETED" { text += ", \(v(state))" }
             return text
         }
-        let order = Self.runOrder(record, project: project)
+        let order = record.stageOrder(in: project.repository)
         let rows = order.compactMap { name in record.stages[name].map { (name, $0) } }.map { name, s -> [String] in
             [name, s.status.rawValue, s.action.rawValue, s.duration.map(formatDuration) ?? "—", s.exitCode.map(String.init) ?? "—",
              s.outputs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.short)" }.joined(separator: ", ")]

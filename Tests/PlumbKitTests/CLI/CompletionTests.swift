@@ -113,6 +113,8 @@ import Testing
         let h = try Self.world()
         #expect(try runProcess(plumbExecutable(), ["__complete", "environments"], in: h.root).stdout == "dev\nprod\n")
         #expect(try runProcess(plumbExecutable(), ["__complete", "stages"], in: h.root).stdout == "prepare\ntrain\nevaluate\n")
+        let fanOut = try PipelineHarness(pipeline: "version: 1\nstages:\n  shard:\n    foreach: [a, b]\n    do:\n      cmd: echo ${item}\n")
+        #expect(try runProcess(plumbExecutable(), ["__complete", "stages"], in: fanOut.root).stdout == "shard-a\nshard-b\nshard\n")
         #expect(try runProcess(plumbExecutable(), ["reconcile", "-q", "--env", "dev"], in: h.root).status == 0)
         let runs = try runProcess(plumbExecutable(), ["__complete", "runs", "--env", "dev"], in: h.root).stdout.split(separator: "\n")
         let run = try #require(try h.state("dev")?.lastRun)
