@@ -140,10 +140,44 @@ private struct DVCImporter {
                 note(.unsupported, at, "top-level '\(key)' is not part of DVC's dvc.yaml that Plumb knows, and was left out")
             }
         }
+        readUnusedTrackedData()
         if (try? source.read(DVCImport.lockFile)) ?? nil != nil {
             note(.approximated, SourceLocation(file: DVCImport.lockFile, line: 1, column: 1),
                  "the hashes dvc.lock records are not imported: Plumb keeps its own records in history/, so the first `plumb reconcile` runs every stage",
                  hint: "DVC's cache is not read either; dvc.lock and .dvc/ can stay for as long as both tools are used")
+        }
+    }
+
+    /// `.dvc` files beside the pipeline's paths (and at the root) that no stage reads: data DVC
+    /// fetches that the spec does not need; an import among them is reported with how to fetch it.
+    private mutating func readUnusedTrackedData() {
+        var paths: [String] = []
+        for stage in stages { paths += (stage.deps + stage.outs + stage.metrics + stage.plots).map(\.value) }
+        var folders: [String] = ["", "data"]
+        for path in paths where !DVCTemplate.isTemplated(path) {
+            let parts = path.split(separator: "/").dropLast()
+            for n in 0...parts.count {
+                let folder = parts.prefix(n).joined(separator: "/")
+                if !folders.contains(folder) { folders.append(folder) }
+            }
+        }
+        var read: Set<String> = []
+        for stage in stages {
+            for dep in stage.deps { if let tracked = DVCTrackedData.find(for: dep.value, in: source) { read.insert(tracked.file) } }
+        }
+        for folder in folders {
+            for name in ((try? source.files(in: folder)) ?? []) where name.hasSuffix(".dvc") {
+                let file = folder.isEmpty ? name : folder + "/" + name
+                guard !read.contains(file), let data = DVCTrackedData.read(file, from: source) else { continue }
+                let at = SourceLocation(file: file, line: 1, column: 1)
+                let path = String(file.dropLast(4))
+                if data == .added {
+                    note(.mapped, at, "\(path) is DVC-tracked data that no stage reads; nothing in the spec")
+                } else {
+                    note(.unsupported, at, "\(path) comes from \(data.origin) and no stage reads it: nothing in the spec, and Plumb does not fetch it",
+                         hint: data.fetchHint(dep: path, file: file))
+                }
+            }
         }
     }
 

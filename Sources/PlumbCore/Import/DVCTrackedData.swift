@@ -42,18 +42,37 @@ enum DVCTrackedData: Equatable {
         return .importedURL(path)
     }
 
-    /// What the report says of a dep on this data, and what to do when Plumb cannot follow it.
+    /// Where the data comes from, for messages: "`dvc import-url https://…`".
+    var origin: String {
+        switch self {
+        case .added: return "`dvc add`"
+        case let .imported(repository, path, revision): return "`dvc import` of \(path) in \(repository)\(revision.map { " at \($0.prefix(12))" } ?? "")"
+        case let .importedURL(url): return "`dvc import-url \(url)`"
+        }
+    }
+
+    /// What to do about data at `dep`, tracked by `file`, that Plumb cannot fetch.
+    func fetchHint(dep: String, file: String) -> String? {
+        switch self {
+        case .added:
+            return "keep it there (`dvc pull` or `dvc checkout` fetches it), or commit it to git"
+        case let .imported(repository, path, revision):
+            return "fetch it with `dvc pull \(file)` (or `dvc update \(file)` for a newer revision) before reconciling, or replace the import by a stage: cmd: dvc get \(repository) \(path)\(revision.map { " --rev \($0)" } ?? "") -o \(dep), outs: [\(dep)]"
+        case let .importedURL(url):
+            let download = url.hasPrefix("http://") || url.hasPrefix("https://") ? "curl -fsSL -o \(dep) \(url)" : "dvc get-url \(url) \(dep)"
+            return "fetch it with `dvc pull \(file)` / `dvc update \(file)`, or replace the import by a stage: cmd: \(download), outs: [\(dep)], always_run: true"
+        }
+    }
+
+    /// What the report says of a dep on this data.
     func note(dep: String, file: String, at location: SourceLocation) -> ImportNote {
         switch self {
         case .added:
             return ImportNote(.mapped, at: location, "'\(dep)' is DVC-tracked data (\(file)); in Plumb it is a plain dep, read from the working tree and hashed",
-                              hint: "keep it there (`dvc pull` or `dvc checkout` fetches it), or commit it to git")
-        case let .imported(repository, path, revision):
-            return ImportNote(.unsupported, at: location, "'\(dep)' comes from `dvc import` of \(path) in \(repository)\(revision.map { " at \($0.prefix(12))" } ?? ""), which Plumb does not fetch; the stage depends on the local copy",
-                              hint: "fetch it with `dvc pull \(file)` (or `dvc update \(file)` for a newer revision) before reconciling, or replace the import by a stage: cmd: dvc get \(repository) \(path)\(revision.map { " --rev \($0)" } ?? "") -o \(dep), outs: [\(dep)]")
-        case let .importedURL(url):
-            return ImportNote(.unsupported, at: location, "'\(dep)' comes from `dvc import-url \(url)`, which Plumb does not fetch; the stage depends on the local copy",
-                              hint: "fetch it with `dvc pull \(file)` / `dvc update \(file)`, or replace the import by a stage: cmd: curl -fsSL -o \(dep) \(url), outs: [\(dep)], always_run: true")
+                              hint: fetchHint(dep: dep, file: file))
+        case .imported, .importedURL:
+            return ImportNote(.unsupported, at: location, "'\(dep)' comes from \(origin), which Plumb does not fetch; the stage depends on the local copy",
+                              hint: fetchHint(dep: dep, file: file))
         }
     }
 }
