@@ -155,7 +155,8 @@ private struct DVCImporter {
         for stage in stages { paths += (stage.deps + stage.outs + stage.metrics + stage.plots).map(\.value) }
         var folders: [String] = ["", "data"]
         for path in paths where !DVCTemplate.isTemplated(path) {
-            let parts = path.split(separator: "/").dropLast()
+            guard let inside = contained(path) else { continue }
+            let parts = inside.split(separator: "/").dropLast()
             for n in 0...parts.count {
                 let folder = parts.prefix(n).joined(separator: "/")
                 if !folders.contains(folder) { folders.append(folder) }
@@ -341,7 +342,7 @@ private struct DVCImporter {
                 }
             case let .scalar(text, _):
                 let (path, keys) = Self.splitFile(text)
-                guard let data = try? source.read(path), let yaml = String(data: data, encoding: .utf8),
+                guard let data = contained(path).flatMap({ try? source.read($0) }), let yaml = String(data: data, encoding: .utf8),
                       let root = (try? YAMLReader.parse(yaml, file: path)) ?? nil,
                       case let .object(object) = ParamsDecoder.decode(root, context: path, diagnostics: &found), !found.hasErrors else {
                     note(.unsupported, item.location, "the stage's vars file \(path) cannot be read as YAML or JSON; its names stay unresolved")
@@ -462,9 +463,15 @@ private struct DVCImporter {
         return out
     }
 
+    /// `path` when it names a file inside the repository (relative, not climbing out), normalised.
+    private func contained(_ path: String) -> String? {
+        guard !path.hasPrefix("/"), case let .path(inside) = PathRule.normalise(path) else { return nil }
+        return inside
+    }
+
     /// The top-level keys of a YAML or JSON file of the project, in file order; [] when it cannot be read.
     private func topLevelKeys(_ file: String) -> [String] {
-        guard let data = try? source.read(file), let text = String(data: data, encoding: .utf8),
+        guard let data = contained(file).flatMap({ try? source.read($0) }), let text = String(data: data, encoding: .utf8),
               let root = (try? YAMLReader.parse(text, file: file)) ?? nil, case let .mapping(pairs) = root.kind else { return [] }
         return pairs.compactMap(\.key.scalar)
     }

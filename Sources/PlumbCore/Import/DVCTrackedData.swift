@@ -15,7 +15,9 @@ enum DVCTrackedData: Equatable {
 
     /// The `.dvc` file that tracks `path` (itself, or a folder it lies in), and what it says.
     static func find(for path: String, in source: SpecSource) -> (file: String, data: DVCTrackedData)? {
-        var candidate = path
+        // Only inside the repository: a dep may be absolute or climb out, and nothing there is the project's.
+        guard !path.hasPrefix("/"), case let .path(contained) = PathRule.normalise(path) else { return nil }
+        var candidate = contained
         while !candidate.isEmpty {
             let file = candidate + ".dvc"
             if let data = read(file, from: source) { return (file, data) }
