@@ -621,6 +621,11 @@ private struct DVCImporter {
                          hint: "Plumb's plots are files a stage writes: list it in that stage's plots")
                     continue
                 }
+                if !Self.plotFormats.contains(where: file.path.hasSuffix) {
+                    note(.approximated, at, "plot \(file.path) stays an output of stage '\(stages[index].name)': Plumb draws plots from CSV, TSV, JSON and YAML data, not images",
+                         hint: "the file is still stored and checked out like any output")
+                    continue
+                }
                 var entry = Entry(value: file.path, origin: at)
                 if let x { entry.options.append(("x", .text(x))) }
                 if file.y.count == 1 { entry.options.append(("y", .text(file.y[0]))) } else if !file.y.isEmpty { entry.options.append(("y", .list(file.y))) }
