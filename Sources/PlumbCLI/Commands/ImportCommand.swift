@@ -54,7 +54,7 @@ struct ImportCommand: PlumbCommand {
         }
         let result = DVCImport.run(try ValidateCommand.source(repo: root, ref: nil))
         guard let pipeline = result.pipeline else {
-            if global.json { try terminal.printJSON(Report(result, written: false)) }
+            if global.json { try terminal.printJSON(Report(result, written: false)); return PlumbCLI.ExitCode.failure }
             for diagnostic in result.diagnostics { terminal.error(diagnostic.description) }
             return PlumbCLI.ExitCode.failure
         }

@@ -116,6 +116,8 @@ import Testing
         let scratch = try ScratchRepository()
         let none = try plumb(scratch, "import", "dvc")
         #expect(none.status == 1 && none.stderr.contains("error: no dvc.yaml in the working tree"), "\(none.stderr)")
+        let json = try plumb(scratch, "import", "dvc", "--json")
+        #expect(json.status == 1 && json.stderr.isEmpty && json.stdout.contains("no dvc.yaml in the working tree"), "\(json.stderr)")
         let other = try plumb(scratch, "import", "airflow")
         #expect(other.status == 64 && other.stderr.contains("cannot import from 'airflow'"), "\(other.stderr)")
         let broken = try Self.project("stages:\n  train: [\n")
