@@ -7,6 +7,7 @@ package enum PlumbCommands {
     /// Every command, in the order `plumb --help` lists them.
     package static let all: [CommandEntry] = [
         CommandEntry(InitCommand.self),
+        CommandEntry(ImportCommand.self),
         CommandEntry(ValidateCommand.self),
         CommandEntry(PlanCommand.self),
         CommandEntry(ReconcileCommand.self),

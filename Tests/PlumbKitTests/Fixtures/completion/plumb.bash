@@ -29,6 +29,7 @@ _plumb_values() {
 _plumb_option() {
     case "$1 $2" in
         "init --repo"|"init -C") _plumb_values "$3" directories ;;
+        "import --repo"|"import -C") _plumb_values "$3" directories ;;
         "validate --repo"|"validate -C") _plumb_values "$3" directories ;;
         "plan --repo"|"plan -C") _plumb_values "$3" directories ;;
         "plan --env"|"plan -e") _plumb_values "$3" environments ;;
@@ -78,6 +79,7 @@ _plumb_option() {
 # _plumb_positional COMMAND INDEX CUR: the values of the INDEXth argument after the command.
 _plumb_positional() {
     case "$1" in
+        import) case "$2" in 0) _plumb_values "$3" choices dvc ;; esac ;;
         plan) case "$2" in *) _plumb_values "$3" stages ;; esac ;;
         reconcile) case "$2" in *) _plumb_values "$3" stages ;; esac ;;
         checkout) case "$2" in 0) _plumb_values "$3" stages ;; esac ;;
@@ -115,12 +117,13 @@ _plumb() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "--repo -C --json --no-color --quiet -q --verbose -v --env -e --help --version" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "init validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion help" -- "$cur"))
+            COMPREPLY=($(compgen -W "init import validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion help" -- "$cur"))
         fi
         return
     fi
     case "$cmd" in
         init) opts="--repo -C --json --no-color --quiet -q --verbose -v --help"; valued=" --repo -C " ;;
+        import) opts="--repo -C --json --no-color --quiet -q --verbose -v --dry-run -n --force -f --help"; valued=" --repo -C " ;;
         validate) opts="--repo -C --json --no-color --quiet -q --verbose -v --ref --help"; valued=" --repo -C --ref " ;;
         plan) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --downstream --ref --force --detailed-exitcode --refresh --help"; valued=" --repo -C --env -e --ref --force " ;;
         reconcile) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --downstream --ref --dry-run -n --jobs -j --force --detailed-exitcode --no-upload --pull --push --remote --wait-for-lock --watch --interval --report --help"; valued=" --repo -C --env -e --ref --jobs -j --force --remote --interval --report " ;;
@@ -142,7 +145,7 @@ _plumb() {
         schema) opts="--output -o --quiet -q --help"; valued=" --output -o " ;;
         doctor) opts="--repo -C --json --no-color --quiet -q --verbose -v --help"; valued=" --repo -C " ;;
         completion) opts="--help"; valued="  " ;;
-        help) COMPREPLY=($(compgen -W "init validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion --man" -- "$cur")); return ;;
+        help) COMPREPLY=($(compgen -W "init import validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion --man" -- "$cur")); return ;;
         *) return ;;
     esac
     # How many arguments precede the one being completed, skipping options and their values.

@@ -21,6 +21,7 @@ complete -c plumb -l env -s e -x -a '(__plumb_dynamic environments)' -d 'The env
 complete -c plumb -n __fish_use_subcommand -l help -d 'Show help'
 complete -c plumb -n __fish_use_subcommand -l version -d 'Show the version'
 complete -c plumb -n __fish_use_subcommand -a init -d 'Scaffold a starting pipeline, environments and .gitignore entries'
+complete -c plumb -n __fish_use_subcommand -a import -d 'Write spec/pipeline.yaml from another tool\'s pipeline (dvc: dvc.yaml)'
 complete -c plumb -n __fish_use_subcommand -a validate -d 'Check spec/ and environments/ for errors'
 complete -c plumb -n __fish_use_subcommand -a plan -d 'Show what reconcile would run, and why (a dry run; writes nothing)'
 complete -c plumb -n __fish_use_subcommand -a reconcile -d 'Run the stages whose inputs changed and commit the result to history/'
@@ -44,6 +45,10 @@ complete -c plumb -n __fish_use_subcommand -a doctor -d 'Check what a run needs 
 complete -c plumb -n __fish_use_subcommand -a completion -d 'Print the shell completion script for bash, zsh or fish'
 complete -c plumb -n __fish_use_subcommand -a help -d 'Show help of a command, or the man page (--man)'
 
+
+complete -c plumb -n '__fish_seen_subcommand_from import' -l dry-run -s n -d 'Print the spec and the report; write nothing'
+complete -c plumb -n '__fish_seen_subcommand_from import' -l force -s f -d 'Replace an existing spec/pipeline.yaml'
+complete -c plumb -n '__fish_seen_subcommand_from import' -a 'dvc' -d 'The tool whose pipeline to import: dvc'
 
 complete -c plumb -n '__fish_seen_subcommand_from validate' -l ref -x -d 'Validate the spec as committed at REV instead of the working tree'
 
@@ -142,5 +147,5 @@ complete -c plumb -n '__fish_seen_subcommand_from schema' -a 'pipeline environme
 
 complete -c plumb -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish' -d 'bash, zsh or fish'
 
-complete -c plumb -n '__fish_seen_subcommand_from help' -a 'init validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion'
+complete -c plumb -n '__fish_seen_subcommand_from help' -a 'init import validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion'
 complete -c plumb -n '__fish_seen_subcommand_from help' -l man -d 'Write the man page'
