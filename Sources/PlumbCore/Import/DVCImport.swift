@@ -527,8 +527,12 @@ private struct DVCImporter {
                     if case .bool(false)? = ScalarResolver.resolve(option.value) { dropped.append("push: false (Plumb uploads every output to the shared store when one is configured)") }
                 case ("remote", _): dropped.append("remote (Plumb has one shared store: cache.url)")
                 case ("desc", _), ("type", _), ("labels", _), ("meta", _): dropped.append(name)
-                case ("template", "plots"), ("x_label", "plots"), ("y_label", "plots"), ("header", "plots"):
-                    dropped.append("\(name) (Plumb draws every plot as lines)")
+                case ("template", "plots"):
+                    dropped.append("template (Plumb draws every plot as lines)")
+                case ("x_label", "plots"), ("y_label", "plots"):
+                    dropped.append("\(name) (Plumb labels an axis with its column)")
+                case ("header", "plots"):
+                    dropped.append("header (Plumb reads a CSV's first row as its header)")
                 default: dropped.append(name)
                 }
             }
