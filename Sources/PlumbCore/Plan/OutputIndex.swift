@@ -12,6 +12,9 @@ struct OutputIndex {
         for folder in Self.folders(above: path) { inside[folder, default: []].append(position) }
     }
 
+    /// Positions of the outputs strictly inside the folder `path`, ascending.
+    func within(_ path: String) -> [Int] { (inside[path] ?? []).sorted() }
+
     /// Positions of the outputs equal to `path`, containing it, or inside it, ascending.
     func related(to path: String) -> [Int] {
         var found = exact[path] ?? []

@@ -122,7 +122,7 @@ package enum Planner {
             var unknownUpstream: Set<String> = []
             // A stage this environment takes from its pin never runs here: its deps are not read.
             let pinnedHere = runsHere.map { !$0.contains(name) } ?? false
-            for dep in stage.deps where !pinnedHere {
+            for dep in Self.expandingFolders(stage.deps, graph: graph, tracked: input.sourceDigests) where !pinnedHere {
                 if let (producer, output) = graph.producer(of: dep) {
                     if let digest = knownOutputs[producer]?[output] {
                         let id = ContentID.produced(dep, output: output, digest: digest)
@@ -208,6 +208,21 @@ package enum Planner {
         if let selected { plan.untargeted = graph.order.filter { !selected.contains($0) } }
         if input.environment.params != .object([:]) { plan.effectiveParams = effectiveParams }
         return (plan, decisions)
+    }
+
+    /// `deps` with each folder that holds other stages' outputs, and is no output itself, standing
+    /// for those outputs (as DVC connects a dep to every output inside it): the stage waits for
+    /// each, stages each in its workspace, and its fingerprint covers each. A folder git also
+    /// tracks (or that is on disk) stays a dep of its own besides, for its other files.
+    static func expandingFolders(_ deps: [String], graph: StageGraph, tracked: [String: String]) -> [String] {
+        var out: [String] = []
+        var seen = Set<String>()
+        for dep in deps {
+            let inner = graph.producer(of: dep) == nil ? graph.outputs(inside: dep).map(\.output) : []
+            if inner.isEmpty || tracked[dep] != nil { if seen.insert(dep).inserted { out.append(dep) } }
+            for output in inner where seen.insert(output).inserted { out.append(output) }
+        }
+        return out
     }
 
     /// The decision for one stage, from its record and its inputs now. `fingerprint` is nil while

@@ -38,6 +38,9 @@ package struct StageGraph: Sendable {
     package private(set) var problems: [Problem] = []
     private let producers: OutputProducers
     private let names: [String]
+    /// Every output with its stage, and the index over them, for `outputs(inside:)`.
+    private let outputIndex: OutputIndex
+    private let outputList: [(stage: String, output: String)]
 
     package init(_ pipeline: Pipeline) {
         self.init(pipeline.stages.map { Node(name: $0.name, deps: $0.deps, after: $0.after, outputs: $0.allOutputs) })
@@ -49,7 +52,12 @@ package struct StageGraph: Sendable {
         // A repeated name (the validator reports it) refers to its first declaration.
         let position = Dictionary(nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         var outputs = OutputIndex(), owner: [Int] = []
-        for (i, node) in nodes.enumerated() { for path in node.outputs { outputs.insert(path, owner.count); owner.append(i) } }
+        var list: [(stage: String, output: String)] = []
+        for (i, node) in nodes.enumerated() {
+            for path in node.outputs { outputs.insert(path, owner.count); owner.append(i); list.append((node.name, path)) }
+        }
+        outputIndex = outputs
+        outputList = list
 
         // edges[i]: the nodes node i needs first, in the order its deps and `after` name them.
         var edges = [[Int]](repeating: [], count: nodes.count)
@@ -98,6 +106,12 @@ package struct StageGraph: Sendable {
 
     /// The stage producing `path` (an output itself, or a file inside an output folder) and that output.
     package func producer(of path: String) -> (stage: String, output: String)? { producers.producer(of: path) }
+
+    /// The outputs lying inside the folder `path` (`build/models` over each `build/models/<m>.json`
+    /// of a fan-out), with their stages, in path order; empty when none does.
+    package func outputs(inside path: String) -> [(stage: String, output: String)] {
+        outputIndex.within(path).map { outputList[$0] }.sorted { $0.output < $1.output }
+    }
 
     /// Kahn's algorithm with the ready stages in a min-heap of names: O((stages + edges) log stages).
     static func topologicalOrder(_ upstream: [String: [String]]) -> [String] {

@@ -51,6 +51,44 @@ import PlumbCoreFixtures
         #expect(try harness.ran() == ["shard-c"])
     }
 
+    /// A dep on the folder a fan-out writes into (`deps: [build/models]` over each instance's
+    /// `build/models/<item>.txt`, as DVC projects write it) waits for every instance, finds each
+    /// file in its workspace, and reruns when one of them changes.
+    @Test func aFolderDepOverTheInstancesOutputsTakesThemAll() throws {
+        func pipeline(_ b: Int) -> String {
+            """
+            version: 1
+            stages:
+              model:
+                foreach: {a: 1, b: \(b)}
+                do:
+                  cmd: echo model-${key} >> $SIDE; mkdir -p build/models; echo ${item} > build/models/${key}.txt
+                  outs: ["build/models/${key}.txt"]
+              report:
+                cmd: echo report >> $SIDE; cat build/models/*.txt > build/report.txt
+                deps: [build/models]
+                outs: [build/report.txt]
+
+            """
+        }
+        let harness = try PipelineHarness(pipeline: pipeline(2))
+        let plan = try harness.plan()
+        #expect(plan.diagnostics.isEmpty, "\(plan.diagnostics)")
+        #expect(plan.stages.last?.name == "report")
+        #expect(Set(plan.stages.last?.upstream ?? []) == ["model-a", "model-b"])
+        try harness.reconcile()
+        #expect(try harness.ran().last == "report")
+        let report = try #require(try harness.state()?.stages["report"])
+        #expect(Set(report.inputs.keys) == ["build/models/a.txt", "build/models/b.txt"])
+        #expect(try harness.project().store.data(#require(report.outputs["build/report.txt"])) == Data("1\n2\n".utf8))
+
+        try harness.edit("spec/pipeline.yaml", pipeline(3).replacingOccurrences(of: "$SIDE", with: harness.sideFile))
+        try harness.reconcile()
+        #expect(try harness.ran() == ["model-b", "report"])
+        try harness.reconcile()
+        #expect(try harness.ran().isEmpty)
+    }
+
     @Test func aChangedVarRerunsTheStagesThatUseIt() throws {
         let harness = try PipelineHarness(pipeline: Self.pipeline(sizes: ["a": 1, "b": 2]))
         try harness.reconcile()
