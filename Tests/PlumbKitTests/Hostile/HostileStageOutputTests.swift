@@ -6,7 +6,7 @@ import Testing
 @testable import PlumbEngine
 @testable import PlumbCLI
 
-/// What one process used, from `wait4`: its own figures, whatever other tests run meanwhile.
+/// What one process used: its own figures, whatever other tests run meanwhile.
 struct MeasuredRun {
     var status: Int32
     /// Peak resident set size, in KiB (of the process itself or its largest waited-for descendant).
@@ -18,35 +18,43 @@ struct MeasuredRun {
 }
 
 /// Runs the built `plumb` with `arguments` in `directory` (environment: this process's, NO_COLOR,
-/// plus `environment`) and measures it with `wait4`, which Foundation's `Process` does not expose.
+/// plus `environment`) and measures it.
+///
+/// Through a small Python parent, not by `wait4` on a child of this process: a child spawned from
+/// here starts in this process's address space (posix_spawn is a vfork), and Linux carries that
+/// address space's high-water mark into the child's `ru_maxrss` at exec. The peak then measured
+/// the test runner, whose memory grows over a whole suite (185 MiB "for plumb" was seen). A child of
+/// Python starts from Python's few MiB.
 func measuredPlumb(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> MeasuredRun {
     let outputs = try temporaryFolder()
     defer { try? FileManager.default.removeItem(atPath: outputs) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outputs + "/out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, outputs + "/err", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    _ = GNU.addchdir!(&actions, directory)
+    let meter = """
+    import resource, subprocess, sys
+    code = subprocess.run(sys.argv[2:]).returncode
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    open(sys.argv[1], "w").write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
+    sys.exit(code if code >= 0 else 128 - code)
+    """
     var env = ProcessInfo.processInfo.environment
     env["NO_COLOR"] = "1"
     for (k, v) in environment { env[k] = v }
-    let executable = plumbExecutable()
-    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) }
-    let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") }
-    defer { (argv + envp).forEach { free($0) } }
-    var pid: pid_t = 0
-    let rc = (argv + [nil]).withUnsafeBufferPointer { a in
-        (envp + [nil]).withUnsafeBufferPointer { e in posix_spawn(&pid, executable, &actions, nil, a.baseAddress!, e.baseAddress!) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", meter, outputs + "/usage", plumbExecutable()] + arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    process.environment = env
+    process.standardInput = FileHandle.nullDevice
+    FileManager.default.createFile(atPath: outputs + "/out", contents: nil)
+    FileManager.default.createFile(atPath: outputs + "/err", contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputs + "/out"))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: outputs + "/err"))
+    try process.run()
+    process.waitUntilExit()
+    let usage = ((try? String(contentsOfFile: outputs + "/usage", encoding: .utf8)) ?? "").split(separator: " ")
+    guard usage.count == 2, let rss = Int(usage[0]), let cpu = Double(usage[1]) else {
+        throw PlumbError("could not measure plumb \(arguments.joined(separator: " ")): \((try? String(contentsOfFile: outputs + "/err", encoding: .utf8)) ?? "")")
     }
-    guard rc == 0 else { throw PlumbError("cannot start \(executable): \(String(cString: strerror(rc)))") }
-    var status: Int32 = 0
-    var usage = rusage()
-    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-    let exit = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return MeasuredRun(status: exit, maximumRSSKiB: usage.ru_maxrss, cpuSeconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+    return MeasuredRun(status: process.terminationStatus, maximumRSSKiB: rss, cpuSeconds: cpu,
                        stdout: (try? String(contentsOfFile: outputs + "/out", encoding: .utf8)) ?? "",
                        stderr: (try? String(contentsOfFile: outputs + "/err", encoding: .utf8)) ?? "")
 }
