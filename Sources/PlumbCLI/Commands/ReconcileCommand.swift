@@ -215,22 +215,47 @@ struct ReconcileCommand: PlumbCommand {
 enum SignalHandling {
     /// Whether the handlers are installed; they stay for the life of the process.
     private static let installed = Atomic<Bool>(false)
+    /// The write end of the pipe the handler wakes the stopping thread through.
+    private static let wake = Atomic<Int32>(-1)
 
     /// `stopping` says what the first signal stops, in the line printed when it arrives.
+    ///
+    /// A `sigaction` handler, in place when this returns, not a Dispatch signal source: a source is
+    /// armed later, on libdispatch's own thread, and a signal arriving before that (the first drift
+    /// probe had already started, on a loaded machine) was ignored and lost. The handler does only
+    /// what a handler may (an atomic store, `write`, `_exit`); a thread of its own does the rest.
     static func install(stopping: String = "the running stages") {
         guard installed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                if Interruption.requested { _exit(130) }
-                Interruption.request()
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        wake.store(fds[1], ordering: .releasing)
+        let reader = fds[0]
+        let thread = Thread {
+            var byte: UInt8 = 0
+            while read(reader, &byte, 1) == 1 {
                 FileHandle.standardError.write(Data("\nplumb: stopping \(stopping) (again to exit at once)\n".utf8))
                 RunningProcessGroups.terminateAll(signal: SIGTERM)
             }
-            source.resume()
-            // A released source stops delivering: this one is retained for the life of the process.
-            _ = Unmanaged.passRetained(source as AnyObject)
         }
+        thread.name = "plumb-signals"
+        thread.start()
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            if Interruption.requested { _exit(130) }
+            Interruption.request()
+            var byte: UInt8 = 1
+            _ = write(SignalHandling.wake.load(ordering: .acquiring), &byte, 1)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        for sig in [SIGINT, SIGTERM] { sigaction(sig, &action, nil) }
+        // A parent may have started plumb with them blocked (a mask is inherited: libdispatch blocks
+        // the signals it watches, so a Swift parent often does); blocked, they would stay pending.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGINT)
+        sigaddset(&unblock, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 }
