@@ -124,6 +124,8 @@ package final class TransferTally: Sendable {
         /// Put out of the cache into workspaces and working trees, by how.
         package var materialized: [String: Count] = [:]
 
+        package init() {}
+
         package func stored(_ how: Transfer) -> Count { stored[how.rawValue] ?? Count() }
         package func materialized(_ how: Transfer) -> Count { materialized[how.rawValue] ?? Count() }
         /// Whether nothing was counted.
