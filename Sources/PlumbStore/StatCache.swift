@@ -48,10 +48,11 @@ package struct FileStamp: Sendable, Hashable {
         return FileStamp(s)
     }
 
-    /// This stamp with `mode` in place of its ctime (kept negative, so it never equals a time): for a file
-    /// whose ctime moves with links made elsewhere, where what matters is that it stays unwritable.
-    package func keepingMode(instead mode: mode_t) -> FileStamp {
-        FileStamp(device: device, inode: inode, size: size, mtimeNanoseconds: mtimeNanoseconds, ctimeNanoseconds: -1 - Int64(mode & 0o7777))
+    /// This stamp with the write bits of `mode` in place of its ctime (kept negative, so it never equals a
+    /// time): for a file whose ctime moves with links made elsewhere and whose read bits may narrow
+    /// (`Cache.narrow`), where what matters is that it stays unwritable.
+    package func keepingWriteBits(of mode: mode_t) -> FileStamp {
+        FileStamp(device: device, inode: inode, size: size, mtimeNanoseconds: mtimeNanoseconds, ctimeNanoseconds: -1 - Int64(mode & 0o222))
     }
 
     /// The later of mtime and ctime: the last moment the content (or its metadata) was touched.

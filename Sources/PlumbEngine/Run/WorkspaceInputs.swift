@@ -286,12 +286,12 @@ final class WorkspaceInputs: @unchecked Sendable {
     ///
     /// A file with other hard links (an input that is its cache object) gets a new ctime whenever a link
     /// to it is made or removed anywhere (another workspace taking the same object), so its stamp keeps
-    /// its mode instead of its ctime: without a write bit no stage can write it (the cache links only
-    /// for processes that cannot write read-only files), and a chmod to get one shows.
+    /// its write bits instead of its ctime: without one no stage can write it (the cache links only for
+    /// processes that cannot write read-only files), and a chmod to get one shows.
     static func stamp(_ path: String) -> FileStamp? {
         var s = stat()
         guard lstat(path, &s) == 0 else { return nil }
         guard (s.st_mode & S_IFMT) == S_IFREG, s.st_nlink > 1 else { return FileStamp(s) }
-        return FileStamp(s).keepingMode(instead: s.st_mode)
+        return FileStamp(s).keepingWriteBits(of: s.st_mode)
     }
 }
