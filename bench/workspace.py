@@ -12,7 +12,8 @@ reads a param. Each round commits a new param value and times, in the same round
     the path every reconcile took before: remove the workspace, check the whole commit out afresh;
   - `git checkout --detach` of the same change in a linked worktree that follows the same commits
     (the floor), and the stage's command alone in that worktree.
-Prints medians and the ratio reconcile / (git checkout + stage). Needs the release plumb (bench/run.sh
+Prints medians, the ratio of the workspace update alone (as PLUMB_TRACE=1 reports it) to the
+`git checkout`, and the ratio reconcile / (git checkout + stage). Needs the release plumb (bench/run.sh
 builds it) unless --plumb names one. Writes nothing but bench/work/F-*.
 """
 import argparse
@@ -42,6 +43,19 @@ def timed(cmd, cwd):
     t0 = time.perf_counter()
     sh(cmd, cwd)
     return time.perf_counter() - t0
+
+
+def traced(cmd, cwd, phase):
+    """Wall time of cmd, and the seconds PLUMB_TRACE=1 reports for `phase` (None when absent)."""
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, cwd=cwd, env=dict(ENV, PLUMB_TRACE="1"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"command failed ({r.returncode}) in {cwd}: {cmd}\n{r.stderr.decode()[-3000:]}")
+    for line in r.stderr.decode().splitlines():
+        if line.startswith(f"plumb: trace: {phase} "):
+            return wall, float(line.split()[-2])
+    return wall, None
 
 
 def write(path, text):
@@ -89,10 +103,12 @@ def case(n, runs, plumb):
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True).stdout.strip()
         return timed(["git", "checkout", "-q", "--detach", head], floor)
 
-    got = {"incremental": [], "fresh": [], "git": [], "stage": []}
+    got = {"incremental": [], "update": [], "fresh": [], "git": [], "stage": []}
     for r in range(runs + 1):  # the first round warms caches up and is not counted
         bump()
-        incremental = timed([plumb, "reconcile", "--quiet"], path)
+        incremental, update = traced([plumb, "reconcile", "--quiet"], path, "workspace updated in place")
+        if update is None:
+            raise SystemExit(f"{path}: the reconcile did not update its workspace in place")
         if not os.path.exists(stamp):
             raise SystemExit(f"{path}: the reconcile left no workspace stamp")
         git = floor_to_head()
@@ -102,7 +118,7 @@ def case(n, runs, plumb):
         fresh = timed([plumb, "reconcile", "--quiet"], path)
         floor_to_head()
         if r:
-            for k, v in (("incremental", incremental), ("fresh", fresh), ("git", git), ("stage", stage)):
+            for k, v in (("incremental", incremental), ("update", update), ("fresh", fresh), ("git", git), ("stage", stage)):
                 got[k].append(v)
     return {k: statistics.median(v) for k, v in got.items()}
 
@@ -116,13 +132,14 @@ def main():
     if not os.access(args.plumb, os.X_OK):
         raise SystemExit(f"no plumb at {args.plumb}: run `swift build -c release --product plumb` or pass --plumb")
     print(f"F reconcile vs tracked-repo size, one param changed, one tiny stage; median of {args.runs} runs (s)")
-    print("| tracked files | reconcile, workspace updated | reconcile, fresh checkout (before) "
-          "| `git checkout` of the change | stage alone | ratio updated / (checkout + stage) |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| tracked files | reconcile, workspace updated | of which the update (PLUMB_TRACE) | reconcile, fresh checkout (before) "
+          "| `git checkout` of the change | stage alone | update / checkout | reconcile / (checkout + stage) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(s) for s in args.sizes.split(",")):
         m = case(n, args.runs, args.plumb)
         ratio = m["incremental"] / (m["git"] + m["stage"])
-        print(f"| {n:,} | {m['incremental']:.3f} | {m['fresh']:.3f} | {m['git']:.3f} | {m['stage']:.3f} | {ratio:.1f}× |")
+        print(f"| {n:,} | {m['incremental']:.3f} | {m['update']:.3f} | {m['fresh']:.3f} | {m['git']:.3f} | {m['stage']:.3f} "
+              f"| {m['update'] / m['git']:.1f}× | {ratio:.1f}× |")
         sys.stdout.flush()
 
 

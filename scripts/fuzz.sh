@@ -3,7 +3,7 @@
 # is installed), each for its share of SECONDS (default 600 in all).
 #
 #   scripts/fuzz.sh [SECONDS] [DECODER...]     decoders: pipeline params environment state run pin
-#                                              manifest fingerprint stat-cache metrics (default: all)
+#                                              manifest fingerprint stat-cache metrics plot (default: all)
 #
 # Builds Sources/PlumbFuzz with -sanitize=fuzzer,address into .build-fuzz/ (ignored by git; plain
 # `swift build` never sees these flags). Each decoder starts from its seed corpus in
@@ -20,7 +20,7 @@ cd "$repo"
 total="${1:-600}"
 [[ "$total" =~ ^[0-9]+$ && "$total" -gt 0 ]] || { echo "fuzz: error: SECONDS must be a positive number, not '$total'" >&2; exit 64; }
 shift || true
-all=(pipeline params environment state run pin manifest fingerprint stat-cache metrics)
+all=(pipeline params environment state run pin manifest fingerprint stat-cache metrics plot)
 decoders=("$@")
 ((${#decoders[@]})) || decoders=("${all[@]}")
 for d in "${decoders[@]}"; do

@@ -7,6 +7,7 @@ package enum PlumbCommands {
     /// Every command, in the order `plumb --help` lists them.
     package static let all: [CommandEntry] = [
         CommandEntry(InitCommand.self),
+        CommandEntry(ImportCommand.self),
         CommandEntry(ValidateCommand.self),
         CommandEntry(PlanCommand.self),
         CommandEntry(ReconcileCommand.self),
@@ -19,6 +20,7 @@ package enum PlumbCommands {
         CommandEntry(ShowCommand.self),
         CommandEntry(LogsCommand.self),
         CommandEntry(MetricsCommand.self),
+        CommandEntry(PlotsCommand.self),
         CommandEntry(ParamsCommand.self),
         CommandEntry(ReportCommand.self),
         CommandEntry(PushCommand.self),

@@ -12,7 +12,7 @@ import PlumbCLI
 /// Each input must come back as a value or a thrown error, never a trap: what decodes is also
 /// planned, rendered and re-encoded, so display code that trusts a decoded value is fuzzed as well.
 enum FuzzTarget: String, CaseIterable {
-    case pipeline, params, environment, state, run, pin, manifest, fingerprint, statCache = "stat-cache", metrics
+    case pipeline, params, environment, state, run, pin, manifest, fingerprint, statCache = "stat-cache", metrics, plot
 
     /// The target named by `PLUMB_FUZZ_DECODER`.
     static var selected: FuzzTarget? {
@@ -38,6 +38,10 @@ enum FuzzTarget: String, CaseIterable {
             for outcome in record.stages.values { _ = outcome.duration.map(formatDuration) }
             for value in record.metrics.values { _ = JSONValue.format(value) }
             _ = Escape.terminal(record.summary)
+            // What `plumb plots` and the report draw of its plots.
+            for (name, outcome) in record.stages {
+                for (path, plot) in outcome.plots ?? [:] { draw(plot, path: path, stage: name) }
+            }
             reencode(record)
         case .pin:
             guard let pin = try? Pin.decode(data, path: "environments/prod.pin.json") else { return }
@@ -61,6 +65,24 @@ enum FuzzTarget: String, CaseIterable {
             guard let reading = try? MetricsFile.read(data, prefix: "evaluate") else { return }
             for number in reading.metrics.values { _ = JSONValue.format(number) }
             _ = reading.ignoredSummary
+        case .plot:
+            // A stage's plot file, in each format it may be written in, then drawn.
+            for format in PlotFormat.allCases {
+                guard let reading = try? PlotFile.read(data, format: format) else { continue }
+                // What a run records of a file must pass the check a record gets when it is read back.
+                if let problem = reading.data.problem() { fatalError("a \(format) plot file was read into numbers no record may hold: \(problem)") }
+                draw(reading.data, path: "build/plot.\(format.rawValue)", stage: "train")
+            }
+        }
+    }
+
+    /// Draws recorded plot numbers as `plumb plots` does: the default series, and every column against the first.
+    private func draw(_ plot: PlotData, path: String, stage: String) {
+        let all = Plot(path: path, x: plot.columns.first?.name, y: plot.columns.dropFirst().map(\.name))
+        for declared in [Plot(path: path), all] {
+            let chart = plot.chart(for: declared, stage: stage, source: "dev")
+            _ = SVGPlot(chart).svg(standalone: true)
+            reencode(chart)
         }
     }
 
@@ -145,6 +167,9 @@ enum Baseline {
             env: {DEPTH: 4}
             outs: [build/model]
             metrics: [build/metrics.json]
+            plots:
+              - build/loss.csv: {x: step, y: [loss, val_loss], title: Loss}
+              - build/model/curve.tsv
             timeout: 1h30m
             retries: 2
           deploy:

@@ -61,8 +61,10 @@ extension Repository {
         try WorkspaceStamp.remove(in: git)
         // A stage may have changed them; the fresh checkout's values.
         try Self.setLocalConfig(at: git + "/config", ["core.autocrlf": "false", "core.eol": "lf", "core.symlinks": "true"])
-        let suspects = try sweepUntracked(directory, indexTime: index.st_mtim)
-        let paths = indexUntouched ? Array(Set(try changedPaths(from: old, to: new)).union(suspects)).sorted() : nil
+        let suspects = try Trace.measure("workspace sweep") { try sweepUntracked(directory, indexTime: index.st_mtim) }
+        let paths = try Trace.measure("workspace tree diff") {
+            indexUntouched ? Array(Set(try changedPaths(from: old, to: new)).union(suspects)).sorted() : nil
+        }
         var oid = new.raw
         if paths?.isEmpty == true {
             try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
@@ -84,11 +86,13 @@ extension Repository {
         defer { cPaths.forEach { free($0) } }
         try cPaths.withUnsafeMutableBufferPointer { buffer in
             options.paths = git_strarray(strings: buffer.baseAddress, count: buffer.count)
-            try Git.check(git_checkout_tree(handle, object, &options), "git_checkout_tree")
+            try Trace.measure("workspace checkout of \(paths.map { "\($0.count) paths" } ?? "the whole tree")") {
+                try Git.check(git_checkout_tree(handle, object, &options), "git_checkout_tree")
+            }
         }
         try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
 
-        let lfs = try removeLFSPointers(from: directory)
+        let lfs = try Trace.measure("workspace LFS pointers") { try removeLFSPointers(from: directory) }
         try WorkspaceStamp(repository: repository, commit: new).write(in: git)
         return lfs
     }
@@ -105,24 +109,35 @@ extension Repository {
         var index: OpaquePointer?
         try Git.check(git_repository_index(&index, handle), "git_repository_index")
         defer { git_index_free(index) }
-        // Force a re-read: a stage's `git add` may have changed the file since this handle opened it.
-        try Git.check(git_index_read(index, 1), "git_index_read")
+        // Read again if the file changed since this handle loaded it (a stage's `git add`); not forced:
+        // the handle was opened for this update, and each read of a 10,000-entry index costs as much
+        // as git's whole checkout.
+        try Git.check(git_index_read(index, 0), "git_index_read")
         let mask = ~Self.umask
-        // One table, one lookup per path: the mode a checkout gives it and the index's stat data.
-        var files: [String: (mode: mode_t, entry: git_index_entry)] = [:]
+        // One table, one lookup per path: the mode a checkout gives it and where the index holds its
+        // stat data (read from the index when compared: the table stays small).
+        var files: [String: (mode: mode_t, position: Int)] = [:]
         var folders: Set<String> = [""]
         let count = git_index_entrycount(index)
         files.reserveCapacity(count)
+        // Entries come sorted, so a file's folder is most often the one before's: checked without a String.
+        var lastFolder: UnsafeMutableRawBufferPointer? = nil
+        defer { lastFolder?.deallocate() }
         for i in 0..<count {
-            guard var entry = git_index_get_byindex(index, i)?.pointee else { continue }
-            let path = String(cString: entry.path)
-            entry.path = nil // the index owns it; only the stat data is kept
+            guard let entry = git_index_get_byindex(index, i)?.pointee, let cPath = entry.path else { continue }
+            let path = String(cString: cPath)
             switch entry.mode {
-            case GIT_FILEMODE_BLOB_EXECUTABLE.rawValue: files[path] = (0o755 & mask, entry)
-            case GIT_FILEMODE_BLOB.rawValue: files[path] = (0o644 & mask, entry)
-            case GIT_FILEMODE_COMMIT.rawValue: files[path] = (Self.submodule, entry)
-            default: files[path] = (Self.link, entry)
+            case GIT_FILEMODE_BLOB_EXECUTABLE.rawValue: files[path] = (0o755 & mask, i)
+            case GIT_FILEMODE_BLOB.rawValue: files[path] = (0o644 & mask, i)
+            case GIT_FILEMODE_COMMIT.rawValue: files[path] = (Self.submodule, i)
+            default: files[path] = (Self.link, i)
             }
+            guard let slash = strrchr(cPath, 0x2F) else { continue }
+            let folderLength = cPath.distance(to: slash)
+            if let last = lastFolder, last.count == folderLength, memcmp(last.baseAddress!, cPath, folderLength) == 0 { continue }
+            lastFolder?.deallocate()
+            lastFolder = UnsafeMutableRawBufferPointer.allocate(byteCount: folderLength, alignment: 1)
+            lastFolder!.copyMemory(from: UnsafeRawBufferPointer(start: cPath, count: folderLength))
             var parent = Substring(path)
             while let slash = parent.lastIndex(of: "/") {
                 parent = parent[..<slash]
@@ -145,36 +160,39 @@ extension Repository {
             let absolute = relative.isEmpty ? directory : directory + "/" + relative
             guard let stream = opendir(absolute) else { throw PlumbError("cannot read \(absolute): \(errnoText())") }
             defer { closedir(stream) }
+            // Entries are stat'ed and chmod'ed relative to the open folder: no path for the kernel to
+            // walk again, and no absolute path built per file (the full path only for messages and removals).
+            let folderFD = dirfd(stream)
+            let prefix = relative.isEmpty ? "" : relative + "/"
             while let entry = readdir(stream) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
                 if name == "." || name == ".." || (relative.isEmpty && name == ".git") { continue }
-                let path = relative.isEmpty ? name : relative + "/" + name
-                let full = directory + "/" + path
+                let path = prefix + name
                 var type = entry.pointee.d_type
                 var s = stat()
                 let file = files[path]
                 let folder = file == nil && type != UInt8(DT_REG) && type != UInt8(DT_LNK) && folders.contains(path)
                 if type == UInt8(DT_UNKNOWN) || file != nil || folder {
-                    guard lstat(full, &s) == 0 else { throw PlumbError("cannot read \(full): \(errnoText())") }
+                    guard fstatat(folderFD, name, &s, AT_SYMLINK_NOFOLLOW) == 0 else { throw PlumbError("cannot read \(directory)/\(path): \(errnoText())") }
                     type = (s.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (s.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_LNK)
                 }
                 if type == UInt8(DT_DIR), folder {
-                    if s.st_mode & 0o7777 != folderMode, chmod(full, folderMode) != 0 {
-                        throw PlumbError("cannot set the mode of \(full): \(errnoText())")
+                    if s.st_mode & 0o7777 != folderMode, fchmodat(folderFD, name, folderMode, 0) != 0 {
+                        throw PlumbError("cannot set the mode of \(directory)/\(path): \(errnoText())")
                     }
                     try visit(path)
-                } else if let (mode, e) = file, type == (mode == Self.link ? UInt8(DT_LNK) : mode == Self.submodule ? UInt8(DT_DIR) : UInt8(DT_REG)),
+                } else if let (mode, position) = file, type == (mode == Self.link ? UInt8(DT_LNK) : mode == Self.submodule ? UInt8(DT_DIR) : UInt8(DT_REG)),
                           type != UInt8(DT_REG) || s.st_nlink == 1 {
                     seen += 1
-                    if mode != Self.submodule, stale(s, e) { suspects.insert(path) }
-                    if type == UInt8(DT_REG), s.st_mode & 0o7777 != mode, chmod(full, mode) != 0 {
-                        throw PlumbError("cannot set the mode of \(full): \(errnoText())")
+                    if mode != Self.submodule, let e = git_index_get_byindex(index, position)?.pointee, stale(s, e) { suspects.insert(path) }
+                    if type == UInt8(DT_REG), s.st_mode & 0o7777 != mode, fchmodat(folderFD, name, mode, 0) != 0 {
+                        throw PlumbError("cannot set the mode of \(directory)/\(path): \(errnoText())")
                     }
                 } else {
                     // Also a tracked file with other hard links: a checkout writes none, and one may be a
                     // cache object, which must be neither chmod'ed here nor written through by libgit2.
                     if file != nil { suspects.insert(path) }
-                    try Self.removeTree(full)
+                    try Self.removeTree(directory + "/" + path)
                 }
             }
         }

@@ -73,7 +73,8 @@ struct CompleteCommand: PlumbCommand {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: root + "/environments")) ?? []
             return files.filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
         case "stages":
-            return spec?.pipeline.stages.map(\.name) ?? []
+            // Fan-out stages' names too: each stands for all its instances wherever a stage is taken.
+            return spec?.pipeline.targetNames ?? []
         case "runs":
             guard let commit = try repository.head().commit else { return [] }
             let environments = global.env.map { [$0] } ?? spec?.environments.keys.sorted() ?? []

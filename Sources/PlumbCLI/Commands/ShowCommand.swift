@@ -12,8 +12,8 @@ struct ShowCommand: PlumbCommand {
     Reads history/<env>/runs/<run>.json at HEAD, in whichever environment recorded the run, and
     prints the spec commit it ran, when it started and how long it took, the pin it deployed, each
     stage's status, action, time, exit code and outputs, in the order the stages run, the run's
-    metrics, and the last lines of the log of every stage that failed. --json prints the whole run
-    record.
+    metrics, the plots it recorded (rows and columns; `plumb plots show RUN` draws them), and the
+    last lines of the log of every stage that failed. --json prints the whole run record.
 
     \(RunHelp.discussion)
     """
@@ -38,18 +38,6 @@ struct ShowCommand: PlumbCommand {
             throw PlumbError("no run '\(found.run)' in history/ at \(resolver.commit.short)", hint: "list runs with `plumb history`")
         }
         return record
-    }
-
-    /// The record's stages in the order they run (topological, as the run's own spec commit
-    /// declares them); a stage that spec does not name, or every stage when it cannot be read, by name.
-    static func runOrder(_ record: RunRecord, project: Project) -> [String] {
-        let loaded = SpecLoader.load(from: CommitSpecSource(repository: project.repository, commit: record.commit))
-        let order = loaded.spec.map { StageGraph($0.pipeline).order } ?? []
-        let position = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        return record.stages.keys.sorted { a, b in
-            let x = position[a] ?? Int.max, y = position[b] ?? Int.max
-            return x != y ? x < y : a < b
-        }
     }
 
     package func run() throws -> Int32 {
@@ -80,7 +68,7 @@ struct ShowCommand: PlumbCommand {
             if let state = p.state, state != "COMPLETED" { text += ", \(v(state))" }
             return text
         }
-        let order = Self.runOrder(record, project: project)
+        let order = record.stageOrder(in: project.repository)
         let rows = order.compactMap { name in record.stages[name].map { (name, $0) } }.map { name, s -> [String] in
             [name, s.status.rawValue, s.action.rawValue, s.duration.map(formatDuration) ?? "—", s.exitCode.map(String.init) ?? "—",
              s.outputs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.short)" }.joined(separator: ", ")]
@@ -90,6 +78,17 @@ struct ShowCommand: PlumbCommand {
         if !record.metrics.isEmpty {
             terminal.print("")
             terminal.print(TextTable.render(header: ["metric", "value"], rows: record.metrics.sorted { $0.key < $1.key }.map { [$0.key, JSONValue.format($0.value)] }))
+        }
+        // The plots this run recorded (drawn by `plumb plots show RUN`), and where the others' numbers are.
+        let plots = order.flatMap { name in
+            (record.stages[name]?.plots ?? [:]).sorted { $0.key < $1.key }.map { path, plot -> [String] in
+                let kept = plot.kept.map { " (\($0.count) kept)" } ?? ""
+                return [name, path, "\(plot.rows) rows\(kept): " + plot.columns.map(\.name).joined(separator: ", ")]
+            } + (record.stages[name]?.plotsRun.map { [[name, "—", "recorded by run \($0)"]] } ?? [])
+        }
+        if !plots.isEmpty {
+            terminal.print("")
+            terminal.print(TextTable.render(header: ["stage", "plot", "numbers"], rows: plots.map { $0.map(v) }))
         }
         for name in order { guard let s = record.stages[name], s.status == .failed else { continue }
             terminal.print("")

@@ -21,7 +21,7 @@ enum HTMLReport {
         </head><body>
         <header><h1>\(h(title))</h1>
         <p class="summary">Branch \(h(input.branch ?? "(detached)")), commit <code>\(h(input.commit.short))</code>. \(h(input.plan.summary))</p>
-        <nav><a href="#graph">Graph</a> · <a href="#stages">Stages</a> · <a href="#environments">Environments</a> · <a href="#metrics">Metrics</a> · <a href="#plan">Pending</a></nav>
+        <nav><a href="#graph">Graph</a> · <a href="#stages">Stages</a> · <a href="#environments">Environments</a> · <a href="#metrics">Metrics</a> · <a href="#plots">Plots</a> · <a href="#plan">Pending</a></nav>
         </header>
 
         """
@@ -29,6 +29,7 @@ enum HTMLReport {
         out += stagesSection(input)
         out += environmentsSection(input)
         out += metricsSection(input)
+        out += plotsSection(input)
         out += planSection(input)
         out += "<footer>Written by <code>plumb report --html</code> from history/ at \(h(input.commit.short)).</footer>\n</body></html>\n"
         return out
@@ -180,6 +181,25 @@ enum HTMLReport {
         }
         if !any { out += "<p>No run has recorded a metric yet.</p>\n" }
         return out + "<p class=\"muted\">▲ a promotion into the environment, ↶ a rollback; each point is one run.</p></section>\n"
+    }
+
+    // MARK: Plots
+
+    static func plotsSection(_ input: Input) -> String {
+        var out = "<section id=\"plots\"><h2>Plots of \(h(input.environment))</h2>\n"
+        guard !input.plots.isEmpty else {
+            return out + "<p>No stage declares plots (<code>plots:</code> in spec/pipeline.yaml).</p></section>\n"
+        }
+        var stages: [String] = []
+        for chart in input.plots where !stages.contains(chart.stage) { stages.append(chart.stage) }
+        for stage in stages {
+            out += "<h3>\(h(stage))</h3>\n<div class=\"charts\">\n"
+            for chart in input.plots where chart.stage == stage {
+                out += "<figure class=\"plot-figure\" data-stage=\"\(h(stage))\" data-path=\"\(h(chart.path))\">\(SVGPlot(chart).svg())</figure>\n"
+            }
+            out += "</div>\n"
+        }
+        return out + "<p class=\"muted\">Each plot as the run that produced its stage's outputs recorded it (at most 1000 rows, evenly spread); <code>plumb plots diff</code> compares runs.</p></section>\n"
     }
 
     // MARK: Plan

@@ -25,6 +25,8 @@ extension HTMLReport {
         var runs: [String: [RunRecord]]
         /// Promotions into and rollbacks of each environment, oldest first, with the runs recorded before each.
         var marks: [String: [(mark: SVGChart.Mark, runsBefore: Set<String>)]]
+        /// The environment's plots, as the runs that produced its stages' outputs recorded them.
+        var plots: [PlotChart]
         var plan: Plan
     }
 
@@ -87,8 +89,9 @@ extension HTMLReport {
             }
         }
         let statuses = try StatusReader(project: project).statuses(checkDrift: false)
+        let plots = try PlotHistory(repository: repository, commit: snapshot.commit, spec: snapshot.spec).plots(of: env).map { $0.chart() }
         return Input(project: URL(fileURLWithPath: project.root).lastPathComponent, environment: env,
                      commit: snapshot.commit, branch: snapshot.branch, graph: graph, lastRuns: lastRuns,
-                     environments: statuses, recordedDrift: drift, runs: runs, marks: marks, plan: plan)
+                     environments: statuses, recordedDrift: drift, runs: runs, marks: marks, plots: plots, plan: plan)
     }
 }

@@ -118,7 +118,12 @@ struct TerminalReconcileView: ReconcileObserver {
             held.withLock { held in
                 var group = held.groups[stage] ?? ([], 0)
                 group.lines.append(text)
-                if group.lines.count > Self.groupedLines { group.lines.removeFirst(); group.dropped += 1 }
+                // Trimmed by halves once twice the limit, not a line at a time: a chatty stage's
+                // millionth line must not shift thousands of others.
+                if group.lines.count >= 2 * Self.groupedLines {
+                    group.lines.removeFirst(Self.groupedLines)
+                    group.dropped += Self.groupedLines
+                }
                 held.groups[stage] = group
             }
         case .folded:
@@ -178,8 +183,10 @@ struct TerminalReconcileView: ReconcileObserver {
         var out = terminal.styled("\(glyph) \(stage)", style) + " " + text
         // A stage's grouped output goes under its end line, in the same write: no other stage's line comes between.
         if glyph != "▶", glyph != "↻", outputMode == .grouped, let group = held.withLock({ $0.groups.removeValue(forKey: stage) }) {
-            if group.dropped > 0 { out += "\n" + line(stage, "… \(group.dropped) earlier lines; the full log is in `plumb logs`") }
-            for text in group.lines { out += "\n" + line(stage, text) }
+            let shown = group.lines.suffix(Self.groupedLines)
+            let dropped = group.dropped + group.lines.count - shown.count
+            if dropped > 0 { out += "\n" + line(stage, "… \(dropped) earlier lines; the full log is in `plumb logs`") }
+            for text in shown { out += "\n" + line(stage, text) }
         }
         terminal.print(out)
     }

@@ -143,8 +143,11 @@ package struct PlannedStage: Sendable, Hashable, Codable {
     package var deps: [String: DepSource]
     /// Deps outside git (untracked data) to copy, read-only and verified, from the repository's directory into the workspace.
     package var externalDeps: [String]
+    /// Declared outputs: outs, and plot files outside them.
     package var outputs: [String]
     package var metricsFiles: [String]
+    /// The plots whose numbers are read once it succeeds; absent when it declares none.
+    package var plots: [Plot]?
     /// For `persist: true` outputs, the content the last successful run recorded: put back in the
     /// workspace before the stage runs. Absent when the stage has none.
     package var persisted: [String: Digest]?

@@ -154,7 +154,8 @@ package enum Planner {
                 name: name, action: .run, reasons: [], fingerprint: fingerprint, recordedFingerprint: record?.fingerprint,
                 command: command, env: env, secrets: stage.secrets(in: input.environment),
                 params: params, paramsDocument: document, deps: deps, externalDeps: external.sorted(),
-                outputs: stage.outs, metricsFiles: stage.metrics, cachedOutputs: [:], cachedMetrics: [:], cachedRun: nil,
+                outputs: stage.outs + stage.plotOutputs, metricsFiles: stage.metrics, plots: stage.plots.isEmpty ? nil : stage.plots,
+                cachedOutputs: [:], cachedMetrics: [:], cachedRun: nil,
                 upstream: upstream.sorted(), timeout: stage.timeout, retries: stage.retries,
                 executor: executor == .local ? nil : executor, resources: asked)
 

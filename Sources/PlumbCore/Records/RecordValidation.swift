@@ -209,6 +209,11 @@ extension RunRecord: CheckedRecord {
             try RecordRules.name(name, of: "stage", at: "stages")
             try RecordRules.stage(outputs: stage.outputs, inputs: stage.inputs, at: "stages.\(name)")
             if let placement = stage.placement { try RecordRules.placement(placement, at: "stages.\(name).placement") }
+            for (path, plot) in (stage.plots ?? [:]).sorted(by: { $0.key < $1.key }) {
+                try RecordRules.output(path, at: "stages.\(name).plots")
+                if let problem = plot.problem() { throw RecordProblem(place: "stages.\(name).plots.\(path)", message: "the plot \(problem)") }
+            }
+            if let plotsRun = stage.plotsRun { try RecordRules.run(plotsRun, at: "stages.\(name).plotsRun") }
         }
         if let pin {
             try RecordRules.name(pin.source, of: "environment", at: "pin.source")

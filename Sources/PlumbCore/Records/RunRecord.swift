@@ -83,6 +83,11 @@ package struct StageOutcome: Sendable, Hashable, Codable {
     package var metrics: [String: Double]
     /// Where its command ran (absent for a stage that did not run, and in records before issue 15).
     package var placement: Placement?
+    /// The numbers of its plot files, by path, when it ran in this run and wrote them.
+    package var plots: [String: PlotData]?
+    /// For a stage that declares plots and kept or took its outputs (unchanged, restored,
+    /// pinned): the run whose record holds their numbers, which this one does not repeat.
+    package var plotsRun: String?
 
     package init(action: StageAction, reasons: [String], status: Status, exitCode: Int32? = nil, duration: Double? = nil,
                 attempts: Int? = nil, log: Digest? = nil, logTail: String? = nil, fingerprint: Digest? = nil,

@@ -122,6 +122,14 @@ package enum JSONSchema {
         case .fanOutItems:
             return .object(["anyOf": .array([.object(["type": .string("array")]), .object(["type": .string("object")]),
                                              .object(["type": .string("string"), "pattern": .string("^\\$\\{[^}]+\\}$")])])])
+        case let .plotEntries(options):
+            // A path, or an object of exactly one path whose value is its options (or null).
+            let entry: JSONValue = .object(["anyOf": .array([
+                .object(["type": .string("string")]),
+                .object(["type": .string("object"), "minProperties": .int(1), "maxProperties": .int(1),
+                         "additionalProperties": .object(["anyOf": .array([reference(options, defs: &defs), .object(["type": .string("null")])])])]),
+            ])])
+            return .object(["anyOf": .array([.object(["type": .string("string")]), .object(["type": .string("array"), "items": entry])])])
         case .matrixAxes:
             return .object(["type": .string("object"), "minProperties": .int(1),
                             "additionalProperties": .object(["anyOf": .array([.object(["type": .string("array"), "minItems": .int(1)]),

@@ -79,6 +79,8 @@ package struct Stage: Sendable, Hashable {
     package var outs: [String]
     /// JSON files of numbers written by the stage; they are outputs too and their numbers are recorded.
     package var metrics: [String]
+    /// Files of series to draw (`Plot`); outputs too (`plotOutputs`), their numbers recorded with the run.
+    package var plots: [Plot] = []
     /// Keys or subtrees of params.yaml that the stage reads (`train`, `split.seed`).
     package var params: [String]
     /// Variables set for the command; part of the fingerprint.
@@ -140,8 +142,9 @@ package struct Stage: Sendable, Hashable {
     }
 
     /// Everything the stage writes and stores: outs, then the metrics files that are not inside
-    /// one of its out folders (those are stored with the folder, and only read for their numbers).
-    package var allOutputs: [String] { outs + metrics.filter { !Self.lies(inside: outs, $0) } }
+    /// one of its out folders (those are stored with the folder, and only read for their numbers),
+    /// then the plot files outside both (`plotOutputs`).
+    package var allOutputs: [String] { outs + metrics.filter { !Self.lies(inside: outs, $0) } + plotOutputs }
 
     /// Whether `path` is one of `folders` or lies inside one.
     package static func lies(inside folders: [String], _ path: String) -> Bool {

@@ -9,9 +9,12 @@ struct DecodedStage {
     var metrics: [LocatedString]
     var params: [LocatedString]
     var after: [LocatedString]
+    /// Plot files that are outputs of their own (`Stage.plotOutputs`), with where they are written.
+    var plotOutputs: [LocatedString] = []
 
-    /// Outs, and the metrics files not inside one of its out folders: each path Plumb stores (`Stage.allOutputs`).
-    var storedOutputs: [LocatedString] { outs + metrics.filter { !Stage.lies(inside: outs.map(\.value), $0.value) } }
+    /// Outs, the metrics files not inside one of its out folders, and the plot files outside both:
+    /// each path Plumb stores (`Stage.allOutputs`).
+    var storedOutputs: [LocatedString] { outs + metrics.filter { !Stage.lies(inside: outs.map(\.value), $0.value) } + plotOutputs }
 }
 
 /// `spec/pipeline.yaml` as decoded: the model plus locations.
@@ -102,8 +105,12 @@ enum PipelineDecoder {
         decoded.frozen = object.boolean("frozen") ?? false
         decoded.wdir = wdir
         decoded.outputOptions = options
-        return DecodedStage(stage: decoded, name: name, deps: deps, outs: outs, metrics: metrics,
-                            params: object.strings("params"), after: object.strings("after"))
+        let plots = PlotEntries.check(object.plots("plots"), context: context, diagnostics: &diagnostics)
+        decoded.plots = plots.map(\.plot)
+        var located = DecodedStage(stage: decoded, name: name, deps: deps, outs: outs, metrics: metrics,
+                                   params: object.strings("params"), after: object.strings("after"))
+        located.plotOutputs = plots.map(\.path).filter { decoded.plotOutputs.contains($0.value) }
+        return located
     }
 }
 

@@ -25,6 +25,7 @@ enum SchemaValue {
     case objects([DecodedObject])
     case object(DecodedObject)
     case namedObjects([(name: LocatedString, object: DecodedObject)])
+    case plots([LocatedPlot])
 }
 
 /// A mapping whose keys and value types matched a `SchemaObject`. Fields that failed their
@@ -293,6 +294,9 @@ struct SchemaDecoder {
         case .fanOutItems, .matrixAxes:
             // Read and checked by StageExpansion, which removes them before decoding.
             return .mapping(node)
+
+        case let .plotEntries(options):
+            return decodePlots(node, options, key: key, context: context).map(SchemaValue.plots)
 
         case let .namedObjects(shape):
             guard case let .mapping(pairs) = node.kind else { mismatch(node, type, key: key, context: context); return nil }

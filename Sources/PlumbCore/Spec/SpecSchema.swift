@@ -23,6 +23,7 @@ enum SpecSchema {
             .init("deps", .strings, doc: "Files or folders the command reads, relative to the repository root (or absolute for data outside it)."),
             .init("outs", .outputs(outputOptions), doc: "Files or folders the command writes, relative to the repository root; an entry may carry options (`- model.pkl: {persist: true}`)."),
             .init("metrics", .outputs(outputOptions), doc: "JSON or YAML files of numbers the command writes; outputs whose numbers are recorded, possibly inside one of the stage's out folders."),
+            .init("plots", .plotEntries(plot), doc: "Files of rows the command writes (CSV, TSV, JSON or YAML), drawn by `plumb plots` and the report: each a path, or `path: {x: step, y: loss, title: Loss}`. Outputs too, unless inside a folder in `outs`; their numbers are recorded with the run."),
             .init("params", .strings, doc: "Keys or subtrees of spec/params.yaml the command reads (`train`, `split.seed`), or of another tracked YAML/JSON file (`config/model.yaml:model.width`)."),
             .init("after", .strings, doc: "Stages that must finish first although no file passes between them."),
             .init("secrets", .strings, doc: "Names of variables passed through from Plumb's environment; never recorded."),
@@ -58,6 +59,16 @@ enum SpecSchema {
             .init("foreach", .fanOutItems, required: true, doc: "A list, a mapping, or `${name}` of one from vars or spec/params.yaml; `${item}` (and `${key}` for a mapping) in `do`."),
             .init("do", .object(stage), required: true, doc: "The stage every item runs, with `${item}`, `${item.field}` and `${key}` where the item goes."),
             .init("desc", .string(nonEmpty: false), doc: "A description for people; ignored by Plumb."),
+        ])
+
+    /// The options of one entry of a stage's `plots:` (`- build/loss.csv: {x: step, y: loss}`).
+    package static let plot = SchemaObject(
+        name: "plot",
+        doc: "How one plot file is drawn; every option may be left out.",
+        fields: [
+            .init("x", .string(nonEmpty: true), doc: "The column along the x axis (default: a `step` column if the file has one, else the row number)."),
+            .init("y", .strings, doc: "The column, or list of columns, drawn as lines (default: the file's last column other than x)."),
+            .init("title", .string(nonEmpty: false), doc: "The chart's title (default: the file's path)."),
         ])
 
     /// `resources:` of a stage or an environment, mapped to `sbatch` options (docs/scaling.md).
@@ -152,7 +163,7 @@ enum SpecSchema {
         ])
 
     /// Every mapping shape the spec language has, for tests and the schema generator.
-    static let allObjects: [SchemaObject] = [pipeline, stage, outputOptions, foreachStage, cache, resources, environment, environmentStage, scheduleEntry, gate]
+    static let allObjects: [SchemaObject] = [pipeline, stage, outputOptions, plot, foreachStage, cache, resources, environment, environmentStage, scheduleEntry, gate]
 }
 
 /// The shape of a value in a spec file.
@@ -195,6 +206,8 @@ indirect enum SchemaType: Sendable {
     case fanOutItems
     /// `matrix:`, a mapping of axis names to lists (or `${name}` strings).
     case matrixAxes
+    /// `plots:`, a list of paths, each alone or a one-key mapping to its options of this shape (`PlotEntries`).
+    case plotEntries(SchemaObject)
 
     /// A scalar that is not text (a number, boolean or choice), which a `${…}` can still produce.
     var isTyped: Bool {
@@ -225,6 +238,7 @@ indirect enum SchemaType: Sendable {
         case .varsSources: return "a list of params files and mappings"
         case .fanOutItems: return "a list, a mapping, or '${name}' of one"
         case .matrixAxes: return "a mapping of names to lists"
+        case .plotEntries: return "a list of plot files"
         }
     }
 }

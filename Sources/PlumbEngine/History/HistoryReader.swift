@@ -66,13 +66,15 @@ package struct HistoryReader {
                                  time: info.time, commit: info.id, summary: info.summary))
             }
         }
+        var orders: [ObjectID: [String]] = [:]
         for env in environments {
             for record in try runs(of: env) {
+                if orders[record.commit] == nil { orders[record.commit] = RunRecord.declaredOrder(at: record.commit, in: repository) }
                 // The spec commit may be gone from this clone (a rewritten branch): the run still lists.
                 let subject = try? repository.commit(record.commit).summary
                 out.append(Entry(kind: .run, environment: env, run: record.run, status: record.status.rawValue, time: record.startedAt,
                                  commit: recordedBy["\(env)/\(record.run)"], summary: record.summary,
-                                 subject: subject, ran: record.whatRan()))
+                                 subject: subject, ran: record.whatRan(order: orders[record.commit] ?? [])))
             }
         }
         out.sort { a, b in
@@ -90,5 +92,19 @@ package struct HistoryReader {
             out[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         return out
+    }
+}
+
+extension RunRecord {
+    /// The stages in the order they run (topological) as the spec at `commit` declares them; empty
+    /// when it cannot be read there.
+    static func declaredOrder(at commit: ObjectID, in repository: Repository) -> [String] {
+        SpecLoader.load(from: CommitSpecSource(repository: repository, commit: commit)).spec.map { StageGraph($0.pipeline).order } ?? []
+    }
+
+    /// The record's stages in the order they ran (topological, as the run's own spec commit
+    /// declares them); a stage that spec does not name, or every stage when it cannot be read, by name.
+    package func stageOrder(in repository: Repository) -> [String] {
+        Self.ordered(Array(stages.keys), by: Self.declaredOrder(at: commit, in: repository))
     }
 }

@@ -82,7 +82,7 @@ package struct Reconciler {
         input.targets = targets.map { $0.union(forced) }
         input.downstream = downstream
         if refresh { input.drifted = probed ?? driftedStages(snapshot) }
-        var plan = Planner.plan(input, cache: project.cacheView)
+        var plan = Trace.measure("plan") { Planner.plan(input, cache: project.cacheView) }
         try? project.statCache.save()
         if let branch = snapshot.branch, let follows = snapshot.environment.branch ?? project.repository.defaultBranch() {
             plan.follows = follows
@@ -182,8 +182,10 @@ package struct Reconciler {
             observer.observe(.uploaded(store: shared.remote.location, report))
         }
         // The recorder also brings history/<env> of a checked-out working tree up to date.
-        let commit = try Recorder(repository: project.repository).record(state: state, record: record, message: message,
-                                                                          branch: branch, base: plan.commit, kept: kept)
+        let commit = try Trace.measure("record") {
+            try Recorder(repository: project.repository).record(state: state, record: record, message: message,
+                                                                branch: branch, base: plan.commit, kept: kept)
+        }
         try? FileManager.default.removeItem(atPath: project.logDirectory(for: run))
         observer.observe(.recorded(run: run, commit: commit))
         return Outcome(snapshot: snapshot, plan: plan, result: result, record: record, commit: commit)

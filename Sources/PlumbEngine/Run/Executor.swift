@@ -118,7 +118,8 @@ package final class Executor: @unchecked Sendable {
                 case let .settle(name, status):
                     let stage = stages[name]!
                     outputs[name] = stage.cachedOutputs
-                    outcomes[name] = outcome(stage, status, outputs: stage.cachedOutputs, metrics: stage.cachedMetrics)
+                    outcomes[name] = outcome(stage, status, outputs: stage.cachedOutputs, metrics: stage.cachedMetrics,
+                                             plotsRun: stage.cachedRun)
                     if status == .restored { observer.observe(.stageFinished(stage: name, .restored(run: stage.cachedRun))) }
                 case let .block(name, up, status):
                     outcomes[name] = outcome(stages[name]!, .blocked, reasons: ["blocked: \(up) \(status.rawValue)"])
@@ -150,7 +151,12 @@ package final class Executor: @unchecked Sendable {
         let fm = FileManager.default
         Self.stopLeftoverProcesses(in: workspace)
         let (checkout, lfs) = try PlumbError.wrap("cannot check out \(plan.commit.short) into \(workspace)") {
-            let prepared = try project.repository.prepareWorkspace(plan.commit, at: workspace)
+            var how = "workspace"
+            let prepared = try Trace.measure(how) {
+                let prepared = try project.repository.prepareWorkspace(plan.commit, at: workspace)
+                how = prepared.incremental ? "workspace updated in place" : "workspace checked out afresh"
+                return prepared
+            }
             return (prepared.workspace, prepared.lfs)
         }
         workspaceInputs = WorkspaceInputs(root: workspace, store: project.store, checkout: checkout, commit: plan.commit, lfs: lfs,
@@ -263,7 +269,7 @@ package final class Executor: @unchecked Sendable {
                 let same = fingerprint == stage.recordedFingerprint
                 observer.observe(.stageFinished(stage: stage.name, same ? .unchanged : .restored(run: earlier.run)))
                 var o = outcome(stage, same ? .unchanged : .restored, fingerprint: fingerprint,
-                                outputs: earlier.outputs, metrics: earlier.metrics)
+                                outputs: earlier.outputs, metrics: earlier.metrics, plotsRun: earlier.run)
                 o.inputs = inputs
                 return o
             }
@@ -276,6 +282,7 @@ package final class Executor: @unchecked Sendable {
                 o.attempts = 1
                 o.log = result.log
                 o.placement = result.placement
+                o.plots = result.plots
                 o.inputs = inputs
                 return o
             }
@@ -396,6 +403,7 @@ package final class Executor: @unchecked Sendable {
         o.attempts = attempt
         o.log = logDigest
         o.placement = result.placement
+        o.plots = readPlots(of: stage)
         return o
     }
 
@@ -441,6 +449,12 @@ package final class Executor: @unchecked Sendable {
         return (produced, metrics)
     }
 
+    /// The numbers of the stage's plot files, read once it succeeded; problems are warnings.
+    private func readPlots(of stage: PlannedStage) -> [String: PlotData]? {
+        guard let plots = stage.plots else { return nil }
+        return PlotCollection.read(plots, workspace: workspace) { observer.observe(.stageWarning(stage: stage.name, $0)) }
+    }
+
     // MARK: - Jobs a killed reconcile left running
 
     /// A stage's result taken from a job a killed reconcile left running.
@@ -451,6 +465,7 @@ package final class Executor: @unchecked Sendable {
         var placement: Placement?
         var log: Digest?
         var duration: Double
+        var plots: [String: PlotData]?
     }
 
     /// Before the workspace is replaced: waits for the jobs a killed reconcile left running in it
@@ -484,7 +499,8 @@ package final class Executor: @unchecked Sendable {
                 try index.remember(CachedOutcome(outputs: outputs, metrics: metrics, run: options.runID), for: fingerprint)
                 adopted[stage.name] = AdoptedResult(fingerprint: fingerprint, outputs: outputs, metrics: metrics,
                                                     placement: job.outcome.placement, log: log,
-                                                    duration: job.outcome.placement?.ran ?? job.outcome.duration)
+                                                    duration: job.outcome.placement?.ran ?? job.outcome.duration,
+                                                    plots: readPlots(of: stage))
             } catch {
                 continue
             }
@@ -529,10 +545,14 @@ package final class Executor: @unchecked Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// `plotsRun`: for a stage that keeps or takes outputs, the run that recorded their plots (when it declares any).
     private func outcome(_ stage: PlannedStage, _ status: StageOutcome.Status, reasons: [String]? = nil, fingerprint: Digest? = nil,
-                         outputs: [String: Digest] = [:], metrics: [String: Double] = [:], logTail: String? = nil) -> StageOutcome {
-        StageOutcome(action: stage.action, reasons: reasons ?? stage.reasons.map(\.description), status: status,
-                     logTail: logTail, fingerprint: fingerprint ?? stage.fingerprint, outputs: outputs, metrics: metrics)
+                         outputs: [String: Digest] = [:], metrics: [String: Double] = [:], logTail: String? = nil,
+                         plotsRun: String? = nil) -> StageOutcome {
+        var o = StageOutcome(action: stage.action, reasons: reasons ?? stage.reasons.map(\.description), status: status,
+                             logTail: logTail, fingerprint: fingerprint ?? stage.fingerprint, outputs: outputs, metrics: metrics)
+        if stage.plots != nil, plotsRun != options.runID { o.plotsRun = plotsRun }
+        return o
     }
 
     // MARK: - Progress

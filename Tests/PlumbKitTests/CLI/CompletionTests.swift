@@ -90,7 +90,7 @@ import Testing
             try Self.bashCompletions(words, in: directory ?? h.root)
         }
         #expect(try complete("plumb", "rec") == ["reconcile"])
-        #expect(try complete("plumb", "p").sorted() == ["params", "plan", "promote", "pull", "push"])
+        #expect(try complete("plumb", "p").sorted() == ["params", "plan", "plots", "promote", "pull", "push"])
         #expect(try complete("plumb", "--ver") == ["--verbose", "--version"])
         #expect(try complete("plumb", "reconcile", "--dry") == ["--dry-run"])
         #expect(try complete("plumb", "reconcile", "--env", "") == ["dev", "prod"])
@@ -104,6 +104,7 @@ import Testing
         #expect(try complete("plumb", "graph", "--format", "") == ["text", "mermaid", "dot", "json"])
         #expect(try complete("plumb", "completion", "") == ["bash", "zsh", "fish"])
         #expect(try complete("plumb", "metrics", "d") == ["diff"])
+        #expect(try complete("plumb", "plots", "") == ["show", "diff"])
         #expect(try complete("plumb", "help", "doc") == ["doctor"])
         // Outside a repository there is nothing to offer, and no error.
         #expect(try complete("plumb", "reconcile", "--env", "", in: elsewhere) == [])
@@ -113,6 +114,8 @@ import Testing
         let h = try Self.world()
         #expect(try runProcess(plumbExecutable(), ["__complete", "environments"], in: h.root).stdout == "dev\nprod\n")
         #expect(try runProcess(plumbExecutable(), ["__complete", "stages"], in: h.root).stdout == "prepare\ntrain\nevaluate\n")
+        let fanOut = try PipelineHarness(pipeline: "version: 1\nstages:\n  shard:\n    foreach: [a, b]\n    do:\n      cmd: echo ${item}\n")
+        #expect(try runProcess(plumbExecutable(), ["__complete", "stages"], in: fanOut.root).stdout == "shard-a\nshard-b\nshard\n")
         #expect(try runProcess(plumbExecutable(), ["reconcile", "-q", "--env", "dev"], in: h.root).status == 0)
         let runs = try runProcess(plumbExecutable(), ["__complete", "runs", "--env", "dev"], in: h.root).stdout.split(separator: "\n")
         let run = try #require(try h.state("dev")?.lastRun)

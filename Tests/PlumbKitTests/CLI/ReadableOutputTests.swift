@@ -107,7 +107,7 @@ import Testing
     @Test func historySaysTheSubjectAndWhatRan() throws {
         let h = try Self.world()
         let history = try runProcess(plumbExecutable(), ["history", "--env", "dev", "--wide"], in: h.root)
-        #expect(history.stdout.contains("Train on the cleaned rows: ran deploy, prepare, train"), "\(history.stdout)")
+        #expect(history.stdout.contains("Train on the cleaned rows: ran prepare, train, deploy"), "in the order they ran: \(history.stdout)")
         #expect(!history.stdout.contains("Plan:"), "\(history.stdout)")
         // A change to deploy's command runs deploy alone.
         try h.edit("spec/pipeline.yaml", Self.pipeline.replacingOccurrences(of: "cp build/model.txt", with: "cat build/model.txt >"),

@@ -57,6 +57,17 @@ import Testing
         #expect(!quiet.stdout.contains("│"), "\(quiet.stdout)")
     }
 
+    /// A stage printing far more than a group keeps: the last lines, and how many came before.
+    @Test func aVeryChattyStagesGroupKeepsItsLastLinesAndCountsTheRest() throws {
+        let h = try PipelineHarness(pipeline: "version: 1\nstages:\n  chatty:\n    cmd: seq 12345\n")
+        let run = try runProcess(plumbExecutable(), ["reconcile", "--verbose"], in: h.root)
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix("chatty │ ") }
+        #expect(lines.first == "chatty │ … 7345 earlier lines; the full log is in `plumb logs`")
+        #expect(lines.count == TerminalReconcileView.groupedLines + 1)
+        #expect(lines.dropFirst().first == "chatty │ 7346" && lines.last == "chatty │ 12345")
+    }
+
     /// On a terminal (a pseudo-terminal through script(1)): the output is drawn in the live block and
     /// redrawn in place (cursor up, erase line), then erased before the end line, which stays.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))

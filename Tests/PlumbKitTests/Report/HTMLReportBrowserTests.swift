@@ -40,6 +40,24 @@ stages:
     deps: [build/flaky.txt]
 """
 
+/// A stage that writes a loss curve as CSV (its rate from params) and an accuracy table as TSV
+/// inside its output folder.
+let plotPipeline = """
+version: 1
+stages:
+  train:
+    cmd: >-
+      mkdir -p build dvclive/plots &&
+      rate=$(tr -d ' \\n' < "$PLUMB_PARAMS" | sed 's/.*"rate":\\([0-9.]*\\).*/\\1/') &&
+      awk -v r="$rate" 'BEGIN{print "step,loss,note"; for(i=0;i<40;i++) printf "%d,%.6f,n%d\\n", i*10, 1/(1+r*i), i}' > build/loss.csv &&
+      printf 'step\\tacc\\n0\\t0.5\\n1\\t0.75\\n2\\t0.8125\\n' > dvclive/plots/acc.tsv
+    params: [train]
+    outs: [dvclive]
+    plots:
+      - build/loss.csv: {x: step, y: loss, title: "Loss <by step>"}
+      - dvclive/plots/acc.tsv
+"""
+
 @Suite(.serialized) struct HTMLReportBrowserTests {
     @Test func theReportShowsEveryStageItsStatusAndTheRecordedMetricsInABrowser() throws {
         let harness = try PipelineHarness(pipeline: reportPipeline, params: "train:\n  accuracy: 0.81\n")
@@ -119,6 +137,58 @@ stages:
                 == staging.map { $0.metrics["evaluate.accuracy"] ?? .nan })
         #expect(staging.first?.metrics["evaluate.accuracy"] == 0.85)
         #expect(probe.points.filter { $0.environment == "dev" && $0.metric == "evaluate.accuracy" }.map(\.value) == [0.85, 0.9])
+    }
+
+    /// A stage writes a CSV plot (and a TSV inside its output folder, as dvclive does); the page
+    /// draws each as the last run recorded it, and the points the browser has are the file's rows.
+    @Test func thePlotsSeriesInTheBrowserAreTheStagesPlotFile() throws {
+        let harness = try PipelineHarness(pipeline: plotPipeline, params: "train:\n  rate: 0.5\n")
+        try harness.scratch.write("environments/dev.yaml", "params: {}\n")
+        try harness.scratch.commit("dev")
+        try harness.reconcile(environment: "dev")
+        try harness.edit("spec/params.yaml", "train:\n  rate: 0.25\n")
+        try harness.reconcile(environment: "dev")
+        let out = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let written = try runProcess(plumbExecutable(), ["report", "--html", "--env", "dev", "--out", out], in: harness.root)
+        #expect(written.status == 0, "\(written.stderr)")
+        let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        #expect(html.contains("Loss &lt;by step&gt;") && !html.contains("<by step>"), "the title from the spec is escaped")
+
+        // The files as the last run left them: the CSV from the cache by its recorded digest, the
+        // TSV (inside the output folder `dvclive`) from the workspace.
+        let project = try harness.project()
+        // The last run by the recorded state: two runs within a second have no order by time.
+        let last = try #require(try harness.state("dev")?.lastRun)
+        let record = try #require(try HistoryReader(repository: harness.repository, commit: try harness.scratch.head).run(last, environments: ["dev"]))
+        let digest = try #require(record.stages["train"]?.outputs["build/loss.csv"])
+        let csv = try Self.columns(String(decoding: try project.store.data(digest), as: UTF8.self), separator: ",")
+        let tsv = try Self.columns(try String(contentsOfFile: project.workspace(for: "dev") + "/dvclive/plots/acc.tsv", encoding: .utf8), separator: "\t")
+        #expect(csv["step"]?.count == 40 && csv["loss"]?[1] == 0.8, "the second run's file (rate 0.25)")
+
+        let probe = try #require(try ReportProbe.render(html, in: out), "Chromium is not installed and could not be installed")
+        #expect(probe.scripts == 1)
+        let loss = probe.plots.filter { $0.path == "build/loss.csv" }
+        #expect(loss.map(\.series) == ["loss"], "y: loss only; the text column is not drawn")
+        #expect(loss.first?.stage == "train")
+        #expect(loss.first?.x == csv["step"])
+        #expect(loss.first?.y == csv["loss"])
+        #expect(loss.first?.visible == true, "the line is laid out")
+        let acc = probe.plots.filter { $0.path == "dvclive/plots/acc.tsv" }
+        #expect(acc.map(\.series) == ["acc"], "the default y: the last column other than x (step)")
+        #expect(acc.first?.x == tsv["step"])
+        #expect(acc.first?.y == tsv["acc"])
+    }
+
+    /// A CSV or TSV with a header, as the numbers of each column (in the test, every cell is a number or is skipped).
+    static func columns(_ text: String, separator: Character) throws -> [String: [Double]] {
+        let lines = text.split(separator: "\n").map { $0.split(separator: separator, omittingEmptySubsequences: false).map(String.init) }
+        let header = try #require(lines.first)
+        var out: [String: [Double]] = [:]
+        for row in lines.dropFirst() {
+            for (name, cell) in zip(header, row) { if let value = Double(cell) { out[name, default: []].append(value) } }
+        }
+        return out
     }
 
     /// 200 stages in 10 layers, each waiting for one or two stages of the layer before and some

@@ -5,10 +5,13 @@ struct ReportProbe: Decodable {
     struct Box: Decodable { var name: String; var status: String; var x, y, width, height: Double }
     struct Run: Decodable { var name: String; var status: String; var errorLines: Int }
     struct Point: Decodable { var environment: String; var metric: String; var run: String; var value: Double }
+    /// One line of a plot as drawn: its points' `data-x`/`data-y`, and where it is on the page.
+    struct PlotSeries: Decodable { var stage: String; var path: String; var series: String; var x: [Double]; var y: [Double]; var visible: Bool }
     var boxes: [Box]
     var runs: [Run]
     var points: [Point]
     var marks: [String]
+    var plots: [PlotSeries]
     /// Samples of edges that fall inside a box other than the edge's own ends.
     var edgesThroughBoxes: [String]
     var edges: Int
@@ -18,7 +21,7 @@ struct ReportProbe: Decodable {
     /// out), edges sampled along their rendered path against every box's rendered bounds.
     static let script = """
     (function(){
-      const r = {boxes: [], runs: [], points: [], marks: [], edgesThroughBoxes: [], edges: 0, scripts: document.scripts.length};
+      const r = {boxes: [], runs: [], points: [], marks: [], plots: [], edgesThroughBoxes: [], edges: 0, scripts: document.scripts.length};
       const rects = [];
       document.querySelectorAll('#pipeline-graph g.stage').forEach(g => {
         const b = g.querySelector('rect').getBoundingClientRect();
@@ -30,6 +33,12 @@ struct ReportProbe: Decodable {
         {name: d.dataset.stage, status: d.dataset.status, errorLines: d.querySelectorAll('mark.error-line').length}));
       document.querySelectorAll('svg.chart').forEach(svg => svg.querySelectorAll('circle.point').forEach(c => r.points.push(
         {environment: svg.dataset.environment, metric: svg.dataset.metric, run: c.dataset.run, value: parseFloat(c.dataset.value)})));
+      document.querySelectorAll('#plots svg.plot').forEach(svg => svg.querySelectorAll('g.plot-series').forEach(g => {
+        const line = g.querySelector('polyline'), b = (line || svg).getBoundingClientRect();
+        const pts = Array.from(g.querySelectorAll('circle.plot-point'));
+        r.plots.push({stage: svg.dataset.stage, path: svg.dataset.path, series: g.dataset.series,
+          x: pts.map(c => parseFloat(c.dataset.x)), y: pts.map(c => parseFloat(c.dataset.y)), visible: b.width > 0 && b.height > 0});
+      }));
       document.querySelectorAll('svg.chart g.mark').forEach(m => r.marks.push(m.dataset.kind + ' ' + m.dataset.run));
       document.querySelectorAll('#pipeline-graph path.edge').forEach(p => {
         r.edges++;

@@ -36,6 +36,9 @@ import PlumbCoreFixtures
             for (path, options) in stage.outputOptions.sorted(by: { $0.key < $1.key }) {
                 out += "  \(path): cache \(options.cache), persist \(options.persist)\n"
             }
+            for plot in stage.plots {
+                out += "  plot \(plot.path): x \(plot.x ?? "-"), y \(plot.y), title \(plot.title.map(\.debugDescription) ?? "-")\n"
+            }
             if stage.frozen { out += "  frozen\n" }
             if stage.alwaysRun { out += "  always runs\n" }
             if stage.commandTemplate != nil {

@@ -17,6 +17,7 @@ _plumb() {
   local -a commands
   commands=(
     'init:Scaffold a starting pipeline, environments and .gitignore entries'
+    'import:Write spec/pipeline.yaml from another tool'\''s pipeline (dvc\: dvc.yaml)'
     'validate:Check spec/ and environments/ for errors'
     'plan:Show what reconcile would run, and why (a dry run; writes nothing)'
     'reconcile:Run the stages whose inputs changed and commit the result to history/'
@@ -29,6 +30,7 @@ _plumb() {
     'show:Show one run\: its stages, their outcomes, outputs and metrics'
     'logs:Print the log a stage wrote in a run (from the local cache)'
     'metrics:Show an environment'\''s or a run'\''s metrics, or diff two of them'
+    'plots:Draw the recorded plots as SVG, or two runs or environments on one chart'
     'params:Show an environment'\''s params, or diff them between two commits'
     'report:Write a Markdown pull-request comment, or (--html) a static page of the pipeline'
     'push:Upload the recorded outputs and logs the shared store lacks'
@@ -59,6 +61,16 @@ _plumb() {
             '*--no-color[Never colour output (NO_COLOR does the same)]' \
             '*'{--quiet,-q}'[Print only results and errors]' \
             '*'{--verbose,-v}'[Print more detail]' \
+            '(- *)'{-h,--help}'[Show this help]' ;;
+        import) _arguments \
+            '*'{--repo,-C}'[The repository to work on (default: the one around the current directory)]:PATH:_files -/' \
+            '*--json[Print machine-readable JSON on stdout]' \
+            '*--no-color[Never colour output (NO_COLOR does the same)]' \
+            '*'{--quiet,-q}'[Print only results and errors]' \
+            '*'{--verbose,-v}'[Print more detail]' \
+            '*'{--dry-run,-n}'[Print the spec and the report; write nothing]' \
+            '*'{--force,-f}'[Replace an existing spec/pipeline.yaml]' \
+            '1:tool:(dvc)' \
             '(- *)'{-h,--help}'[Show this help]' ;;
         validate) _arguments \
             '*'{--repo,-C}'[The repository to work on (default: the one around the current directory)]:PATH:_files -/' \
@@ -211,6 +223,18 @@ _plumb() {
             '2::a: ' \
             '3::b: ' \
             '(- *)'{-h,--help}'[Show this help]' ;;
+        plots) _arguments \
+            '*'{--repo,-C}'[The repository to work on (default: the one around the current directory)]:PATH:_files -/' \
+            '*--json[Print machine-readable JSON on stdout]' \
+            '*--no-color[Never colour output (NO_COLOR does the same)]' \
+            '*'{--quiet,-q}'[Print only results and errors]' \
+            '*'{--verbose,-v}'[Print more detail]' \
+            '*'{--env,-e}'[The environment (default: the only one, or dev)]:NAME:_plumb_dynamic environments' \
+            '*'{--out,-o}'[The folder to write the SVG and JSON files to (default .plumb/plots)]:DIR:_files -/' \
+            '1:action:(show diff)' \
+            '2::a: ' \
+            '3::b: ' \
+            '(- *)'{-h,--help}'[Show this help]' ;;
         params) _arguments \
             '*'{--repo,-C}'[The repository to work on (default: the one around the current directory)]:PATH:_files -/' \
             '*--json[Print machine-readable JSON on stdout]' \
@@ -282,7 +306,7 @@ _plumb() {
         completion) _arguments \
             '1:shell:(bash zsh fish)' \
             '(- *)'{-h,--help}'[Show this help]' ;;
-        help) _arguments '1:command:(init validate plan reconcile checkout graph promote rollback status history show logs metrics params report push pull gc schema doctor completion)' '--man[Write the man page]' ;;
+        help) _arguments '1:command:(init import validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion)' '--man[Write the man page]' ;;
       esac ;;
   esac
 }

@@ -29,6 +29,7 @@ _plumb_values() {
 _plumb_option() {
     case "$1 $2" in
         "init --repo"|"init -C") _plumb_values "$3" directories ;;
+        "import --repo"|"import -C") _plumb_values "$3" directories ;;
         "validate --repo"|"validate -C") _plumb_values "$3" directories ;;
         "plan --repo"|"plan -C") _plumb_values "$3" directories ;;
         "plan --env"|"plan -e") _plumb_values "$3" environments ;;
@@ -54,6 +55,9 @@ _plumb_option() {
         "metrics --repo"|"metrics -C") _plumb_values "$3" directories ;;
         "metrics --env"|"metrics -e") _plumb_values "$3" environments ;;
         "metrics --run") _plumb_values "$3" runs ;;
+        "plots --repo"|"plots -C") _plumb_values "$3" directories ;;
+        "plots --env"|"plots -e") _plumb_values "$3" environments ;;
+        "plots --out"|"plots -o") _plumb_values "$3" directories ;;
         "params --repo"|"params -C") _plumb_values "$3" directories ;;
         "params --env"|"params -e") _plumb_values "$3" environments ;;
         "report --repo"|"report -C") _plumb_values "$3" directories ;;
@@ -75,6 +79,7 @@ _plumb_option() {
 # _plumb_positional COMMAND INDEX CUR: the values of the INDEXth argument after the command.
 _plumb_positional() {
     case "$1" in
+        import) case "$2" in 0) _plumb_values "$3" choices dvc ;; esac ;;
         plan) case "$2" in *) _plumb_values "$3" stages ;; esac ;;
         reconcile) case "$2" in *) _plumb_values "$3" stages ;; esac ;;
         checkout) case "$2" in 0) _plumb_values "$3" stages ;; esac ;;
@@ -83,6 +88,7 @@ _plumb_positional() {
         show) case "$2" in 0) _plumb_values "$3" runs ;; esac ;;
         logs) case "$2" in 0) _plumb_values "$3" runs ;; 1) _plumb_values "$3" stages ;; esac ;;
         metrics) case "$2" in 0) _plumb_values "$3" choices diff ;; esac ;;
+        plots) case "$2" in 0) _plumb_values "$3" choices show diff ;; esac ;;
         params) case "$2" in 0) _plumb_values "$3" choices diff ;; esac ;;
         schema) case "$2" in 0) _plumb_values "$3" choices pipeline environment ;; esac ;;
         completion) case "$2" in 0) _plumb_values "$3" choices bash zsh fish ;; esac ;;
@@ -111,12 +117,13 @@ _plumb() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "--repo -C --json --no-color --quiet -q --verbose -v --env -e --help --version" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "init validate plan reconcile checkout graph promote rollback status history show logs metrics params report push pull gc schema doctor completion help" -- "$cur"))
+            COMPREPLY=($(compgen -W "init import validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion help" -- "$cur"))
         fi
         return
     fi
     case "$cmd" in
         init) opts="--repo -C --json --no-color --quiet -q --verbose -v --help"; valued=" --repo -C " ;;
+        import) opts="--repo -C --json --no-color --quiet -q --verbose -v --dry-run -n --force -f --help"; valued=" --repo -C " ;;
         validate) opts="--repo -C --json --no-color --quiet -q --verbose -v --ref --help"; valued=" --repo -C --ref " ;;
         plan) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --downstream --ref --force --detailed-exitcode --refresh --help"; valued=" --repo -C --env -e --ref --force " ;;
         reconcile) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --downstream --ref --dry-run -n --jobs -j --force --detailed-exitcode --no-upload --pull --push --remote --wait-for-lock --watch --interval --report --help"; valued=" --repo -C --env -e --ref --jobs -j --force --remote --interval --report " ;;
@@ -129,6 +136,7 @@ _plumb() {
         show) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --help"; valued=" --repo -C --env -e " ;;
         logs) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --follow -f --help"; valued=" --repo -C --env -e " ;;
         metrics) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --run --md --all --help"; valued=" --repo -C --env -e --run " ;;
+        plots) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --out -o --help"; valued=" --repo -C --env -e --out -o " ;;
         params) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --all --md --help"; valued=" --repo -C --env -e " ;;
         report) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --target --md --html --out --help"; valued=" --repo -C --env -e --target --out " ;;
         push) opts="--repo -C --json --no-color --quiet -q --verbose -v --env -e --run --all-branches --help"; valued=" --repo -C --env -e --run " ;;
@@ -137,7 +145,7 @@ _plumb() {
         schema) opts="--output -o --quiet -q --help"; valued=" --output -o " ;;
         doctor) opts="--repo -C --json --no-color --quiet -q --verbose -v --help"; valued=" --repo -C " ;;
         completion) opts="--help"; valued="  " ;;
-        help) COMPREPLY=($(compgen -W "init validate plan reconcile checkout graph promote rollback status history show logs metrics params report push pull gc schema doctor completion --man" -- "$cur")); return ;;
+        help) COMPREPLY=($(compgen -W "init import validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion --man" -- "$cur")); return ;;
         *) return ;;
     esac
     # How many arguments precede the one being completed, skipping options and their values.

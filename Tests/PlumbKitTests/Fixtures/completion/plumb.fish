@@ -21,6 +21,7 @@ complete -c plumb -l env -s e -x -a '(__plumb_dynamic environments)' -d 'The env
 complete -c plumb -n __fish_use_subcommand -l help -d 'Show help'
 complete -c plumb -n __fish_use_subcommand -l version -d 'Show the version'
 complete -c plumb -n __fish_use_subcommand -a init -d 'Scaffold a starting pipeline, environments and .gitignore entries'
+complete -c plumb -n __fish_use_subcommand -a import -d 'Write spec/pipeline.yaml from another tool\'s pipeline (dvc: dvc.yaml)'
 complete -c plumb -n __fish_use_subcommand -a validate -d 'Check spec/ and environments/ for errors'
 complete -c plumb -n __fish_use_subcommand -a plan -d 'Show what reconcile would run, and why (a dry run; writes nothing)'
 complete -c plumb -n __fish_use_subcommand -a reconcile -d 'Run the stages whose inputs changed and commit the result to history/'
@@ -33,6 +34,7 @@ complete -c plumb -n __fish_use_subcommand -a history -d 'List runs, promotions 
 complete -c plumb -n __fish_use_subcommand -a show -d 'Show one run: its stages, their outcomes, outputs and metrics'
 complete -c plumb -n __fish_use_subcommand -a logs -d 'Print the log a stage wrote in a run (from the local cache)'
 complete -c plumb -n __fish_use_subcommand -a metrics -d 'Show an environment\'s or a run\'s metrics, or diff two of them'
+complete -c plumb -n __fish_use_subcommand -a plots -d 'Draw the recorded plots as SVG, or two runs or environments on one chart'
 complete -c plumb -n __fish_use_subcommand -a params -d 'Show an environment\'s params, or diff them between two commits'
 complete -c plumb -n __fish_use_subcommand -a report -d 'Write a Markdown pull-request comment, or (--html) a static page of the pipeline'
 complete -c plumb -n __fish_use_subcommand -a push -d 'Upload the recorded outputs and logs the shared store lacks'
@@ -43,6 +45,10 @@ complete -c plumb -n __fish_use_subcommand -a doctor -d 'Check what a run needs 
 complete -c plumb -n __fish_use_subcommand -a completion -d 'Print the shell completion script for bash, zsh or fish'
 complete -c plumb -n __fish_use_subcommand -a help -d 'Show help of a command, or the man page (--man)'
 
+
+complete -c plumb -n '__fish_seen_subcommand_from import' -l dry-run -s n -d 'Print the spec and the report; write nothing'
+complete -c plumb -n '__fish_seen_subcommand_from import' -l force -s f -d 'Replace an existing spec/pipeline.yaml'
+complete -c plumb -n '__fish_seen_subcommand_from import' -a 'dvc' -d 'The tool whose pipeline to import: dvc'
 
 complete -c plumb -n '__fish_seen_subcommand_from validate' -l ref -x -d 'Validate the spec as committed at REV instead of the working tree'
 
@@ -112,6 +118,9 @@ complete -c plumb -n '__fish_seen_subcommand_from metrics' -l md -d 'Print a Mar
 complete -c plumb -n '__fish_seen_subcommand_from metrics' -l all -d 'With diff: show unchanged metrics too'
 complete -c plumb -n '__fish_seen_subcommand_from metrics' -a 'diff' -d 'diff to compare two things'
 
+complete -c plumb -n '__fish_seen_subcommand_from plots' -l out -s o -x -a '(__fish_complete_directories)' -d 'The folder to write the SVG and JSON files to (default .plumb/plots)'
+complete -c plumb -n '__fish_seen_subcommand_from plots' -a 'show diff' -d 'show or diff'
+
 complete -c plumb -n '__fish_seen_subcommand_from params' -l all -d 'With diff: show unchanged params too'
 complete -c plumb -n '__fish_seen_subcommand_from params' -l md -d 'Print a Markdown table'
 complete -c plumb -n '__fish_seen_subcommand_from params' -a 'diff' -d 'diff to compare two commits'
@@ -138,5 +147,5 @@ complete -c plumb -n '__fish_seen_subcommand_from schema' -a 'pipeline environme
 
 complete -c plumb -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish' -d 'bash, zsh or fish'
 
-complete -c plumb -n '__fish_seen_subcommand_from help' -a 'init validate plan reconcile checkout graph promote rollback status history show logs metrics params report push pull gc schema doctor completion'
+complete -c plumb -n '__fish_seen_subcommand_from help' -a 'init import validate plan reconcile checkout graph promote rollback status history show logs metrics plots params report push pull gc schema doctor completion'
 complete -c plumb -n '__fish_seen_subcommand_from help' -l man -d 'Write the man page'
