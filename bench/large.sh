@@ -7,6 +7,7 @@
 #   BENCH_USER=nobody bench/large.sh      # Plumb and DVC as an unprivileged user (root gets no hard links)
 #   BENCH_PLUMB=/tmp/plumb-old bench/large.sh   # another binary (the "before" figures); BENCH_NO_BUILD=1 skips the build
 #   BENCH_OUT=file bench/large.sh         # also append the table (markdown) to file
+#   BENCH_NO_DVC=1 bench/large.sh         # Plumb and the floors only
 #
 # A scratch git repository (deleted at exit) has three stages: `produce` moves a prepared file into
 # place as its output model.bin (a rename: the stage itself costs nothing; it runs when the untracked
@@ -34,7 +35,7 @@ if [[ -z "${BENCH_NO_BUILD:-}" && -z "${BENCH_PLUMB:-}" ]]; then
 fi
 plumb=${BENCH_PLUMB:-$root/.build/release/plumb}
 [[ -x $plumb ]] || { echo "bench/large.sh: no $plumb" >&2; exit 1; }
-if [[ ! -x bench/.venv/bin/dvc ]]; then
+if [[ -z "${BENCH_NO_DVC:-}" && ! -x bench/.venv/bin/dvc ]]; then
     echo "installing DVC 3 into bench/.venv ..."
     python3 -m venv bench/.venv
     bench/.venv/bin/pip install -q 'dvc>=3,<4'
@@ -142,7 +143,8 @@ for round in $(seq 1 "$runs"); do
     keep "plumb-checkout" "$(timed run "$plumb" checkout --quiet --repo "$repo" model.bin)"
     cmp -s "$repo/model.bin" <(cat "$seed" | { printf '%016d' "$round"; tail -c +17; }) || { echo "bench/large.sh: plumb checkout gave other bytes" >&2; exit 1; }
 
-    for type in reflink,copy hardlink copy; do
+    # BENCH_NO_DVC=1: Plumb and the floors only (DVC's venv may not be readable by BENCH_USER).
+    for type in $([[ -n "${BENCH_NO_DVC:-}" ]] || echo reflink,copy hardlink copy); do
         d=$scratch/dvc-$type
         if [[ ! -d $d ]]; then
             run mkdir -p "$d"
@@ -168,7 +170,7 @@ ways_new=$(run "$plumb" reconcile --json --repo "$repo" produce 2>/dev/null | ta
 ways_input=$(run "$plumb" reconcile --json --repo "$repo" consume 2>/dev/null | tail -1 | python3 -c 'import json,sys; c=json.load(sys.stdin).get("cache",{}); print(",".join(sorted(k for k in c.get("materialized",{}))) or "?")' || echo "?")
 held=$(run "$plumb" gc --dry-run --repo "$repo" 2>/dev/null | tail -1 || true)
 
-s() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
+s() { if [[ -z ${1:-} ]]; then printf —; else awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else printf "—" }'; }
 mibs() { awk -v ms="$1" -v mib="$mib" 'BEGIN { if (ms > 0) printf "%.0f", mib * 1000 / ms; else printf "—" }'; }
 
@@ -178,7 +180,7 @@ table=$(cat <<EOF
 ### $mib MiB on $fs as $who — $("$plumb" --version) ($(basename "$plumb"))
 
 - date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
-- file system of the scratch folder: \`$(df -T "$scratch" | tail -1 | awk '{print $2}')\` (\`stat -f\`: $fs); DVC $("$dvc" --version 2>/dev/null); OpenSSL $(openssl version | cut -d' ' -f2)
+- file system of the scratch folder: \`$(df -T "$scratch" | tail -1 | awk '{print $2}')\` (\`stat -f\`: $fs); DVC $("$dvc" --version 2>/dev/null || echo "not run"); OpenSSL $(openssl version | cut -d' ' -f2)
 - Plumb stored the new output by: ${ways_new:-?}; staged it into the workspace by: ${ways_input:-?}; \`plumb gc --dry-run\`: ${held:-?}
 - best of $runs rounds; every timed run (ms): $(for k in "${!times[@]}"; do printf '%s: %s; ' "$k" "${times[$k]}"; done | sed 's/ ;/;/g')
 

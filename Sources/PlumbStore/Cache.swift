@@ -47,6 +47,8 @@ package final class Cache: ContentStore, Sendable {
     private let objects: String
     private let manifests: String
     private let tmp: String
+    /// Whether this process writes files that have no write bit (root): then no inode is ever shared.
+    private let writesReadOnlyFiles: Bool
 
     /// Opens (creating if needed) the cache at `root`, removing temporary files older than an hour.
     package init(root: URL, digester: ContentDigester) throws {
@@ -54,13 +56,27 @@ package final class Cache: ContentStore, Sendable {
         self.digester = digester
         objects = root.path + "/objects"
         manifests = root.path + "/manifests"
-        tmp = root.path + "/tmp"
+        let tmp = root.path + "/tmp"
+        self.tmp = tmp
+        let folders = [objects, manifests, tmp]
         try PlumbError.wrap("cannot open the cache \(root.path)") {
-            for folder in [objects, manifests, tmp] {
+            for folder in folders {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
         }
+        writesReadOnlyFiles = Self.probeWritesReadOnlyFiles(in: tmp)
         removeStaleTemporaryFiles(olderThan: 3600)
+    }
+
+    /// Asked once, of a read-only file of our own in tmp/: true for root and CAP_DAC_OVERRIDE (and, to be
+    /// safe, when the probe cannot be made).
+    private static func probeWritesReadOnlyFiles(in folder: String) -> Bool {
+        let probe = "\(folder)/probe-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o400)
+        guard fd >= 0 else { return true }
+        close(fd)
+        defer { unlink(probe) }
+        return FileTransfer.writesReadOnlyFiles(probe)
     }
 
     // MARK: - Storing
@@ -130,7 +146,7 @@ package final class Cache: ContentStore, Sendable {
         let started = StatCache.now()
         var sourceStat = stat()
         guard fstat(source, &sourceStat) == 0 else { throw PlumbError("cannot stat \(absolute): \(errnoText())") }
-        let before = FileStamp(sourceStat)
+        var before = FileStamp(sourceStat)
         let mode = Self.objectMode(of: sourceStat.st_mode)
         let size = Int64(sourceStat.st_size)
         // Hashed where it is, before anything is written: bytes the cache already holds cost this one read.
@@ -149,9 +165,13 @@ package final class Cache: ContentStore, Sendable {
             return digest
         }
         try makeShard(final)
-        if shareable, try shareInode(source, absolute, stat: sourceStat, mode: mode, digest: digest, final: final) {
-            transfers.noteStored(.hardlink, bytes: size)
-            return digest
+        if shareable, !writesReadOnlyFiles {
+            if try shareInode(source, absolute, stat: sourceStat, mode: mode, digest: digest, final: final) {
+                transfers.noteStored(.hardlink, bytes: size)
+                return digest
+            }
+            // Not linked, but made read-only: that moved its ctime. What must not move is its content.
+            if let now = FileStamp.of(descriptor: source), now.hasSameContentStamp(as: before) { before = now }
         }
         // An inode of its own in tmp/: a reflink where the file system has them, else a kernel copy.
         let (temporary, destination) = try createTemporary(mode: mode)
@@ -204,6 +224,7 @@ package final class Cache: ContentStore, Sendable {
         do {
             defer { close(destination) }
             digest = try Self.copyHashing(from: source, to: destination, path: path)
+            digester.statCache.noteFileHashed()
             try FileTransfer.seal(destination, as: digest)
             guard fsync(destination) == 0 else { throw PlumbError("cannot fsync \(temporary): \(errnoText())") }
         }
@@ -352,7 +373,7 @@ package final class Cache: ContentStore, Sendable {
         let size = Int64(objectStat.st_size)
         let sealed = FileTransfer.isSealed(objectStat, as: digest)
         // EXDEV (another file system), EMLINK (too many links): an inode of its own below.
-        if sealed, access == .readOnly, !executable, !FileTransfer.writesReadOnlyFiles(objectPath), link(objectPath, destination) == 0 {
+        if sealed, access == .readOnly, !executable, !writesReadOnlyFiles, link(objectPath, destination) == 0 {
             transfers.noteMaterialized(.hardlink, bytes: size)
             return
         }

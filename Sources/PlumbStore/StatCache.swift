@@ -55,6 +55,12 @@ package struct FileStamp: Sendable, Hashable {
         FileStamp(device: device, inode: inode, size: size, mtimeNanoseconds: mtimeNanoseconds, ctimeNanoseconds: -1 - Int64(mode & 0o222))
     }
 
+    /// Whether the two stamps agree on everything a write changes (the same inode, size and mtime): for a
+    /// file whose ctime we moved ourselves (a chmod).
+    package func hasSameContentStamp(as other: FileStamp) -> Bool {
+        device == other.device && inode == other.inode && size == other.size && mtimeNanoseconds == other.mtimeNanoseconds
+    }
+
     /// The later of mtime and ctime: the last moment the content (or its metadata) was touched.
     var lastChangeNanoseconds: Int64 { max(mtimeNanoseconds, ctimeNanoseconds) }
 }

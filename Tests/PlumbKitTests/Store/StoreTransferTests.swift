@@ -100,6 +100,25 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/.plumb/cache/tmp").isEmpty)
     }
 
+    /// A stage's output (handed over, `shareable`) new to the cache is read once, whichever way it goes in:
+    /// by hard link when unprivileged, else reflink or copy (making it read-only on the way must not pass
+    /// for a change that sends it down the copy-while-hashing path).
+    @Test(arguments: folders)
+    func aNewOutputIsHashedOnceWhicheverWayItGoesIn(base: String?) throws {
+        let folder = try Self.folder(in: base)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let statCache = eagerStatCache(folder)
+        let cache = try Cache(root: URL(fileURLWithPath: folder + "/.plumb/cache"), digester: ContentDigester(statCache: statCache))
+        let content = Self.sample()
+        try content.write(to: URL(fileURLWithPath: folder + "/out.bin"))
+        let digest = try cache.store(folder + "/out.bin", shareable: true)
+        #expect(statCache.filesHashed == 1)
+        let way: Transfer = geteuid() != 0 ? .hardlink : try Self.reflinks(in: folder) ? .reflink : .copy
+        #expect(cache.transfers.current.stored(way) == TransferTally.Count(files: 1, bytes: Int64(content.count)), "\(cache.transfers.current)")
+        #expect(try Self.bytes(cache.objectPath(digest)) == content)
+        #expect((Self.status(folder + "/out.bin").st_ino == Self.status(cache.objectPath(digest)).st_ino) == (way == .hardlink))
+    }
+
     /// Objects are sealed once their bytes are known to match; a write to one (only root, or after a
     /// chmod) moves the seal, so it is verified, not shared, on its next way out.
     @Test func aWrittenObjectIsVerifiedInsteadOfShared() throws {
