@@ -186,11 +186,11 @@ table=$(cat <<EOF
 
 | operation | Plumb s | MiB/s | Plumb / floor | DVC reflink,copy s | DVC hardlink s | DVC copy s | floors s (same run) |
 |---|---|---|---|---|---|---|---|
-| store a new output (reconcile with the stage's output new to the cache) | $(s ${best[plumb-new]}) | $(mibs ${best[plumb-new]}) | $(ratio ${best[plumb-new]} ${best[openssl]}) of openssl | $(s ${best[dvc-reflink,copy-new]}) | $(s ${best[dvc-hardlink-new]}) | $(s ${best[dvc-copy-new]}) | openssl $(s ${best[openssl]}); cp $(s ${best[cp]}); cp+fsync $(s ${best[cp+fsync]}); cp --reflink=auto $(s ${best[cp-auto]}) |
-| re-store identical bytes (a fresh file) | $(s ${best[plumb-same]}) | $(mibs ${best[plumb-same]}) | $(ratio ${best[plumb-same]} ${best[openssl]}) of openssl | $(s ${best[dvc-reflink,copy-same]}) | $(s ${best[dvc-hardlink-same]}) | $(s ${best[dvc-copy-same]}) | openssl $(s ${best[openssl]}) |
-| into a workspace, read-only (\`reconcile consume\`) | $(s ${best[plumb-input]}) | $(mibs ${best[plumb-input]}) | $(ratio ${best[plumb-input]} ${best[cp-auto]}) of cp --reflink=auto | — | — | — | ln $(s ${best[ln]}); cp --reflink=auto $(s ${best[cp-auto]}) |
-| checkout into the working tree, writable | $(s ${best[plumb-checkout]}) | $(mibs ${best[plumb-checkout]}) | $(ratio ${best[plumb-checkout]} ${best[cp-auto]}) of cp --reflink=auto | $(s ${best[dvc-reflink,copy-checkout]}) | $(s ${best[dvc-hardlink-checkout]}) | $(s ${best[dvc-copy-checkout]}) | cp --reflink=auto $(s ${best[cp-auto]}); cp $(s ${best[cp]}) |
-| a reconcile's fixed cost (\`reconcile tick\`: no output) | $(s ${best[plumb-tick]}) | — | — | — | — | — | — |
+| store a new output (reconcile with the stage's output new to the cache) | $(s ${best[plumb-new]:-}) | $(mibs ${best[plumb-new]:-}) | $(ratio ${best[plumb-new]:-} ${best[openssl]:-}) of openssl | $(s ${best[dvc-reflink,copy-new]:-}) | $(s ${best[dvc-hardlink-new]:-}) | $(s ${best[dvc-copy-new]:-}) | openssl $(s ${best[openssl]:-}); cp $(s ${best[cp]:-}); cp+fsync $(s ${best[cp+fsync]:-}); cp --reflink=auto $(s ${best[cp-auto]:-}) |
+| re-store identical bytes (a fresh file) | $(s ${best[plumb-same]:-}) | $(mibs ${best[plumb-same]:-}) | $(ratio ${best[plumb-same]:-} ${best[openssl]:-}) of openssl | $(s ${best[dvc-reflink,copy-same]:-}) | $(s ${best[dvc-hardlink-same]:-}) | $(s ${best[dvc-copy-same]:-}) | openssl $(s ${best[openssl]:-}) |
+| into a workspace, read-only (\`reconcile consume\`) | $(s ${best[plumb-input]:-}) | $(mibs ${best[plumb-input]:-}) | $(ratio ${best[plumb-input]:-} ${best[cp-auto]:-}) of cp --reflink=auto | — | — | — | ln $(s ${best[ln]:-}); cp --reflink=auto $(s ${best[cp-auto]:-}) |
+| checkout into the working tree, writable | $(s ${best[plumb-checkout]:-}) | $(mibs ${best[plumb-checkout]:-}) | $(ratio ${best[plumb-checkout]:-} ${best[cp-auto]:-}) of cp --reflink=auto | $(s ${best[dvc-reflink,copy-checkout]:-}) | $(s ${best[dvc-hardlink-checkout]:-}) | $(s ${best[dvc-copy-checkout]:-}) | cp --reflink=auto $(s ${best[cp-auto]:-}); cp $(s ${best[cp]:-}) |
+| a reconcile's fixed cost (\`reconcile tick\`: no output) | $(s ${best[plumb-tick]:-}) | — | — | — | — | — | — |
 EOF
 )
 echo
