@@ -181,13 +181,16 @@ extension Repository {
                         throw PlumbError("cannot set the mode of \(directory)/\(path): \(errnoText())")
                     }
                     try visit(path)
-                } else if let (mode, position) = file, type == (mode == Self.link ? UInt8(DT_LNK) : mode == Self.submodule ? UInt8(DT_DIR) : UInt8(DT_REG)) {
+                } else if let (mode, position) = file, type == (mode == Self.link ? UInt8(DT_LNK) : mode == Self.submodule ? UInt8(DT_DIR) : UInt8(DT_REG)),
+                          type != UInt8(DT_REG) || s.st_nlink == 1 {
                     seen += 1
                     if mode != Self.submodule, let e = git_index_get_byindex(index, position)?.pointee, stale(s, e) { suspects.insert(path) }
                     if type == UInt8(DT_REG), s.st_mode & 0o7777 != mode, fchmodat(folderFD, name, mode, 0) != 0 {
                         throw PlumbError("cannot set the mode of \(directory)/\(path): \(errnoText())")
                     }
                 } else {
+                    // Also a tracked file with other hard links: a checkout writes none, and one may be a
+                    // cache object, which must be neither chmod'ed here nor written through by libgit2.
                     if file != nil { suspects.insert(path) }
                     try Self.removeTree(directory + "/" + path)
                 }

@@ -42,9 +42,13 @@ package final class Cache: ContentStore, Sendable {
     package let root: URL
     /// The digester whose stat cache learns the digest of every file stored.
     package let digester: ContentDigester
+    /// How many files and bytes went in and out by link, reflink and copy in this process.
+    package let transfers = TransferTally()
     private let objects: String
     private let manifests: String
     private let tmp: String
+    /// Whether this process writes files that have no write bit (root): then no inode is ever shared.
+    private let writesReadOnlyFiles: Bool
 
     /// Opens (creating if needed) the cache at `root`, removing temporary files older than an hour.
     package init(root: URL, digester: ContentDigester) throws {
@@ -52,34 +56,52 @@ package final class Cache: ContentStore, Sendable {
         self.digester = digester
         objects = root.path + "/objects"
         manifests = root.path + "/manifests"
-        tmp = root.path + "/tmp"
+        let tmp = root.path + "/tmp"
+        self.tmp = tmp
+        let folders = [objects, manifests, tmp]
         try PlumbError.wrap("cannot open the cache \(root.path)") {
-            for folder in [objects, manifests, tmp] {
+            for folder in folders {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             }
         }
+        writesReadOnlyFiles = Self.probeWritesReadOnlyFiles(in: tmp)
         removeStaleTemporaryFiles(olderThan: 3600)
+    }
+
+    /// Asked once, of a read-only file of our own in tmp/: true for root and CAP_DAC_OVERRIDE (and, to be
+    /// safe, when the probe cannot be made).
+    private static func probeWritesReadOnlyFiles(in folder: String) -> Bool {
+        let probe = "\(folder)/probe-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o400)
+        guard fd >= 0 else { return true }
+        close(fd)
+        defer { unlink(probe) }
+        return FileTransfer.writesReadOnlyFiles(probe)
     }
 
     // MARK: - Storing
 
     /// Stores a file or a directory (a manifest object plus one object per file) and returns its digest,
-    /// the same as `digester.digest(of:)`. Each file is read once: copied into tmp/ while being hashed,
-    /// and the digest recorded in the stat cache; a file the stat cache knows whose object exists is not
-    /// read at all. An existing object is never rewritten.
+    /// the same as `digester.digest(of:)`. Each file is read once, to hash it where it is (the digest goes
+    /// into the stat cache); bytes the cache already holds are then skipped, new ones go in by hard link
+    /// (`shareable` files only, when safe: `shareInode`), reflink, or a copy in the kernel. A file the stat
+    /// cache knows whose object exists is not read at all. An existing object is never rewritten.
+    ///
+    /// `shareable`: the caller hands the file over, read-only from now on (a stage's outputs), so the
+    /// file itself may become the object; it is then made read-only and sealed (`FileTransfer.seal`).
     @discardableResult
-    package func store(_ path: String) throws -> Digest {
+    package func store(_ path: String, shareable: Bool) throws -> Digest {
         let absolute = StatCache.absolute(path)
         var s = stat()
         guard stat(absolute, &s) == 0 else { throw PlumbError("\(path) does not exist") }
         return try PlumbError.wrap("cannot store \(path) in the cache") {
             switch s.st_mode & S_IFMT {
             case S_IFREG:
-                return try storeFile(absolute)
+                return try storeFile(absolute, shareable: shareable)
             case S_IFDIR:
                 let scanned = try ContentDigester.scan(directory: absolute)
                 let files = scanned.compactMap(\.fileAbsolutePath)
-                let digests = try parallelMap(files.count) { try storeFile(files[$0]) }
+                let digests = try parallelMap(files.count) { try storeFile(files[$0], shareable: shareable) }
                 let byFile = Dictionary(uniqueKeysWithValues: zip(files, digests))
                 let manifest = ContentDigester.manifest(of: scanned) { byFile[$0]! }
                 let encoding = manifest.canonicalEncoding
@@ -103,16 +125,19 @@ package final class Cache: ContentStore, Sendable {
     package func storeData(_ data: Data) throws -> Digest {
         let digest = SHA256Hasher.digest(data)
         if access(objectPath(digest), F_OK) != 0 {
-            try PlumbError.wrap("cannot store data in the cache") { try writeObject(data, to: objectPath(digest)) }
+            try PlumbError.wrap("cannot store data in the cache") { try writeObject(data, to: objectPath(digest), sealing: digest) }
         }
         return digest
     }
 
-    private func storeFile(_ absolute: String) throws -> Digest {
+    private func storeFile(_ absolute: String, shareable: Bool) throws -> Digest {
         let statCache = digester.statCache
         if let known = statCache.cachedDigest(forFileAt: absolute), access(objectPath(known), F_OK) == 0 {
             var s = stat()
-            if stat(absolute, &s) == 0 { Self.narrow(objectPath(known), to: Self.objectMode(of: s.st_mode)) }
+            if stat(absolute, &s) == 0 {
+                Self.narrow(objectPath(known), to: Self.objectMode(of: s.st_mode))
+                transfers.noteStored(.present, bytes: Int64(s.st_size))
+            }
             return known
         }
         let source = open(absolute, O_RDONLY | O_CLOEXEC)
@@ -121,31 +146,98 @@ package final class Cache: ContentStore, Sendable {
         let started = StatCache.now()
         var sourceStat = stat()
         guard fstat(source, &sourceStat) == 0 else { throw PlumbError("cannot stat \(absolute): \(errnoText())") }
-        let before = FileStamp(sourceStat)
+        var before = FileStamp(sourceStat)
         let mode = Self.objectMode(of: sourceStat.st_mode)
+        let size = Int64(sourceStat.st_size)
+        // Hashed where it is, before anything is written: bytes the cache already holds cost this one read.
+        let digest = try SHA256Hasher.digest(descriptor: source, path: absolute)
+        statCache.noteFileHashed()
+        // Changed while read (something still writes it): copy it, hashing what is copied, as a snapshot.
+        guard FileStamp.of(descriptor: source) == before else {
+            guard lseek(source, 0, SEEK_SET) == 0 else { throw PlumbError("cannot read \(absolute): \(errnoText())") }
+            return try storeCopying(source, path: absolute, mode: mode, size: size)
+        }
+        statCache.record(digest, stamp: before, hashedAt: started, forFileAt: absolute)
+        let final = objectPath(digest)
+        if access(final, F_OK) == 0 {
+            Self.narrow(final, to: mode)
+            transfers.noteStored(.present, bytes: size)
+            return digest
+        }
+        try makeShard(final)
+        if shareable, !writesReadOnlyFiles {
+            if try shareInode(source, absolute, stat: sourceStat, mode: mode, digest: digest, final: final) {
+                transfers.noteStored(.hardlink, bytes: size)
+                return digest
+            }
+            // Not linked, but made read-only: that moved its ctime. What must not move is its content.
+            if let now = FileStamp.of(descriptor: source), now.hasSameContentStamp(as: before) { before = now }
+        }
+        // An inode of its own in tmp/: a reflink where the file system has them, else a kernel copy.
+        let (temporary, destination) = try createTemporary(mode: mode)
+        var keep = false
+        defer { if !keep { unlink(temporary) } }
+        var how = Transfer.reflink
+        do {
+            defer { close(destination) }
+            if !FileTransfer.clone(source, into: destination) {
+                how = .copy
+                try FileTransfer.copy(source, into: destination, path: absolute)
+            }
+            // The bytes placed must be the bytes hashed; a write since (a process the stage left) voids both.
+            guard FileStamp.of(descriptor: source) == before else {
+                guard lseek(source, 0, SEEK_SET) == 0 else { throw PlumbError("cannot read \(absolute): \(errnoText())") }
+                return try storeCopying(source, path: absolute, mode: mode, size: size)
+            }
+            try FileTransfer.seal(destination, as: digest)
+            guard fsync(destination) == 0 else { throw PlumbError("cannot fsync \(temporary): \(errnoText())") }
+        }
+        guard rename(temporary, final) == 0 else { throw PlumbError("cannot rename \(temporary) to \(final): \(errnoText())") }
+        keep = true
+        transfers.noteStored(how, bytes: size)
+        return digest
+    }
+
+    /// Makes the file itself the object, by a hard link, when nothing can write it afterwards: it is made
+    /// read-only here (its caller hands it over), and only then is it checked to be not executable (an
+    /// object carries no execute bit), its inode's only name, open nowhere else (so no process the stage
+    /// left can write it), and this process not one that writes read-only files anyway (root). Returns
+    /// false, having changed nothing but its mode, when any of that fails.
+    private func shareInode(_ fd: Int32, _ path: String, stat s: stat, mode: mode_t, digest: Digest, final: String) throws -> Bool {
+        guard s.st_nlink == 1, s.st_mode & 0o111 == 0 else { return false }
+        // Read-only first: whoever opens it from now on cannot write it; the lease then tells whether anyone had it open.
+        guard fchmod(fd, mode) == 0, !FileTransfer.writesReadOnlyFiles(path), !FileTransfer.mayBeOpenElsewhere(fd) else { return false }
+        guard fsync(fd) == 0 else { throw PlumbError("cannot fsync \(path): \(errnoText())") }
+        // EXDEV (the cache on another file system), EMLINK, EPERM: an inode of its own instead. EEXIST:
+        // another Plumb stored these bytes meanwhile, which is as good.
+        guard link(path, final) == 0 || errno == EEXIST else { return false }
+        try FileTransfer.seal(fd, as: digest)
+        return true
+    }
+
+    /// Copies the file into a new object while hashing what is copied (for a file that is changing).
+    private func storeCopying(_ source: Int32, path: String, mode: mode_t, size: Int64) throws -> Digest {
         let (temporary, destination) = try createTemporary(mode: mode)
         var keep = false
         defer { if !keep { unlink(temporary) } }
         let digest: Digest
         do {
             defer { close(destination) }
-            digest = try Self.copyHashing(from: source, to: destination, path: absolute)
+            digest = try Self.copyHashing(from: source, to: destination, path: path)
+            digester.statCache.noteFileHashed()
+            try FileTransfer.seal(destination, as: digest)
             guard fsync(destination) == 0 else { throw PlumbError("cannot fsync \(temporary): \(errnoText())") }
-        }
-        statCache.noteFileHashed()
-        // Record only if the file did not change while it was read; otherwise the digest is of the bytes
-        // we copied, which is still a correct object, but not a fact about the file as it is now.
-        if let after = FileStamp.of(descriptor: source), after == before {
-            statCache.record(digest, stamp: before, hashedAt: started, forFileAt: absolute)
         }
         let final = objectPath(digest)
         if access(final, F_OK) == 0 {
             Self.narrow(final, to: mode)
+            transfers.noteStored(.present, bytes: size)
             return digest
         }
         try makeShard(final)
         guard rename(temporary, final) == 0 else { throw PlumbError("cannot rename \(temporary) to \(final): \(errnoText())") }
         keep = true
+        transfers.noteStored(.copy, bytes: size)
         return digest
     }
 
@@ -202,11 +294,12 @@ package final class Cache: ContentStore, Sendable {
 
     /// Recreates the file or directory named by `digest` at `path`, replacing whatever is there.
     ///
-    /// Contents are copied, never hard-linked: a stage that writes through a link would corrupt the cache.
-    /// Every byte is verified against its digest while copying; a corrupt object is deleted (so the stage
-    /// that made it is rebuilt) and `CacheError.corrupt` names it, and `path` is left as it was.
+    /// A `.readOnly` file may be a hard link to the object, a `.writable` one never is: see `copyObject`.
+    /// A file whose object is sealed is linked or reflinked without being read; any other is copied,
+    /// every byte verified against its digest on the way: a corrupt object is deleted (so the stage that
+    /// made it is rebuilt), `CacheError.corrupt` names it, and `path` is left as it was.
     /// A directory is assembled in a sibling folder and renamed into place.
-    package func materialize(_ digest: Digest, at path: String) throws {
+    package func materialize(_ digest: Digest, at path: String, access: MaterializedAccess) throws {
         let target = StatCache.absolute(path)
         let parent = (target as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
@@ -235,7 +328,7 @@ package final class Cache: ContentStore, Sendable {
             let files = manifest.entries.filter { $0.symlink == nil }
             let results = try parallelMap(files.count) { i in
                 let e = files[i]
-                return Result { try copyObject(e.digest!, to: staging + "/" + e.path, executable: e.executable) }
+                return Result { try copyObject(e.digest!, to: staging + "/" + e.path, executable: e.executable, access: access) }
             }
             // Two entries may share an object: when one copy finds it corrupt and deletes it, the other
             // sees it missing. Report the corruption, the cause.
@@ -244,8 +337,8 @@ package final class Cache: ContentStore, Sendable {
                 throw corrupt
             }
             if let first = errors.first { throw first }
-        } else if access(objectPath(digest), F_OK) == 0 {
-            try copyObject(digest, to: staging, executable: false)
+        } else if Glibc.access(objectPath(digest), F_OK) == 0 {
+            try copyObject(digest, to: staging, executable: false, access: access)
         } else {
             throw CacheError.missing(digest)
         }
@@ -255,10 +348,19 @@ package final class Cache: ContentStore, Sendable {
         done = true
     }
 
-    /// Copies a file object to `destination`, hashing as it goes; deletes the object if it does not match.
-    /// The copy is writable by its owner, readable by whom the object is, and executable by them when
-    /// the manifest says so.
-    private func copyObject(_ digest: Digest, to destination: String, executable: Bool) throws {
+    /// Puts a file object at `destination`, the cheapest safe way:
+    ///
+    /// - a hard link, for a `.readOnly`, non-executable file whose object is sealed, unless this process
+    ///   writes read-only files anyway (root): the file is the object, without a write bit, so a stage
+    ///   that opens it for writing fails (EACCES) instead of changing the cache, and nothing here ever
+    ///   chmods it (the object's mode would change with it);
+    /// - a reflink of a sealed object: an inode of its own, writable, sharing the blocks copy-on-write;
+    /// - otherwise a copy, hashed as it goes; a mismatch deletes the object, and a match seals it.
+    ///
+    /// Sealed objects are not read again when linked: their bytes matched their name when sealed, and
+    /// any write since would have moved the seal (`FileTransfer.seal`). A copy is writable by its owner,
+    /// readable by whom the object is, and executable by them when the manifest says so.
+    private func copyObject(_ digest: Digest, to destination: String, executable: Bool, access: MaterializedAccess) throws {
         let objectPath = objectPath(digest)
         let source = open(objectPath, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else {
@@ -268,16 +370,34 @@ package final class Cache: ContentStore, Sendable {
         defer { close(source) }
         var objectStat = stat()
         guard fstat(source, &objectStat) == 0 else { throw PlumbError("cannot stat \(objectPath): \(errnoText())") }
+        let size = Int64(objectStat.st_size)
+        let sealed = FileTransfer.isSealed(objectStat, as: digest)
+        // EXDEV (another file system), EMLINK (too many links): an inode of its own below.
+        if sealed, access == .readOnly, !executable, !writesReadOnlyFiles, link(objectPath, destination) == 0 {
+            transfers.noteMaterialized(.hardlink, bytes: size)
+            return
+        }
         let mode = Self.materializedMode(object: objectStat.st_mode, executable: executable)
         let out = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard out >= 0 else { throw PlumbError("cannot create \(destination): \(errnoText())") }
         defer { close(out) }
         fchmod(out, mode) // the umask must not strip an executable bit the manifest recorded
+        if sealed, FileTransfer.clone(source, into: out) {
+            transfers.noteMaterialized(.reflink, bytes: size)
+            return
+        }
         let actual = try Self.copyHashing(from: source, to: out, path: objectPath)
         if actual != digest {
             removeObject(at: objectPath)
             throw CacheError.corrupt(digest)
         }
+        if !sealed {
+            // Verified just now: sealed (and read-only again, if something had made it writable), so the
+            // next use may share it. The object is no file's hard link yet: only sealed objects are linked.
+            if objectStat.st_mode & 0o222 != 0 { fchmod(source, objectStat.st_mode & 0o7555) }
+            try? FileTransfer.seal(source, as: digest)
+        }
+        transfers.noteMaterialized(.copy, bytes: size)
     }
 
     // MARK: - Results of earlier runs
@@ -314,6 +434,26 @@ package final class Cache: ContentStore, Sendable {
             }
         }
         return StoreInventory(items: items)
+    }
+
+    /// What the cache at `root` takes on disk, read without opening it (no folder is created):
+    /// `plumb gc` and `plumb doctor` report it.
+    package static func usage(at root: String) -> CacheUsage {
+        var usage = CacheUsage()
+        for base in ["objects", "manifests", "fingerprints"] {
+            let folder = root + "/" + base
+            for shard in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: folder + "/" + shard)) ?? [] {
+                    var s = stat()
+                    guard lstat(folder + "/" + shard + "/" + name, &s) == 0, (s.st_mode & S_IFMT) == S_IFREG else { continue }
+                    usage.files += 1
+                    usage.bytes += Int64(s.st_size)
+                    // Another name for the same inode: a workspace's input or output, not a second copy.
+                    if s.st_nlink > 1 { usage.linkedBytes += Int64(s.st_size) }
+                }
+            }
+        }
+        return usage
     }
 
     package func remove(_ item: StoreInventory.Item) throws {
@@ -354,13 +494,14 @@ package final class Cache: ContentStore, Sendable {
     }
 
     /// Writes an object: temporary file in tmp/, fsync, rename to its final name.
-    private func writeObject(_ data: Data, to final: String, mode: mode_t = 0o444) throws {
+    private func writeObject(_ data: Data, to final: String, mode: mode_t = 0o444, sealing file: Digest? = nil) throws {
         let (temporary, fd) = try createTemporary(mode: mode)
         var keep = false
         defer { if !keep { unlink(temporary) } }
         do {
             defer { close(fd) }
             try AtomicFile.writeAll(fd, data, path: temporary)
+            if let file { try FileTransfer.seal(fd, as: file) }
             guard fsync(fd) == 0 else { throw PlumbError("cannot fsync \(temporary): \(errnoText())") }
         }
         try makeShard(final)
@@ -430,11 +571,28 @@ package final class Cache: ContentStore, Sendable {
         }
     }
 
-    /// Copies `source` to `destination` with read/write in 1 MiB chunks, returning the SHA-256 of the bytes.
-    /// (copy_file_range would be faster but bypasses us, and every copy here must be hashed.)
+    /// Copies `source` to `destination` with read/write in 1 MiB chunks, returning the SHA-256 of the bytes:
+    /// for copies that must be hashed as they are made (a changing file, an object not yet sealed).
     package static func copyHashing(from source: Int32, to destination: Int32, path: String) throws -> Digest {
         try SHA256Hasher.digest(descriptor: source, path: path) { chunk in
             try AtomicFile.writeAll(destination, chunk, path: path)
         }
+    }
+}
+
+/// How much a cache holds: its files (objects, manifests, remembered results) and their bytes, and
+/// how many of those bytes are also files in workspaces by hard link (counted once on disk).
+/// Reflinked blocks shared with workspaces are counted here too, as `du` counts them.
+package struct CacheUsage: Sendable, Equatable, Codable {
+    package var files = 0
+    package var bytes: Int64 = 0
+    package var linkedBytes: Int64 = 0
+
+    package init() {}
+
+    /// `2.1 GB in 3 files (2.1 GB of it hard-linked into workspaces)`.
+    package var summary: String {
+        "\(formatBytes(bytes)) in \(files) file\(files == 1 ? "" : "s")"
+            + (linkedBytes > 0 ? " (\(formatBytes(linkedBytes)) of it hard-linked into workspaces)" : "")
     }
 }

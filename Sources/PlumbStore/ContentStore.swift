@@ -14,9 +14,11 @@ import PlumbCore
 package protocol ContentStore: Sendable {
     // MARK: Content
 
-    /// Stores the file or folder at `path` (absolute) and returns its digest.
+    /// Stores the file or folder at `path` (absolute) and returns its digest. `shareable`: the caller
+    /// hands the files over, read-only from now on, so a file may become the stored object itself
+    /// (a hard link, where that is safe); otherwise the files stay the caller's, untouched.
     @discardableResult
-    func store(_ path: String) throws -> Digest
+    func store(_ path: String, shareable: Bool) throws -> Digest
     /// Whether the object is present — for a folder, every file its manifest lists. Reads no content.
     func contains(_ digest: Digest) -> Bool
     /// Whether `digest` names a folder (a manifest).
@@ -25,9 +27,10 @@ package protocol ContentStore: Sendable {
     func manifest(_ digest: Digest) throws -> DirectoryManifest?
     /// A file object's bytes, verified.
     func data(_ digest: Digest) throws -> Data
-    /// Recreates the file or folder named by `digest` at `path` (absolute), replacing what is there,
-    /// verifying every byte; on a mismatch `path` is left as it was.
-    func materialize(_ digest: Digest, at path: String) throws
+    /// Recreates the file or folder named by `digest` at `path` (absolute), replacing what is there;
+    /// a corrupt object is never given out, and then `path` is left as it was. `access` says whether
+    /// the files may share the stored bytes' inode (`.readOnly`) or must be writable and independent.
+    func materialize(_ digest: Digest, at path: String, access: MaterializedAccess) throws
     // MARK: Results of earlier runs
 
     /// What a run with `fingerprint` produced, as remembered (its outputs may since have gone).
@@ -43,12 +46,30 @@ package protocol ContentStore: Sendable {
     func remove(_ item: StoreInventory.Item) throws
 }
 
+/// What a materialized file is for, which decides whether it may share the cache's inode.
+package enum MaterializedAccess: Sendable, Equatable {
+    /// A stage's input, read-only in its workspace: may be a hard link to the object where that is safe.
+    case readOnly
+    /// The user's working tree, a stage's persistent output: writable and independent of the cache
+    /// (a reflink or a copy, never a hard link).
+    case writable
+}
+
 extension ContentStore {
+    /// Stores the file or folder at `path`, leaving it the caller's (never linked into the store).
+    @discardableResult
+    package func store(_ path: String) throws -> Digest { try store(path, shareable: false) }
+
+    /// Recreates the file or folder named by `digest` at `path`, writable and independent of the store.
+    package func materialize(_ digest: Digest, at path: String) throws {
+        try materialize(digest, at: path, access: .writable)
+    }
+
     /// Recreates the file or folder named by `digest` at `path` inside `root` (a repository, a
     /// workspace), after checking that no folder between `root` and `path` is a symbolic link or a
     /// file (`ContainedPath`): nothing outside `root` is ever deleted or written, whatever the store.
-    package func materialize(_ digest: Digest, at path: RecordPath, under root: String) throws {
-        try materialize(digest, at: try ContainedPath.prepare(path.value, under: root, create: true))
+    package func materialize(_ digest: Digest, at path: RecordPath, under root: String, access: MaterializedAccess = .writable) throws {
+        try materialize(digest, at: try ContainedPath.prepare(path.value, under: root, create: true), access: access)
     }
 }
 

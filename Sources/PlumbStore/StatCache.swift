@@ -48,6 +48,19 @@ package struct FileStamp: Sendable, Hashable {
         return FileStamp(s)
     }
 
+    /// This stamp with the write bits of `mode` in place of its ctime (kept negative, so it never equals a
+    /// time): for a file whose ctime moves with links made elsewhere and whose read bits may narrow
+    /// (`Cache.narrow`), where what matters is that it stays unwritable.
+    package func keepingWriteBits(of mode: mode_t) -> FileStamp {
+        FileStamp(device: device, inode: inode, size: size, mtimeNanoseconds: mtimeNanoseconds, ctimeNanoseconds: -1 - Int64(mode & 0o222))
+    }
+
+    /// Whether the two stamps agree on everything a write changes (the same inode, size and mtime): for a
+    /// file whose ctime we moved ourselves (a chmod).
+    package func hasSameContentStamp(as other: FileStamp) -> Bool {
+        device == other.device && inode == other.inode && size == other.size && mtimeNanoseconds == other.mtimeNanoseconds
+    }
+
     /// The later of mtime and ctime: the last moment the content (or its metadata) was touched.
     var lastChangeNanoseconds: Int64 { max(mtimeNanoseconds, ctimeNanoseconds) }
 }

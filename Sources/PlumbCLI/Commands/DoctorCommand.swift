@@ -144,7 +144,7 @@ struct DoctorCommand: PlumbCommand {
         var stats = statvfs()
         guard statvfs(existing, &stats) == 0 else { return Check(name: "local cache", status: .ok, detail: "\(folder) writable") }
         let free = Int64(stats.f_bavail) * Int64(stats.f_frsize)
-        let detail = "\(folder) writable, \(formatBytes(free)) free"
+        let detail = "\(folder) writable, holds \(Cache.usage(at: folder).summary), \(formatBytes(free)) free"
         if free < 1 << 30 {
             return Check(name: "local cache", status: .warn, detail: detail, fix: "free space, or remove unused outputs: plumb gc")
         }

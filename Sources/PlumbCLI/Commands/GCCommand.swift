@@ -61,6 +61,7 @@ struct GCCommand: PlumbCommand {
         } else {
             let size = formatBytes(report.freedBytes)
             terminal.print("\(dryRun ? "Would remove" : "Removed") \(report.removed) object\(report.removed == 1 ? "" : "s") (\(size)); kept \(report.kept).")
+            terminal.print("The cache holds \(report.cache.summary).")
         }
         return PlumbCLI.ExitCode.ok
     }

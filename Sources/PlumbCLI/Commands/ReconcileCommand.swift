@@ -169,7 +169,7 @@ struct ReconcileCommand: PlumbCommand {
         }
         let code = outcome.record.map { $0.status == .succeeded ? PlumbCLI.ExitCode.ok : Self.exitCode(of: $0.status) } ?? PlumbCLI.ExitCode.ok
         lines?.emit("summary", JSONLinesReconcileView.summary(plan: outcome.plan, record: outcome.record, commit: commit,
-                                                              pushed: pushed, exitCode: code))
+                                                              pushed: pushed, exitCode: code, transfers: project.cache.transfers.current))
         return code
     }
 
@@ -178,6 +178,27 @@ struct ReconcileCommand: PlumbCommand {
         guard let report else { return view }
         return ReconcileViews(views: [view, ReportPage.Refresher(project: project, environment: global.env, folder: report, terminal: terminal)],
                               feedback: feedback)
+    }
+
+    /// With --verbose, how the run's outputs went into the cache and its inputs came out:
+    /// `Cache: stored 2 files (2.1 GB: 2.1 GB by hard link, 1.2 kB copied); 1 already there (4 kB); gave out 1 file (2.1 GB by hard link).`
+    static func transfersLine(_ totals: TransferTally.Totals) -> String? {
+        guard !totals.isEmpty else { return nil }
+        func ways(_ pick: (Transfer) -> TransferTally.Count) -> String? {
+            let parts: [(Transfer, String)] = [(.hardlink, "by hard link"), (.reflink, "by reflink"), (.copy, "copied")]
+            let used = parts.filter { pick($0.0).files > 0 }
+            guard !used.isEmpty else { return nil }
+            let files = used.map { pick($0.0).files }.reduce(0, +)
+            let bytes = used.map { pick($0.0).bytes }.reduce(0, +)
+            let detail = used.map { "\(formatBytes(pick($0.0).bytes)) \($0.1)" }.joined(separator: ", ")
+            return "\(files) file\(files == 1 ? "" : "s") (\(used.count == 1 ? detail : formatBytes(bytes) + ": " + detail))"
+        }
+        var parts: [String] = []
+        if let stored = ways(totals.stored) { parts.append("stored " + stored) }
+        let present = totals.stored(.present)
+        if present.files > 0 { parts.append("\(present.files) already there (\(formatBytes(present.bytes)))") }
+        if let out = ways(totals.materialized) { parts.append("gave out " + out) }
+        return parts.isEmpty ? nil : "Cache: " + parts.joined(separator: "; ") + "."
     }
 
     /// The exit code of a recorded run that did not succeed: 130 when a signal stopped it (the
@@ -204,6 +225,7 @@ struct ReconcileCommand: PlumbCommand {
             for line in (stage.logTail ?? "").split(separator: "\n", omittingEmptySubsequences: false) { terminal.error("    \(line)") }
             terminal.error("  full log: plumb logs \(record.run) \(name)")
         }
+        if terminal.verbose, let line = Self.transfersLine(project.cache.transfers.current) { terminal.print(line) }
         let verb = record.status == .succeeded ? terminal.styled("Recorded", .green) : terminal.styled("Recorded \(record.status.rawValue) run", .red)
         terminal.print("\(verb) \(record.run) in \(commit.short) on \(record.branch ?? "?"): \(parts.joined(separator: ", ")).")
     }

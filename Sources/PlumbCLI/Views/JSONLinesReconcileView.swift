@@ -1,6 +1,7 @@
 import Foundation
 import PlumbCore
 import PlumbEngine
+import PlumbStore
 
 /// The reconcile as JSON Lines (docs/json.md): one object per event, each with its `type` and the
 /// schema version, for CI to parse as the run goes. Progress ticks are left out (they say nothing a
@@ -130,7 +131,8 @@ struct JSONLinesReconcileView: ReconcileObserver {
 
     /// The last line of `reconcile --json`: what the run came to, with every stage's status and
     /// outputs (those restored or unchanged included), the metrics and the exit code.
-    static func summary(plan: Plan, record: RunRecord?, commit: ObjectID?, pushed: Bool, exitCode: Int32) -> [String: JSONValue] {
+    static func summary(plan: Plan, record: RunRecord?, commit: ObjectID?, pushed: Bool, exitCode: Int32,
+                        transfers: TransferTally.Totals = TransferTally.Totals()) -> [String: JSONValue] {
         var fields: [String: JSONValue] = [
             "environment": .string(plan.environment),
             "specCommit": .string(plan.commit.hex),
@@ -151,6 +153,10 @@ struct JSONLinesReconcileView: ReconcileObserver {
             fields["stages"] = .object([:])
             fields["metrics"] = .object([:])
         }
+        func counts(_ byWay: [String: TransferTally.Count]) -> JSONValue {
+            .object(byWay.mapValues { .object(["files": .int($0.files), "bytes": .int(Int($0.bytes))]) })
+        }
+        fields["cache"] = .object(["stored": counts(transfers.stored), "materialized": counts(transfers.materialized)])
         return fields
     }
 

@@ -23,6 +23,8 @@ package struct GarbageCollector {
         package var freedBytes: Int64
         var removedFingerprints: Int
         package var dryRun: Bool
+        /// What the local cache holds once collected (as it is, for a dry run).
+        package var cache = CacheUsage()
     }
 
     package func collect(onlyCurrent: Bool, dryRun: Bool) throws -> Report {
@@ -50,7 +52,8 @@ package struct GarbageCollector {
                 if !dryRun { try? store.remove(item) }
             }
         }
-        return Report(kept: kept, removed: removed, freedBytes: freed, removedFingerprints: staleFingerprints, dryRun: dryRun)
+        return Report(kept: kept, removed: removed, freedBytes: freed, removedFingerprints: staleFingerprints, dryRun: dryRun,
+                      cache: Cache.usage(at: project.cache.root.path))
     }
 
     /// Digests referenced by states, pins and (unless `onlyCurrent`) run records at every local branch tip.

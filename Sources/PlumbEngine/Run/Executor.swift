@@ -432,7 +432,8 @@ package final class Executor: @unchecked Sendable {
                 throw PlumbError("stage '\(stage.name)' exited 0 but did not write its declared output \(out)")
             }
             try Self.checkInsideWorkspace(path, workspace: workspace, output: out, stage: stage.name)
-            produced[out] = try project.store.store(path)
+            // Handed over: read-only from here on (`adopt` below), so the file may become the object itself.
+            produced[out] = try project.store.store(path, shareable: true)
         }
         for file in stage.metricsFiles {
             let data = try Data(contentsOf: URL(fileURLWithPath: workspace + "/" + file))

@@ -134,7 +134,7 @@ final class WorkspaceInputs: @unchecked Sendable {
         case .checkout:
             for file in changed(previous ?? [:]) { try restoreTracked(file) }
         case let .cache(digest):
-            try store.materialize(digest, at: target)
+            try store.materialize(digest, at: target, access: .readOnly)
         case let .data(sourcePath, digest):
             try replace(target) { temporary in
                 let actual = try Self.copyVerifying(sourcePath, to: temporary)
@@ -283,9 +283,15 @@ final class WorkspaceInputs: @unchecked Sendable {
     }
 
     /// The stamp of the file or link at `path` itself (a link is not followed), nil when absent.
+    ///
+    /// A file with other hard links (an input that is its cache object) gets a new ctime whenever a link
+    /// to it is made or removed anywhere (another workspace taking the same object), so its stamp keeps
+    /// its write bits instead of its ctime: without one no stage can write it (the cache links only for
+    /// processes that cannot write read-only files), and a chmod to get one shows.
     static func stamp(_ path: String) -> FileStamp? {
         var s = stat()
         guard lstat(path, &s) == 0 else { return nil }
-        return FileStamp(s)
+        guard (s.st_mode & S_IFMT) == S_IFREG, s.st_nlink > 1 else { return FileStamp(s) }
+        return FileStamp(s).keepingWriteBits(of: s.st_mode)
     }
 }

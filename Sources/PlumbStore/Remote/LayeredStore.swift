@@ -35,7 +35,7 @@ package final class LayeredStore: ContentStore, Sendable {
 
     // MARK: Content
 
-    package func store(_ path: String) throws -> Digest { try local.store(path) }
+    package func store(_ path: String, shareable: Bool) throws -> Digest { try local.store(path, shareable: shareable) }
 
     /// Present here, or in the shared store (for a folder: its manifest and every file). A store that
     /// cannot be reached holds nothing, so planning falls back to running the stage.
@@ -61,9 +61,9 @@ package final class LayeredStore: ContentStore, Sendable {
         return try local.data(digest)
     }
 
-    package func materialize(_ digest: Digest, at path: String) throws {
+    package func materialize(_ digest: Digest, at path: String, access: MaterializedAccess) throws {
         try fetch(digest)
-        try local.materialize(digest, at: path)
+        try local.materialize(digest, at: path, access: access)
     }
 
     // MARK: Results of earlier runs
@@ -316,6 +316,8 @@ extension Cache {
         do {
             defer { close(fd) }
             actual = try download(fd)
+            // Verified as it arrived: sealed, so linking it into a workspace need not read it again.
+            if kind == .file, actual == digest { try FileTransfer.seal(fd, as: digest) }
             if actual != nil, fsync(fd) != 0 { throw PlumbError("cannot fsync \(temporary): \(String(cString: strerror(errno)))") }
         }
         guard let actual else { return false }

@@ -91,6 +91,12 @@ let jsonLinesSchemaFile = URL(fileURLWithPath: #filePath).deletingLastPathCompon
             line["plan"] = stages.map { "\($0["name"] ?? "?") \($0["action"] ?? "?")" }
         }
         for key in ["duration"] where line[key] != nil { line[key] = "<seconds>" }
+        // How bytes went in and out depends on the machine (root, reflinks): only the totals are stable.
+        if let cache = line["cache"] as? [String: [String: [String: Int]]] {
+            line["cache"] = cache.mapValues { ways in
+                ["files": ways.values.map { $0["files"] ?? 0 }.reduce(0, +), "bytes": ways.values.map { $0["bytes"] ?? 0 }.reduce(0, +)]
+            }
+        }
         if var stages = line["stages"] as? [String: [String: Any]] {
             for (name, var stage) in stages { stage["duration"] = "<seconds>"; stages[name] = stage }
             line["stages"] = stages

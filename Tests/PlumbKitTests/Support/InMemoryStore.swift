@@ -58,7 +58,7 @@ final class InMemoryStore: ContentStore {
         return data
     }
 
-    func materialize(_ digest: Digest, at path: String) throws {
+    func materialize(_ digest: Digest, at path: String, access: MaterializedAccess) throws {
         let fm = FileManager.default
         let staging = (path as NSString).deletingLastPathComponent + "/.in-memory-\(UUID().uuidString)"
         try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -81,7 +81,7 @@ final class InMemoryStore: ContentStore {
         try fm.moveItem(atPath: staging, toPath: path)
     }
 
-    func store(_ path: String) throws -> Digest {
+    func store(_ path: String, shareable: Bool) throws -> Digest {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else { throw PlumbError("\(path) does not exist") }
         guard isFolder.boolValue else { return try storeData(try Data(contentsOf: URL(fileURLWithPath: path))) }

@@ -26,13 +26,13 @@ final class SpyStore: ContentStore {
         throw CacheError.corrupt(digest)
     }
 
-    func store(_ path: String) throws -> Digest { note(.store); return try inner.store(path) }
+    func store(_ path: String, shareable: Bool) throws -> Digest { note(.store); return try inner.store(path, shareable: shareable) }
     func contains(_ digest: Digest) -> Bool { note(.contains); return inner.contains(digest) }
     func isDirectory(_ digest: Digest) -> Bool { note(.isDirectory); return inner.isDirectory(digest) }
     func manifest(_ digest: Digest) throws -> DirectoryManifest? { note(.manifest); return try inner.manifest(digest) }
     func data(_ digest: Digest) throws -> Data { note(.data); try failIfCorrupt(digest); return try inner.data(digest) }
-    func materialize(_ digest: Digest, at path: String) throws {
-        note(.materialize); try failIfCorrupt(digest); try inner.materialize(digest, at: path)
+    func materialize(_ digest: Digest, at path: String, access: MaterializedAccess) throws {
+        note(.materialize); try failIfCorrupt(digest); try inner.materialize(digest, at: path, access: access)
     }
     func outcome(for fingerprint: Digest) -> CachedOutcome? { note(.outcome); return inner.outcome(for: fingerprint) }
     func remember(_ outcome: CachedOutcome, for fingerprint: Digest) throws { note(.remember); try inner.remember(outcome, for: fingerprint) }
