@@ -10,6 +10,7 @@ package enum Trace {
     }()
 
     /// Runs `body`, and with tracing on says how long it took under `phase`.
+    @discardableResult
     package static func measure<T>(_ phase: @autoclosure () -> String, _ body: () throws -> T) rethrows -> T {
         guard enabled else { return try body() }
         let started = DispatchTime.now().uptimeNanoseconds

@@ -92,9 +92,12 @@ let jsonLinesSchemaFile = URL(fileURLWithPath: #filePath).deletingLastPathCompon
         }
         for key in ["duration"] where line[key] != nil { line[key] = "<seconds>" }
         // How bytes went in and out depends on the machine (root, reflinks): only the totals are stable.
-        if let cache = line["cache"] as? [String: [String: [String: Int]]] {
-            line["cache"] = cache.mapValues { ways in
-                ["files": ways.values.map { $0["files"] ?? 0 }.reduce(0, +), "bytes": ways.values.map { $0["bytes"] ?? 0 }.reduce(0, +)]
+        // Read key by key: a nested cast of JSONSerialization's values fails when a level is empty.
+        if let cache = line["cache"] as? [String: Any] {
+            line["cache"] = cache.mapValues { value -> [String: Int] in
+                let ways = (value as? [String: Any] ?? [:]).values.compactMap { $0 as? [String: Any] }
+                func total(_ key: String) -> Int { ways.map { ($0[key] as? NSNumber)?.intValue ?? 0 }.reduce(0, +) }
+                return ["files": total("files"), "bytes": total("bytes")]
             }
         }
         if var stages = line["stages"] as? [String: [String: Any]] {

@@ -44,8 +44,8 @@ func measuredPlumb(_ arguments: [String], in directory: String, environment: [St
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     process.environment = env
     process.standardInput = FileHandle.nullDevice
-    FileManager.default.createFile(atPath: outputs + "/out", contents: nil)
-    FileManager.default.createFile(atPath: outputs + "/err", contents: nil)
+    _ = FileManager.default.createFile(atPath: outputs + "/out", contents: nil)
+    _ = FileManager.default.createFile(atPath: outputs + "/err", contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputs + "/out"))
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: outputs + "/err"))
     try process.run()
