@@ -44,7 +44,7 @@ struct CheckoutCommand: PlumbCommand {
             throw PlumbError("environment '\(env)' has no recorded state at \(snapshot.commit.short)",
                              hint: "run `plumb reconcile --env \(env)` first")
         }
-        KeptOutputs.restore(state, environment: env, at: snapshot.commit, in: project.repository, into: project.cache)
+        KeptOutputs.restore(state, pin: snapshot.pin, environment: env, at: snapshot.commit, in: project.repository, into: project.cache)
         let (selected, undeclared) = OutputCheckout.selection(state: state, spec: snapshot.spec, target: target)
         for entry in undeclared where !global.quiet {
             terminal.error("\(terminal.styled("warning:", .yellow)) \(RecordedState.path(for: env)) records output \(entry), which \(SpecPaths.pipeline) at \(snapshot.commit.short) does not declare; not written")

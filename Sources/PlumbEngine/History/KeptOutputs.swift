@@ -59,19 +59,21 @@ package enum KeptOutputs {
 
     /// Puts into `cache` every output `state` records for `environment` that the cache lacks and
     /// `commit` keeps in git, once its bytes hash to the recorded digest (a copy that does not is
-    /// ignored: the output is then missing, as any other would be). Returns how many it restored.
+    /// ignored: the output is then missing, as any other would be); and likewise the outputs `pin`
+    /// takes from its source environment, whose copies are that environment's. Returns how many it
+    /// restored.
     @discardableResult
-    package static func restore(_ state: RecordedState?, environment: String, at commit: ObjectID,
+    package static func restore(_ state: RecordedState?, pin: Pin? = nil, environment: String, at commit: ObjectID,
                                 in repository: Repository, into cache: Cache) -> Int {
-        guard let state else { return 0 }
+        var wanted: [(output: String, digest: Digest, environment: String)] = []
+        for record in state?.stages.values ?? [:].values { wanted += record.outputs.map { ($0.key, $0.value, environment) } }
+        if let pin { for stage in pin.stages.values { wanted += stage.outputs.map { ($0.key, $0.value, pin.source) } } }
         var restored = 0
-        for record in state.stages.values {
-            for (output, digest) in record.outputs where !cache.contains(digest) {
-                guard let data = try? repository.file(at: path(output, environment: environment), in: commit),
-                      data.count <= limit, SHA256Hasher.digest(data) == digest,
-                      (try? cache.storeData(data)) != nil else { continue }
-                restored += 1
-            }
+        for (output, digest, owner) in wanted where !cache.contains(digest) {
+            guard let data = try? repository.file(at: path(output, environment: owner), in: commit),
+                  data.count <= limit, SHA256Hasher.digest(data) == digest,
+                  (try? cache.storeData(data)) != nil else { continue }
+            restored += 1
         }
         return restored
     }

@@ -61,7 +61,7 @@ package struct Reconciler {
     package func plan(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = false,
                       probed: [String: String]? = nil) throws -> (Snapshot, Plan) {
         let snapshot = try Snapshot.read(project, ref: ref, environment: environment)
-        KeptOutputs.restore(snapshot.recorded, environment: snapshot.environment.name, at: snapshot.commit,
+        KeptOutputs.restore(snapshot.recorded, pin: snapshot.pin, environment: snapshot.environment.name, at: snapshot.commit,
                             in: project.repository, into: project.cache)
         // A fan-out stage's name stands for all its instances (`plumb reconcile featurize`).
         let pipeline = snapshot.spec.pipeline

@@ -217,6 +217,33 @@ import PlumbCoreFixtures
         #expect(try tampered.plan().stages[0].reasons.map(\.kind) == [.outputMissing])
     }
 
+    /// Promoted, the copy is the source environment's: a machine with an empty cache finds it there.
+    @Test func aPromotedUncachedOutputIsTakenFromTheSourceEnvironmentsCopy() throws {
+        let harness = try PipelineHarness(pipeline: """
+        version: 1
+        stages:
+          score:
+            cmd: mkdir -p build && echo 0.75 > build/score.txt
+            outs:
+              - build/score.txt: {cache: false}
+
+        """, files: ["environments/dev.yaml": "{}\n", "environments/staging.yaml": "from: dev\nruns: []\n"])
+        #expect(try runProcess(plumbExecutable(), ["reconcile", "-q", "--env", "dev"], in: harness.root).status == 0)
+        let promoted = try runProcess(plumbExecutable(), ["promote", "dev", "staging"], in: harness.root)
+        #expect(promoted.status == 0, "\(promoted.stderr)")
+        let clone = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: clone) }
+        _ = try Repository.clone(url: harness.root, to: clone + "/repo")
+        let plan = try Reconciler(project: try Project(path: clone + "/repo")).plan(ref: nil, environment: "staging").1
+        #expect(plan.diagnostics.isEmpty, "\(plan.diagnostics)")
+        let reconciled = try runProcess(plumbExecutable(), ["reconcile", "-q", "--env", "staging"], in: clone + "/repo")
+        #expect(reconciled.status == 0, "\(reconciled.stderr)")
+        try FileManager.default.removeItem(atPath: clone + "/repo/.plumb")
+        let checkout = try runProcess(plumbExecutable(), ["checkout", "--env", "staging", "build/score.txt"], in: clone + "/repo")
+        #expect(checkout.status == 0, "\(checkout.stderr)")
+        #expect(try String(contentsOfFile: clone + "/repo/build/score.txt", encoding: .utf8) == "0.75\n")
+    }
+
     @Test func aFolderCannotBeKeptInGitAndNothingIsRecorded() throws {
         let harness = try PipelineHarness(pipeline: """
         version: 1
