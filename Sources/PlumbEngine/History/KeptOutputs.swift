@@ -62,18 +62,25 @@ package enum KeptOutputs {
     /// ignored: the output is then missing, as any other would be); and likewise the outputs `pin`
     /// takes from its source environment, whose copies are that environment's. Returns how many it
     /// restored.
+    ///
+    /// The commit's tree is asked first: with no `history/<env>/outputs/` (most pipelines), nothing
+    /// else is looked at, so planning pays no second look into the cache for outputs the planner
+    /// checks anyway (a folder output's check reads its manifest).
     @discardableResult
     package static func restore(_ state: RecordedState?, pin: Pin? = nil, environment: String, at commit: ObjectID,
                                 in repository: Repository, into cache: Cache) -> Int {
-        var wanted: [(output: String, digest: Digest, environment: String)] = []
-        for record in state?.stages.values ?? [:].values { wanted += record.outputs.map { ($0.key, $0.value, environment) } }
-        if let pin { for stage in pin.stages.values { wanted += stage.outputs.map { ($0.key, $0.value, pin.source) } } }
+        var recorded: [String: [String: Digest]] = [:]
+        for record in state?.stages.values ?? [:].values { recorded[environment, default: [:]].merge(record.outputs) { a, _ in a } }
+        if let pin { for stage in pin.stages.values { recorded[pin.source, default: [:]].merge(stage.outputs) { a, _ in a } } }
         var restored = 0
-        for (output, digest, owner) in wanted where !cache.contains(digest) {
-            guard let data = try? repository.file(at: path(output, environment: owner), in: commit),
-                  data.count <= limit, SHA256Hasher.digest(data) == digest,
-                  (try? cache.storeData(data)) != nil else { continue }
-            restored += 1
+        for (owner, outputs) in recorded {
+            let folder = SpecPaths.history(owner) + "/outputs/"
+            for copy in (try? repository.blobs(under: String(folder.dropLast()), in: commit)) ?? [] {
+                guard let digest = outputs[String(copy.path.dropFirst(folder.count))], !cache.contains(digest),
+                      let data = try? repository.blob(copy.id), data.count <= limit, SHA256Hasher.digest(data) == digest,
+                      (try? cache.storeData(data)) != nil else { continue }
+                restored += 1
+            }
         }
         return restored
     }
