@@ -183,9 +183,12 @@ package enum Planner {
                 item.fingerprint = record.fingerprint
                 item.upstream = []
             case let .frozenWithoutOutputs(missing):
-                let why = record?.status == .succeeded
-                    ? "its recorded outputs \(missing.joined(separator: ", ")) are in no cache"
-                    : record == nil ? "it never ran in environment '\(input.environment.name)'" : "its last run \(record!.run) failed"
+                let why: String
+                switch record {
+                case nil: why = "it never ran in environment '\(input.environment.name)'"
+                case let record? where record.status != .succeeded: why = "its last run \(record.run) failed"
+                default: why = "its recorded outputs \(missing.joined(separator: ", ")) are in no cache"
+                }
                 errors.append(Diagnostic(at: stage.location, "stage '\(name)' is frozen, but \(why), so there is nothing to keep",
                                          hint: "run it once with `plumb reconcile --force \(name)`, or drop 'frozen: true'"))
             case let .pinned(pinned, pin, _):

@@ -146,9 +146,9 @@ package struct Stage: Sendable, Hashable {
     /// then the plot files outside both (`plotOutputs`).
     package var allOutputs: [String] { outs + metrics.filter { !Self.lies(inside: outs, $0) } + plotOutputs }
 
-    /// Whether `path` is one of `folders` or lies inside one.
+    /// Whether `path` is one of `folders` or lies inside one (`PathRule.contains`).
     package static func lies(inside folders: [String], _ path: String) -> Bool {
-        folders.contains { path == $0 || (path.hasPrefix($0) && path.dropFirst($0.count).first == "/") }
+        folders.contains { PathRule.contains($0, path) }
     }
 
     /// The declared outputs kept out of the artifact store (`cache: false`).
