@@ -60,7 +60,7 @@ package struct Reconciler {
     /// `probed`: what the probes said when the caller already ran them (the watch loop), so they do not run twice.
     package func plan(ref: String?, environment: String?, forced: Set<String> = [], refresh: Bool = false,
                       probed: [String: String]? = nil) throws -> (Snapshot, Plan) {
-        let snapshot = try Snapshot.read(project, ref: ref, environment: environment)
+        let snapshot = try Trace.measure("spec and records") { try Snapshot.read(project, ref: ref, environment: environment) }
         KeptOutputs.restore(snapshot.recorded, pin: snapshot.pin, environment: snapshot.environment.name, at: snapshot.commit,
                             in: project.repository, into: project.cache)
         // A fan-out stage's name stands for all its instances (`plumb reconcile featurize`).
@@ -78,12 +78,12 @@ package struct Reconciler {
         }
         let forced = try resolve(forced, "force")
         let targets = try targets.map { try resolve($0, "target") }
-        var input = try snapshot.planningInput(project, forced: forced)
+        var input = try Trace.measure("inputs identified") { try snapshot.planningInput(project, forced: forced) }
         input.targets = targets.map { $0.union(forced) }
         input.downstream = downstream
         if refresh { input.drifted = probed ?? driftedStages(snapshot) }
         var plan = Trace.measure("plan") { Planner.plan(input, cache: project.cacheView) }
-        try? project.statCache.save()
+        Trace.measure("stat cache saved") { try? project.statCache.save() }
         if let branch = snapshot.branch, let follows = snapshot.environment.branch ?? project.repository.defaultBranch() {
             plan.follows = follows
             plan.offBranch = !BranchPattern.matches(follows, Snapshot.shortBranch(branch))
@@ -97,7 +97,7 @@ package struct Reconciler {
         try driftedStages(Snapshot.read(project, ref: ref, environment: environment))
     }
 
-    private func driftedStages(_ snapshot: Snapshot) -> [String: String] {
+    func driftedStages(_ snapshot: Snapshot) -> [String: String] {
         DriftProbe(project: project, runner: runner).driftedStages(snapshot)
     }
 

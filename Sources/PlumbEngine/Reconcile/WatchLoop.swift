@@ -70,6 +70,10 @@ package final class WatchLoop {
     private let dataWatch = FolderWatch()
     /// For the desired state the watch was armed for: what an idle cycle would walk (nil: it must plan).
     private var idleSources: (key: ObjectID, sources: (folders: [String], files: [String])?, changes: Bool)?
+    /// The last tip an idle cycle read, with its desired-state key and snapshot: a commit's spec and
+    /// records never change, so while the branch stays put an idle cycle parses nothing again (with a
+    /// thousand stages, reading the spec was most of an idle cycle).
+    private var lastTip: (commit: ObjectID, key: ObjectID, snapshot: Snapshot?)?
 
     /// `observer` hears each cycle and, through the reconciler, each stage (with `feedback`).
     package init(project: Project, observer: ReconcileObserver, feedback: Feedback = Feedback(), options: Options,
@@ -91,7 +95,7 @@ package final class WatchLoop {
             let started = Date()
             let report: CycleReport
             do {
-                report = try cycle()
+                report = try Trace.measure("watch cycle") { try cycle() }
             } catch {
                 report = CycleReport(did: "failed: \(Self.oneLine(error))", failed: true, interrupted: Interruption.requested)
             }
@@ -123,20 +127,28 @@ package final class WatchLoop {
             }
         }
         let tip = try project.repository.referenceTarget(reference)
-        let key = try Self.desiredStateKey(project.repository, commit: tip)
+        if lastTip?.commit != tip { lastTip = (tip, try Self.desiredStateKey(project.repository, commit: tip), nil) }
+        let key = lastTip!.key
         var interrupted = false
         // With the desired state unchanged, only drift brings work: each cycle runs the probes and
         // heals what drifted (Argo CD's self-heal), reusing what they said for the plan.
-        let drifted = key == reconciledKey ? try reconciler.driftedStages(ref: options.branch, environment: options.environment) : [:]
+        var drifted: [String: String] = [:]
+        var idleSnapshot: Snapshot?
+        if key == reconciledKey {
+            let snapshot = try lastTip?.snapshot ?? Snapshot.read(project, ref: options.branch, environment: options.environment)
+            // The branch may have moved since `tip` was read: keep only a snapshot of `tip` itself.
+            if snapshot.commit == tip { lastTip?.snapshot = snapshot }
+            idleSnapshot = snapshot
+            drifted = reconciler.driftedStages(snapshot)
+        }
         // Time passing and data outside git are changes too: a record older than `stale_after`, a
         // schedule's tick, an untracked dep that changed (a stat poll through the stat cache: only
         // what changed is hashed, and with inotify marks no poll at all until something stirs).
         // Only a pipeline that has one is planned on an idle cycle; any other hashes nothing.
         var woken: [PlannedStage] = []
-        if key == reconciledKey, drifted.isEmpty {
+        if key == reconciledKey, drifted.isEmpty, let snapshot = idleSnapshot {
             // What can change without a commit is a property of the desired state: read once per key.
             if idleSources?.key != key {
-                let snapshot = try Snapshot.read(project, ref: options.branch, environment: options.environment)
                 idleSources = (key, try snapshot.untrackedSources(project), try snapshot.changesWithoutCommits(project))
                 dataWatch?.disarm()
             }
