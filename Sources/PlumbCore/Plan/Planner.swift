@@ -249,7 +249,7 @@ package enum Planner {
             return .triggered(PlanReason(.stale, record.run, old: formatDuration(input.now.timeIntervalSince(ran)), new: formatDuration(limit)),
                               changes: changes)
         }
-        if let record, let ran = RunID.date(of: record.run) {
+        if !input.environment.schedules.isEmpty, let record, let ran = RunID.date(of: record.run) {
             for schedule in input.environment.schedules where schedule.stages?.contains(stage.name) ?? true {
                 guard let tick = schedule.missedTick(lastRan: ran, now: input.now) else { continue }
                 return .triggered(PlanReason(.scheduled, schedule.cron.expression, old: record.run, new: Schedule.describe(tick, in: schedule.zone)),

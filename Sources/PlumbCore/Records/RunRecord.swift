@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One immutable record per reconcile: `history/<env>/runs/<run-id>.json`.
 package struct RunRecord: Sendable, Hashable, Codable {
@@ -128,12 +131,30 @@ package enum RunID {
     }
 
     /// When the run started, from its id; nil for an id of another shape.
+    ///
+    /// Read digit by digit and turned into a date by `timegm`: the planner asks this of every stage's
+    /// record, and a `DateFormatter` (ICU) for each of a thousand stages was a tenth of a no-op plan.
     package static func date(of id: String) -> Date? {
-        guard id.utf8.count >= 15 else { return nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        return formatter.date(from: String(id.prefix(15)))
+        let bytes = Array(id.utf8.prefix(15))
+        guard bytes.count == 15, bytes[8] == UInt8(ascii: "-") else { return nil }
+        func number(_ range: Range<Int>) -> Int32? {
+            var value: Int32 = 0
+            for b in bytes[range] {
+                guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int32(b - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(4..<6), let day = number(6..<8),
+              let hour = number(9..<11), let minute = number(11..<13), let second = number(13..<15),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
+        var fields = tm()
+        fields.tm_year = year - 1900; fields.tm_mon = month - 1; fields.tm_mday = day
+        fields.tm_hour = hour; fields.tm_min = minute; fields.tm_sec = second
+        var seconds = timegm(&fields)
+        // timegm carries a day past the month's end into the next (31 April is 1 May): refuse those.
+        var back = tm()
+        guard gmtime_r(&seconds, &back) != nil, back.tm_mday == day, back.tm_mon == month - 1 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
 }

@@ -38,6 +38,16 @@ import PlumbCoreFixtures
              wantReasons: ["lint": ["forced"]]),
     ]
 
+    @Test func aRunIDSaysWhenItStartedAndOtherShapesSayNothing() throws {
+        let date = try #require(RunID.date(of: "20261125-091502-3fa9c1"))
+        #expect(date.timeIntervalSince1970 == 1_795_598_102)
+        #expect(RunID.date(of: "20240229-235959-000000")?.timeIntervalSince1970 == 1_709_251_199, "a leap day")
+        for bad in ["20230229-120000-x", "20261131-120000-x", "20261301-120000-x", "20261125-241502-x", "20261125-096002-x",
+                    "2026112a-091502-x", "20261125_091502-x", "20261125-0915", "", "latest~1", "3fa9c1"] {
+            #expect(RunID.date(of: bad) == nil, "\(bad)")
+        }
+    }
+
     @Test(arguments: cases) func plansTheExpectedActions(_ c: Case) {
         let (state, present) = PlanFixture.recordedAfterFirstRun()
         let plan = PlanFixture.plan(params: c.params, sources: c.sources, recorded: state, present: c.dropFromCache ? [] : present, forced: c.forced)
