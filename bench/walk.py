@@ -243,7 +243,7 @@ def main():
         f"| H | `plumb reconcile --watch`, idle cycle (inotify marks, no walk; {idle['cycles']} cycles; line gap less the wait {idle['gap']:.4f}) | {idle['median']:.4f} ({idle['min']:.4f}–{idle['max']:.4f}) | {idle['rss']} | {idle['median'] / walk['median']:.3f}× walk | ≤ 0.050 s |",
         "",
         f"Peak RSS of the no-op plan / `git status`: {s['E2a']['rss'] / git['rss']:.2f}× (target ≤ 1.3×). "
-        (f"DVC {subprocess.run([bench.DVC, '--version'], capture_output=True, text=True).stdout.strip()}, same workload "
+        + (f"DVC {subprocess.run([bench.DVC, '--version'], capture_output=True, text=True).stdout.strip()}, same workload "
          "(the same pipeline as dvc.yaml in the same repository, state recorded with `dvc commit -f`), alternating with Plumb."
          if dvc else "DVC left out of this run (`--no-dvc`, or bench/.venv has no DVC)."),
         "",

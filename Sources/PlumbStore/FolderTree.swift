@@ -52,28 +52,45 @@ struct FolderTree {
         guard let dir = opendir(folder) else {
             throw PlumbError("cannot read directory \(folder): \(String(cString: strerror(errno)))")
         }
-        var found: [(key: [UInt8], stat: stat)] = []
+        // Names go back to back into one buffer and are sorted as indices, so a folder of a thousand
+        // files costs a few allocations, not one per file, and sorting moves integers, not `stat`s.
+        var names: [UInt8] = []
+        var spans: [Range<Int>] = []
+        var stats: [stat] = []
         do {
             defer { closedir(dir) }
             let fd = dirfd(dir)
             while let ent = readdir(dir) {
                 var s = stat()
-                let key = withUnsafeBytes(of: ent.pointee.d_name) { raw -> [UInt8]? in
+                let read = withUnsafeBytes(of: ent.pointee.d_name) { raw -> Bool in
                     let p = raw.bindMemory(to: CChar.self).baseAddress!
-                    if strcmp(p, ".") == 0 || strcmp(p, "..") == 0 { return nil }
-                    guard fstatat(fd, p, &s, AT_SYMLINK_NOFOLLOW) == 0 else { return nil } // vanished meanwhile
-                    var key = Array(UnsafeRawBufferPointer(start: p, count: strlen(p)))
-                    switch s.st_mode & S_IFMT {
-                    case S_IFDIR: key.append(UInt8(ascii: "/"))
-                    case S_IFREG, S_IFLNK: break
-                    default: return nil // sockets, fifos, devices: not content
-                    }
-                    return key
+                    if strcmp(p, ".") == 0 || strcmp(p, "..") == 0 { return false }
+                    guard fstatat(fd, p, &s, AT_SYMLINK_NOFOLLOW) == 0 else { return false } // vanished meanwhile
+                    let kind = s.st_mode & S_IFMT
+                    guard kind == S_IFDIR || kind == S_IFREG || kind == S_IFLNK else { return false } // sockets, fifos, devices: not content
+                    let start = names.count
+                    names.append(contentsOf: UnsafeRawBufferPointer(start: p, count: strlen(p)))
+                    if kind == S_IFDIR { names.append(UInt8(ascii: "/")) }
+                    spans.append(start..<names.count)
+                    return true
                 }
-                if let key { found.append((key, s)) }
+                if read { stats.append(s) }
             }
         }
-        found.sort { bytesPrecede($0.key, $1.key) }
+        // Sorted by each name's first 8 bytes as one big-endian integer (zero-padded, so a shorter name
+        // sorts first as memcmp would have it), ties broken by the whole name.
+        let found: [(key: ArraySlice<UInt8>, stat: stat)] = names.withUnsafeBytes { all in
+            var order: [(prefix: UInt64, index: Int)] = spans.indices.map { i in
+                var prefix: UInt64 = 0
+                for (k, b) in all[spans[i].prefix(8)].enumerated() { prefix |= UInt64(b) << (56 - 8 * k) }
+                return (prefix, i)
+            }
+            order.sort { a, b in
+                a.prefix != b.prefix ? a.prefix < b.prefix
+                    : bytesPrecede(UnsafeRawBufferPointer(rebasing: all[spans[a.index]]), UnsafeRawBufferPointer(rebasing: all[spans[b.index]]))
+            }
+            return order.map { (key: names[spans[$0.index]], stat: stats[$0.index]) }
+        }
         var folderDevice = stat()
         guard stat(folder, &folderDevice) == 0 else {
             throw PlumbError("cannot stat \(folder): \(String(cString: strerror(errno)))")
@@ -81,7 +98,7 @@ struct FolderTree {
         let device = UInt64(folderDevice.st_dev)
 
         let subfolders = found.indices.filter { found[$0].stat.st_mode & S_IFMT == S_IFDIR }
-        func path(_ key: [UInt8]) -> String {
+        func path<Key: BidirectionalCollection<UInt8>>(_ key: Key) -> String {
             folder + "/" + String(decoding: key.last == UInt8(ascii: "/") ? key.dropLast() : key[...], as: UTF8.self)
         }
         let trees: [[UInt8]]
@@ -115,11 +132,11 @@ struct FolderTree {
                     case S_IFDIR:
                         let t = treeOf[i]!
                         if !(known?.kind == FolderRecord.folderKind && rec!.digest(known!).elementsEqual(t)) { same = false }
-                        if building { entries.append(WalkedEntry(kind: FolderRecord.folderKind, key: f.key, stamp: FileStamp(f.stat), hashedAt: 0, value: t)) }
+                        if building { entries.append(WalkedEntry(kind: FolderRecord.folderKind, key: Array(f.key), stamp: FileStamp(f.stat), hashedAt: 0, value: t)) }
                     case S_IFLNK:
                         let target = Array(try ContentDigester.readLink(path(f.key)).utf8)
                         if !(known?.kind == FolderRecord.linkKind && rec!.linkTarget(known!).elementsEqual(target)) { same = false }
-                        if building { entries.append(WalkedEntry(kind: FolderRecord.linkKind, key: f.key, stamp: FileStamp(f.stat), hashedAt: 0, value: target)) }
+                        if building { entries.append(WalkedEntry(kind: FolderRecord.linkKind, key: Array(f.key), stamp: FileStamp(f.stat), hashedAt: 0, value: target)) }
                     default:
                         let stamp = FileStamp(f.stat)
                         let kind = f.stat.st_mode & S_IXUSR != 0 ? FolderRecord.executableKind : FolderRecord.fileKind
@@ -127,14 +144,14 @@ struct FolderTree {
                             let (was, hashedAt) = rec.stamp(known)
                             // Trusted only if unchanged and not racily so (see StatCache).
                             if was == stamp, stamp.lastChangeNanoseconds < hashedAt - racy {
-                                if building { entries.append(WalkedEntry(kind: kind, key: f.key, stamp: stamp, hashedAt: hashedAt, value: Array(rec.digest(known)))) }
+                                if building { entries.append(WalkedEntry(kind: kind, key: Array(f.key), stamp: stamp, hashedAt: hashedAt, value: Array(rec.digest(known)))) }
                                 continue
                             }
                         }
                         same = false
                         if building {
                             misses.append(entries.count)
-                            entries.append(WalkedEntry(kind: kind, key: f.key, stamp: stamp, hashedAt: 0, value: []))
+                            entries.append(WalkedEntry(kind: kind, key: Array(f.key), stamp: stamp, hashedAt: 0, value: []))
                         }
                     }
                     if !same && !building { return false }
