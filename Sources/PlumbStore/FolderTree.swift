@@ -57,9 +57,13 @@ struct FolderTree {
         var names: [UInt8] = []
         var spans: [Range<Int>] = []
         var stats: [stat] = []
+        var folderDevice = stat()
         do {
             defer { closedir(dir) }
             let fd = dirfd(dir)
+            guard fstat(fd, &folderDevice) == 0 else {
+                throw PlumbError("cannot stat \(folder): \(String(cString: strerror(errno)))")
+            }
             while let ent = readdir(dir) {
                 var s = stat()
                 let read = withUnsafeBytes(of: ent.pointee.d_name) { raw -> Bool in
@@ -90,10 +94,6 @@ struct FolderTree {
                     : bytesPrecede(UnsafeRawBufferPointer(rebasing: all[spans[a.index]]), UnsafeRawBufferPointer(rebasing: all[spans[b.index]]))
             }
             return order.map { (key: names[spans[$0.index]], stat: stats[$0.index]) }
-        }
-        var folderDevice = stat()
-        guard stat(folder, &folderDevice) == 0 else {
-            throw PlumbError("cannot stat \(folder): \(String(cString: strerror(errno)))")
         }
         let device = UInt64(folderDevice.st_dev)
 
