@@ -1,6 +1,6 @@
 #!/bin/sh
 # One command: bench/run.sh [--runs N] [--cases A,B,C,D,E] [--scaling 250,500,1000,2000]
-#              bench/run.sh walk [--files 1000000] [--runs N]   (cases E2 and H: bench/walk.py; no DVC)
+#              bench/run.sh walk [--files 1000000] [--runs N] [--no-dvc]   (cases E2 and H: bench/walk.py)
 # Generates the workloads into bench/work/, installs DVC 3 into bench/.venv when missing,
 # builds plumb in release mode, runs Plumb and DVC alternately and writes bench/RESULTS.md.
 set -eu
@@ -19,7 +19,7 @@ if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1; then
         echo "warning: could not install$missing (strace only verifies which files are read)"
 fi
 
-if [ "${1:-}" != walk ] && [ ! -x bench/.venv/bin/dvc ]; then
+if [ ! -x bench/.venv/bin/dvc ]; then
     echo "installing DVC 3 into bench/.venv ..."
     python3 -m venv bench/.venv
     bench/.venv/bin/pip install -q 'dvc>=3,<4'
