@@ -535,9 +535,10 @@ def report(cases, extra, scaling, runs, path):
     # + the section bench/store.sh wrote (RESULTS.store.md).
     notes_path = os.path.join(HERE, "RESULTS.notes.md")
     notes = open(notes_path).read() if os.path.exists(notes_path) else ""
-    # bench/walk.py's last results (cases E2 and H, a million files) stay too.
-    walk_path = os.path.join(HERE, "RESULTS.walk.md")
-    notes += ("\n<!-- walk.py -->\n" + open(walk_path).read() + "<!-- /walk.py -->\n") if os.path.exists(walk_path) else ""
+    # bench/walk.py's last results (cases E2 and H), one section per dataset size, stay too.
+    for name in sorted(f for f in os.listdir(HERE) if f.startswith("RESULTS.walk-") and f.endswith(".md")):
+        files = name[len("RESULTS.walk-"):-len(".md")]
+        notes += f"\n<!-- walk.py {files} -->\n" + open(os.path.join(HERE, name)).read() + f"<!-- /walk.py {files} -->\n"
     # bench/store.sh's last results (shared store vs curl) stay at the end.
     store_path = os.path.join(HERE, "RESULTS.store.md")
     notes += ("\n" + open(store_path).read()) if os.path.exists(store_path) else ""

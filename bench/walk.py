@@ -20,7 +20,7 @@ Measured in the same run, alternating, after one warm-up each:
 and DVC beside them on the same pipeline (dvc.yaml in the same repository; `--no-dvc` leaves it out):
 `dvc status` where Plumb plans, `dvc repro` where it reconciles.
 Wall time (median, min-max) and peak RSS (ru_maxrss from wait4), ratios to the floors. Writes
-bench/RESULTS.walk.md, which bench.py keeps in RESULTS.md.
+bench/RESULTS.walk-<files>.md, which bench.py keeps in RESULTS.md.
 """
 import argparse
 import json
@@ -254,14 +254,16 @@ def main():
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        bench.write(os.path.join(HERE, "RESULTS.walk.md"), text)
-        # Also in RESULTS.md, replacing the last run's section (bench.py keeps it when it rewrites the file).
+        # One section per dataset size (the million-file run and a shorter one with DVC, say), each in
+        # RESULTS.walk-<files>.md and in RESULTS.md, replacing that size's last run (bench.py keeps them).
+        bench.write(os.path.join(HERE, f"RESULTS.walk-{args.files}.md"), text)
         results = os.path.join(HERE, "RESULTS.md")
         old = open(results).read() if os.path.exists(results) else "# Plumb vs DVC: benchmark results\n"
-        start, end = old.find("<!-- walk.py -->"), old.find("<!-- /walk.py -->")
-        block = "<!-- walk.py -->\n" + text + "<!-- /walk.py -->\n"
+        opening, closing = f"<!-- walk.py {args.files} -->\n", f"<!-- /walk.py {args.files} -->\n"
+        start, end = old.find(opening), old.find(closing)
+        block = opening + text + closing
         if start >= 0 and end > start:
-            new = old[:start] + block + old[end + len("<!-- /walk.py -->\n"):]
+            new = old[:start] + block + old[end + len(closing):]
         else:
             store = old.find("\n## Shared store")
             new = (old[:store + 1] + block + old[store + 1:]) if store >= 0 else old.rstrip("\n") + "\n\n" + block
