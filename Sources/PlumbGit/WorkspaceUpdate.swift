@@ -48,37 +48,60 @@ extension Repository {
 
     /// Moves this workspace repository (at `directory`, holding `old`) to `new`: removes what is not a
     /// file of its index (stages' outputs, scratch files, ignored or not), gives tracked files and
-    /// folders the modes a checkout writes (the executor made deps read-only), then lets libgit2 write
-    /// what differs from `new` (FORCE: a tracked file a stage changed is rewritten too) and update the index,
-    /// looking only at the paths the trees differ in and those the sweep suspects.
+    /// folders the modes a checkout writes (the executor made deps read-only), then writes what differs
+    /// from `new`: the paths the two trees differ in, and the tracked files a stage changed.
+    ///
+    /// The writing and the index are done here (`applyChanges`, `WorkspaceIndex`) when the index is the
+    /// one the last checkout or update wrote; libgit2's checkout does it when a stage wrote the index
+    /// (`git add`, `git status`: it may name paths the commit lacks, so the whole workspace is compared)
+    /// or a submodule is involved.
     private func moveWorkspace(at directory: String, from old: ObjectID, to new: ObjectID, repository: String) throws -> [LFSFile] {
         let git = directory + "/.git"
-        // An index written after the stamp (a stage's `git add` or `git status`) may name paths the commit
-        // lacks: then libgit2 compares the whole workspace; otherwise only the paths that can differ.
-        var index = stat(), stamp = stat()
-        let indexUntouched = stat(git + "/index", &index) == 0 && stat(git + "/" + WorkspaceStamp.fileName, &stamp) == 0
-            && (index.st_mtim.tv_sec, index.st_mtim.tv_nsec) <= (stamp.st_mtim.tv_sec, stamp.st_mtim.tv_nsec)
+        var indexStat = stat(), stampStat = stat()
+        let indexUntouched = stat(git + "/index", &indexStat) == 0 && stat(git + "/" + WorkspaceStamp.fileName, &stampStat) == 0
+            && (indexStat.st_mtim.tv_sec, indexStat.st_mtim.tv_nsec) <= (stampStat.st_mtim.tv_sec, stampStat.st_mtim.tv_nsec)
+        guard let index = Trace.measure("workspace index read", { WorkspaceIndex(contentsOf: git + "/index") }) else {
+            throw PlumbError("the index of \(directory) is not one Plumb updates in place")
+        }
         try WorkspaceStamp.remove(in: git)
         // A stage may have changed them; the fresh checkout's values.
         try Self.setLocalConfig(at: git + "/config", ["core.autocrlf": "false", "core.eol": "lf", "core.symlinks": "true"])
-        let suspects = try Trace.measure("workspace sweep") { try sweepUntracked(directory, indexTime: index.st_mtim) }
-        let paths = try Trace.measure("workspace tree diff") {
-            indexUntouched ? Array(Set(try changedPaths(from: old, to: new)).union(suspects)).sorted() : nil
+        let sweep = try Trace.measure("workspace sweep") { try sweepUntracked(directory, index: index, indexTime: indexStat.st_mtim) }
+        let changes = try Trace.measure("workspace tree diff") { try treeChanges(from: old, to: new) }
+
+        let lfs: [LFSFile]
+        if indexUntouched, !sweep.submodules, !changes.contains(where: { $0.mode == GIT_FILEMODE_COMMIT.rawValue }) {
+            lfs = try Trace.measure("workspace write of \(changes.count) changed paths") {
+                try applyChanges(changes, sweep: sweep, index: index, directory: directory)
+            }
+        } else {
+            var paths: [String]? = nil
+            if indexUntouched {
+                paths = changes.map(\.path)
+                for i in 0..<index.count where sweep.states[i] != .clean { paths!.append(index.path(i)) }
+            }
+            try Trace.measure("workspace checkout of \(paths.map { "\($0.count) paths" } ?? "the whole tree")") {
+                try checkOutChanges(new, paths: paths)
+            }
+            lfs = try Trace.measure("workspace LFS pointers") { try removeLFSPointers(from: directory) }
         }
         var oid = new.raw
-        if paths?.isEmpty == true {
-            try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
-            let lfs = try removeLFSPointers(from: directory)
-            try WorkspaceStamp(repository: repository, commit: new).write(in: git)
-            return lfs
-        }
+        try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
+        try WorkspaceStamp(repository: repository, commit: new).write(in: git)
+        return lfs
+    }
 
+    /// libgit2 writes what differs from `commit` and updates the index: among `paths`, or everywhere (nil).
+    /// FORCE: a tracked file a stage changed is rewritten too; the baseline is HEAD (the previous commit).
+    private func checkOutChanges(_ commit: ObjectID, paths: [String]?) throws {
+        if paths?.isEmpty == true { return }
+        var oid = commit.raw
         var object: OpaquePointer?
         try Git.check(git_object_lookup(&object, handle, &oid, GIT_OBJECT_COMMIT), "git_object_lookup")
         defer { git_object_free(object) }
         var options = git_checkout_options()
         git_checkout_options_init(&options, UInt32(GIT_CHECKOUT_OPTIONS_VERSION))
-        // The baseline is HEAD (`old`); REMOVE_UNTRACKED also covers a path a stage added to the index.
+        // REMOVE_UNTRACKED also covers a path a stage added to the index.
         options.checkout_strategy = GIT_CHECKOUT_FORCE.rawValue | GIT_CHECKOUT_REMOVE_UNTRACKED.rawValue
             | (paths == nil ? 0 : GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH.rawValue)
         options.disable_filters = 1
@@ -86,127 +109,332 @@ extension Repository {
         defer { cPaths.forEach { free($0) } }
         try cPaths.withUnsafeMutableBufferPointer { buffer in
             options.paths = git_strarray(strings: buffer.baseAddress, count: buffer.count)
-            try Trace.measure("workspace checkout of \(paths.map { "\($0.count) paths" } ?? "the whole tree")") {
-                try Git.check(git_checkout_tree(handle, object, &options), "git_checkout_tree")
+            try Git.check(git_checkout_tree(handle, object, &options), "git_checkout_tree")
+        }
+    }
+
+    /// A path whose tree entry differs between the two commits: its new mode and blob, or none (removed).
+    struct WorkspaceChange {
+        var path: String
+        var mode: UInt32?
+        var id: git_oid
+    }
+
+    /// What differs between two commits' trees, file by file, sorted as the index is (bytewise by path).
+    /// Subtrees with the same id are skipped unread: the cost follows the change (libgit2's tree-to-tree
+    /// diff reads and compares every entry of both trees, 33M instructions at 10,000 files).
+    func treeChanges(from old: ObjectID, to new: ObjectID) throws -> [WorkspaceChange] {
+        func rootTree(_ commit: ObjectID) throws -> OpaquePointer {
+            var oid = try self.commit(commit).tree.raw
+            var tree: OpaquePointer?
+            try Git.check(git_tree_lookup(&tree, handle, &oid), "git_tree_lookup")
+            return tree!
+        }
+        func subtree(_ entry: OpaquePointer) throws -> OpaquePointer {
+            var tree: OpaquePointer?
+            try Git.check(git_tree_lookup(&tree, handle, git_tree_entry_id(entry)), "git_tree_lookup")
+            return tree!
+        }
+        var changes: [WorkspaceChange] = []
+        func compare(_ a: OpaquePointer?, _ b: OpaquePointer?, _ prefix: String) throws {
+            let countA = a.map { git_tree_entrycount($0) } ?? 0, countB = b.map { git_tree_entrycount($0) } ?? 0
+            var i = 0, j = 0
+            while i < countA || j < countB {
+                let ea = i < countA ? git_tree_entry_byindex(a, i) : nil, eb = j < countB ? git_tree_entry_byindex(b, j) : nil
+                // git's order: a tree's name compares as if it ended in "/", so a file and a folder of one name differ.
+                let order = ea == nil ? 1 : eb == nil ? -1 : git_tree_entry_cmp(ea, eb)
+                let entry = order <= 0 ? ea! : eb!
+                let path = prefix + String(cString: git_tree_entry_name(entry))
+                let isTree = git_tree_entry_type(entry) == GIT_OBJECT_TREE
+                if order == 0 {
+                    i += 1; j += 1
+                    if git_oid_equal(git_tree_entry_id(ea), git_tree_entry_id(eb)) != 0
+                        && git_tree_entry_filemode(ea) == git_tree_entry_filemode(eb) { continue }
+                    if isTree {
+                        let ta = try subtree(ea!), tb = try subtree(eb!)
+                        defer { git_tree_free(ta); git_tree_free(tb) }
+                        try compare(ta, tb, path + "/")
+                    } else {
+                        changes.append(WorkspaceChange(path: path, mode: git_tree_entry_filemode(eb).rawValue, id: git_tree_entry_id(eb).pointee))
+                    }
+                } else if isTree {
+                    let t = try subtree(entry)
+                    defer { git_tree_free(t) }
+                    if order < 0 { i += 1; try compare(t, nil, path + "/") } else { j += 1; try compare(nil, t, path + "/") }
+                } else if order < 0 {
+                    i += 1
+                    changes.append(WorkspaceChange(path: path, mode: nil, id: git_oid()))
+                } else {
+                    j += 1
+                    changes.append(WorkspaceChange(path: path, mode: git_tree_entry_filemode(entry).rawValue, id: git_tree_entry_id(entry).pointee))
+                }
             }
         }
-        try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
+        let a = try rootTree(old), b = try rootTree(new)
+        defer { git_tree_free(a); git_tree_free(b) }
+        try compare(a, b, "")
+        return changes
+    }
 
-        let lfs = try Trace.measure("workspace LFS pointers") { try removeLFSPointers(from: directory) }
-        try WorkspaceStamp(repository: repository, commit: new).write(in: git)
+    /// Brings the swept workspace from the index's commit to the one `changes` lead to, and writes the
+    /// index a checkout of it would give: removed paths (and folders left empty) go, changed paths and
+    /// tracked files a stage changed are written from their blobs (a suspect whose content still matches
+    /// only gets its stat data refreshed), every other entry is written back as it was.
+    /// Returns the files stored in Git LFS, whose pointers are never written.
+    private func applyChanges(_ changes: [WorkspaceChange], sweep: WorkspaceSweep, index: WorkspaceIndex, directory: String) throws -> [LFSFile] {
+        var entries: [WorkspaceIndex.Entry] = []
+        entries.reserveCapacity(index.count + changes.count)
+        var writes: [(entry: Int, path: String, mode: UInt32, id: git_oid)] = []
+        var removals: [String] = []
+        var lfs: [LFSFile] = []
+        var rewritten = !changes.isEmpty
+
+        /// A file that must hold the blob `id` (entry `existing` of the index, if any): written, unless it is
+        /// an LFS pointer (then kept off the disk) or a suspect whose content still matches.
+        func want(_ path: String, mode: UInt32, id: git_oid, existing: Int?) throws {
+            if (mode == GIT_FILEMODE_BLOB.rawValue || mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue),
+               let pointer = try lfsPointerBlob(id) {
+                lfs.append(LFSFile(path: path, pointer: pointer, executable: mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue))
+                guard unlink(directory + "/" + path) == 0 || errno == ENOENT else {
+                    throw PlumbError("cannot remove the Git LFS pointer \(path) from \(directory): \(errnoText())")
+                }
+                entries.append(existing.map { .kept($0) } ?? .made(path: path, mode: mode, id: id, stat: nil))
+                return
+            }
+            if let existing, sweep.states[existing] == .suspect, mode != GIT_FILEMODE_LINK.rawValue,
+               let s = try sameContent(directory + "/" + path, id) {
+                entries.append(.made(path: path, mode: mode, id: id, stat: s))
+                return
+            }
+            writes.append((entries.count, path, mode, id))
+            entries.append(.made(path: path, mode: mode, id: id, stat: nil))
+        }
+        func keep(_ i: Int) throws {
+            switch sweep.states[i] {
+            case .clean:
+                if let s = sweep.refreshed[i] {
+                    rewritten = true
+                    entries.append(.made(path: index.path(i), mode: index.mode(i), id: index.id(i), stat: s))
+                } else {
+                    entries.append(.kept(i))
+                }
+            case .suspect, .missing:
+                rewritten = true
+                try want(index.path(i), mode: index.mode(i), id: index.id(i), existing: i)
+            }
+        }
+
+        var next = 0
+        for change in changes {
+            var key = Array(change.path.utf8)
+            let at = key.withUnsafeMutableBytes { index.lowerBound(UnsafeRawBufferPointer($0), in: next..<index.count) }
+            for i in next..<at { try keep(i) }
+            let existing = at < index.count && key.withUnsafeMutableBytes { index.compare(at, UnsafeRawBufferPointer($0)) } == 0 ? at : nil
+            next = existing.map { $0 + 1 } ?? at
+            if let mode = change.mode {
+                try want(change.path, mode: mode, id: change.id, existing: nil)
+            } else {
+                removals.append(change.path)
+            }
+        }
+        for i in next..<index.count { try keep(i) }
+        guard rewritten else { return lfs }
+
+        for path in removals {
+            guard unlink(directory + "/" + path) == 0 || errno == ENOENT else {
+                throw PlumbError("cannot remove \(directory)/\(path): \(errnoText())")
+            }
+            // Folders left empty go, as a checkout would not make them.
+            var folder = Substring(path)
+            while let slash = folder.lastIndex(of: "/") {
+                folder = folder[..<slash]
+                if rmdir(directory + "/" + folder) != 0 { break }
+            }
+        }
+        for write in writes {
+            let s = try writeBlob(write.id, mode: write.mode, to: directory, write.path)
+            entries[write.entry] = .made(path: write.path, mode: write.mode, id: write.id, stat: s)
+        }
+        try index.write(entries, to: directory + "/.git/index")
         return lfs
     }
 
+    /// The pointer a blob holds when it is a Git LFS pointer (only blobs of a pointer's size are read).
+    private func lfsPointerBlob(_ id: git_oid) throws -> LFSPointer? {
+        var oid = id, size = 0, type = GIT_OBJECT_INVALID
+        var odb: OpaquePointer?
+        try Git.check(git_repository_odb(&odb, handle), "git_repository_odb")
+        defer { git_odb_free(odb) }
+        try Git.check(git_odb_read_header(&size, &type, odb, &oid), "git_odb_read_header")
+        guard type == GIT_OBJECT_BLOB, size >= LFSPointer.minimumSize, size < LFSPointer.maximumSize else { return nil }
+        return LFSPointer(parsing: try blob(ObjectID(id)))
+    }
+
+    /// The file's stat data when it is a regular file holding exactly the blob `id`, else nil.
+    private func sameContent(_ path: String, _ id: git_oid) throws -> stat? {
+        var s = stat(), size = 0, type = GIT_OBJECT_INVALID, oid = id
+        guard lstat(path, &s) == 0, (s.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var odb: OpaquePointer?
+        try Git.check(git_repository_odb(&odb, handle), "git_repository_odb")
+        defer { git_odb_free(odb) }
+        try Git.check(git_odb_read_header(&size, &type, odb, &oid), "git_odb_read_header")
+        guard size == Int(s.st_size) else { return nil }
+        var hashed = git_oid()
+        guard git_odb_hashfile(&hashed, path, GIT_OBJECT_BLOB) == 0, git_oid_equal(&hashed, &oid) != 0 else { return nil }
+        return s
+    }
+
+    /// Writes the blob `id` at `path` under `directory` as a checkout does (a new file with mode 644 or 755
+    /// through the umask, or a link), making its folders; returns its stat data for the index.
+    private func writeBlob(_ id: git_oid, mode: UInt32, to directory: String, _ path: String) throws -> stat {
+        var oid = id
+        var blob: OpaquePointer?
+        try Git.check(git_blob_lookup(&blob, handle, &oid), "git_blob_lookup")
+        defer { git_blob_free(blob) }
+        let size = Int(git_blob_rawsize(blob))
+        let content = git_blob_rawcontent(blob)
+        let absolute = directory + "/" + path
+        guard unlink(absolute) == 0 || errno == ENOENT else { throw PlumbError("cannot remove \(absolute): \(errnoText())") }
+        var s = stat()
+        if mode == GIT_FILEMODE_LINK.rawValue {
+            let target = String(decoding: UnsafeRawBufferPointer(start: content, count: size), as: UTF8.self)
+            var made = symlink(target, absolute)
+            if made != 0 && errno == ENOENT { try makeFolders(of: path, in: directory); made = symlink(target, absolute) }
+            guard made == 0, lstat(absolute, &s) == 0 else { throw PlumbError("cannot write \(absolute): \(errnoText())") }
+            return s
+        }
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+        let permissions: mode_t = mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue ? 0o755 : 0o644
+        var fd = open(absolute, flags, permissions)
+        if fd < 0 && errno == ENOENT { try makeFolders(of: path, in: directory); fd = open(absolute, flags, permissions) }
+        guard fd >= 0 else { throw PlumbError("cannot write \(absolute): \(errnoText())") }
+        defer { close(fd) }
+        var done = 0
+        while done < size {
+            let n = Glibc.write(fd, content! + done, size - done)
+            guard n > 0 else { throw PlumbError("cannot write \(absolute): \(errnoText())") }
+            done += n
+        }
+        guard fstat(fd, &s) == 0 else { throw PlumbError("cannot read \(absolute): \(errnoText())") }
+        return s
+    }
+
+    /// Makes the folders above `path` (mode 755 through the umask, as a checkout's).
+    private func makeFolders(of path: String, in directory: String) throws {
+        var folder = directory
+        for component in path.split(separator: "/").dropLast() {
+            folder += "/" + component
+            guard mkdir(folder, 0o755) == 0 || errno == EEXIST else { throw PlumbError("cannot make \(folder): \(errnoText())") }
+        }
+    }
+
+    /// What the sweep found of each index entry.
+    struct WorkspaceSweep {
+        enum State: UInt8 { case clean, suspect, missing }
+        /// By entry: clean (its stat data proves it is what the index says), suspect (there, the right kind,
+        /// but its content may differ), or missing (absent, or removed by the sweep for being of another kind).
+        var states: [State]
+        /// Clean entries whose mode the sweep put back: their stat data after that (the ctime moved).
+        var refreshed: [Int: stat] = [:]
+        /// Whether the index holds a submodule.
+        var submodules = false
+    }
+
+    private static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+
     /// One pass over the workspace against its index: removes every path that is not a tracked file or a
     /// folder holding one (what a fresh checkout would not have) and every tracked path a stage replaced
-    /// by another kind (a file by a link or a folder: libgit2 leaves a link where a file was, and must never
-    /// write through it), and restores the modes a checkout gives tracked regular files and folders.
-    /// Content is left to the checkout, which writes what is missing or differs.
+    /// by another kind (a file by a link or a folder: it must never be written through), and restores the
+    /// modes a checkout gives tracked regular files and folders. Content is left to the caller.
     ///
-    /// Returns the tracked paths whose content may differ from the index (missing, replaced, or with stat
-    /// data other than the index recorded, or racily clean: modified no earlier than `indexTime`).
-    private func sweepUntracked(_ directory: String, indexTime: timespec) throws -> Set<String> {
-        var index: OpaquePointer?
-        try Git.check(git_repository_index(&index, handle), "git_repository_index")
-        defer { git_index_free(index) }
-        // Read again if the file changed since this handle loaded it (a stage's `git add`); not forced:
-        // the handle was opened for this update, and each read of a 10,000-entry index costs as much
-        // as git's whole checkout.
-        try Git.check(git_index_read(index, 0), "git_index_read")
+    /// Tracked paths are looked up in the index itself (sorted: a binary search within the folder's
+    /// entries), so nothing is copied per entry; each entry's stat data is compared with `lstat`'s,
+    /// racily clean ones (modified no earlier than `indexTime`) being suspect, as in git.
+    private func sweepUntracked(_ directory: String, index: WorkspaceIndex, indexTime: timespec) throws -> WorkspaceSweep {
         let mask = ~Self.umask
-        // One table, one lookup per path: the mode a checkout gives it and where the index holds its
-        // stat data (read from the index when compared: the table stays small).
-        var files: [String: (mode: mode_t, position: Int)] = [:]
-        var folders: Set<String> = [""]
-        let count = git_index_entrycount(index)
-        files.reserveCapacity(count)
-        // Entries come sorted, so a file's folder is most often the one before's: checked without a String.
-        var lastFolder: UnsafeMutableRawBufferPointer? = nil
-        defer { lastFolder?.deallocate() }
-        for i in 0..<count {
-            guard let entry = git_index_get_byindex(index, i)?.pointee, let cPath = entry.path else { continue }
-            let path = String(cString: cPath)
-            switch entry.mode {
-            case GIT_FILEMODE_BLOB_EXECUTABLE.rawValue: files[path] = (0o755 & mask, i)
-            case GIT_FILEMODE_BLOB.rawValue: files[path] = (0o644 & mask, i)
-            case GIT_FILEMODE_COMMIT.rawValue: files[path] = (Self.submodule, i)
-            default: files[path] = (Self.link, i)
-            }
-            guard let slash = strrchr(cPath, 0x2F) else { continue }
-            let folderLength = cPath.distance(to: slash)
-            if let last = lastFolder, last.count == folderLength, memcmp(last.baseAddress!, cPath, folderLength) == 0 { continue }
-            lastFolder?.deallocate()
-            lastFolder = UnsafeMutableRawBufferPointer.allocate(byteCount: folderLength, alignment: 1)
-            lastFolder!.copyMemory(from: UnsafeRawBufferPointer(start: cPath, count: folderLength))
-            var parent = Substring(path)
-            while let slash = parent.lastIndex(of: "/") {
-                parent = parent[..<slash]
-                guard folders.insert(String(parent)).inserted else { break }
-            }
-        }
         let folderMode = 0o755 & mask
-        var suspects: Set<String> = []
-        var seen = 0
-        func stale(_ s: stat, _ e: git_index_entry) -> Bool {
-            func differs(_ t: timespec, _ i: git_index_time) -> Bool {
-                Int64(t.tv_sec) != Int64(i.seconds) || (i.nanoseconds != 0 && Int64(t.tv_nsec) != Int64(i.nanoseconds))
-            }
-            let racy = (Int64(e.mtime.seconds), Int64(e.mtime.nanoseconds)) >= (Int64(indexTime.tv_sec), Int64(indexTime.tv_nsec))
-            return racy || differs(s.st_mtim, e.mtime) || differs(s.st_ctim, e.ctime) || UInt64(s.st_size) != UInt64(e.file_size)
-                || UInt32(truncatingIfNeeded: s.st_ino) != e.ino
-        }
+        var sweep = WorkspaceSweep(states: [WorkspaceSweep.State](repeating: .missing, count: index.count))
+        // The path being looked up, grown and cut as the walk goes down and up.
+        var key: [UInt8] = []
+        key.reserveCapacity(4096)
 
-        func visit(_ relative: String) throws {
+        func visit(_ relative: String, _ range: Range<Int>) throws {
             let absolute = relative.isEmpty ? directory : directory + "/" + relative
             guard let stream = opendir(absolute) else { throw PlumbError("cannot read \(absolute): \(errnoText())") }
             defer { closedir(stream) }
-            // Entries are stat'ed and chmod'ed relative to the open folder: no path for the kernel to
-            // walk again, and no absolute path built per file (the full path only for messages and removals).
+            // Entries are stat'ed and chmod'ed relative to the open folder: no path for the kernel to walk again.
             let folderFD = dirfd(stream)
-            let prefix = relative.isEmpty ? "" : relative + "/"
+            let prefixLength = key.count
             while let entry = readdir(stream) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name == "." || name == ".." || (relative.isEmpty && name == ".git") { continue }
-                let path = prefix + name
                 var type = entry.pointee.d_type
+                // The entry's name where readdir left it, valid until the next readdir.
+                let cName = UnsafeRawPointer(entry).advanced(by: Self.direntNameOffset).assumingMemoryBound(to: CChar.self)
+                let name = UnsafeRawBufferPointer(start: cName, count: strlen(cName))
+                if (name.count == 1 && name[0] == 0x2E) || (name.count == 2 && name[0] == 0x2E && name[1] == 0x2E)
+                    || (prefixLength == 0 && name.count == 4 && memcmp(cName, ".git", 4) == 0) { continue }
+                key.removeSubrange(prefixLength...)
+                key.append(contentsOf: name)
+                // A tracked file of this name, or a tracked folder (entries under `name/`).
+                var file: Int? = nil
+                var folder: Range<Int>? = nil
+                key.withUnsafeBytes { k in
+                    let at = index.lowerBound(k, in: range)
+                    if at < range.upperBound && index.compare(at, k) == 0 { file = at; return }
+                }
+                if file == nil && type != UInt8(DT_REG) && type != UInt8(DT_LNK) {
+                    key.append(0x2F)
+                    key.withUnsafeBytes { k in
+                        let start = index.lowerBound(k, in: range)
+                        guard start < range.upperBound, index.hasPrefix(start, k) else { return }
+                        var end = start + 1, step = 1
+                        // Gallop, then search: a folder's entries are contiguous.
+                        while end < range.upperBound && index.hasPrefix(end, k) { end = min(range.upperBound, end + step); step *= 2 }
+                        var low = start + 1, high = end
+                        while low < high { let m = (low + high) / 2; if index.hasPrefix(m, k) { low = m + 1 } else { high = m } }
+                        folder = start..<low
+                    }
+                }
+                let path = { relative.isEmpty ? String(decoding: name, as: UTF8.self) : relative + "/" + String(decoding: name, as: UTF8.self) }
                 var s = stat()
-                let file = files[path]
-                let folder = file == nil && type != UInt8(DT_REG) && type != UInt8(DT_LNK) && folders.contains(path)
-                if type == UInt8(DT_UNKNOWN) || file != nil || folder {
-                    guard fstatat(folderFD, name, &s, AT_SYMLINK_NOFOLLOW) == 0 else { throw PlumbError("cannot read \(directory)/\(path): \(errnoText())") }
+                if type == UInt8(DT_UNKNOWN) || file != nil || folder != nil {
+                    guard fstatat(folderFD, cName, &s, AT_SYMLINK_NOFOLLOW) == 0 else {
+                        throw PlumbError("cannot read \(directory)/\(path()): \(errnoText())")
+                    }
                     type = (s.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (s.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_LNK)
                 }
-                if type == UInt8(DT_DIR), folder {
-                    if s.st_mode & 0o7777 != folderMode, fchmodat(folderFD, name, folderMode, 0) != 0 {
-                        throw PlumbError("cannot set the mode of \(directory)/\(path): \(errnoText())")
+                if type == UInt8(DT_DIR), let folder {
+                    if s.st_mode & 0o7777 != folderMode, fchmodat(folderFD, cName, folderMode, 0) != 0 {
+                        throw PlumbError("cannot set the mode of \(directory)/\(path()): \(errnoText())")
                     }
-                    try visit(path)
-                } else if let (mode, position) = file, type == (mode == Self.link ? UInt8(DT_LNK) : mode == Self.submodule ? UInt8(DT_DIR) : UInt8(DT_REG)),
-                          type != UInt8(DT_REG) || s.st_nlink == 1 {
-                    seen += 1
-                    if mode != Self.submodule, let e = git_index_get_byindex(index, position)?.pointee, stale(s, e) { suspects.insert(path) }
-                    if type == UInt8(DT_REG), s.st_mode & 0o7777 != mode, fchmodat(folderFD, name, mode, 0) != 0 {
-                        throw PlumbError("cannot set the mode of \(directory)/\(path): \(errnoText())")
-                    }
-                } else {
-                    // Also a tracked file with other hard links: a checkout writes none, and one may be a
-                    // cache object, which must be neither chmod'ed here nor written through by libgit2.
-                    if file != nil { suspects.insert(path) }
-                    try Self.removeTree(directory + "/" + path)
+                    try visit(path(), folder)
+                    continue
                 }
+                if let file {
+                    let mode = index.mode(file)
+                    let expected = mode == GIT_FILEMODE_LINK.rawValue ? UInt8(DT_LNK) : mode == GIT_FILEMODE_COMMIT.rawValue ? UInt8(DT_DIR) : UInt8(DT_REG)
+                    // A tracked file with other hard links is removed: a checkout writes none, and one may be a
+                    // cache object, which must be neither chmod'ed here nor written through.
+                    if type == expected && (type != UInt8(DT_REG) || s.st_nlink == 1) {
+                        if mode == GIT_FILEMODE_COMMIT.rawValue { sweep.submodules = true; sweep.states[file] = .clean; continue }
+                        let clean = index.matches(file, s, indexTime: indexTime)
+                        sweep.states[file] = clean ? .clean : .suspect
+                        let permissions = (mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue ? 0o755 : 0o644) & mask
+                        if type == UInt8(DT_REG), s.st_mode & 0o7777 != permissions {
+                            guard fchmodat(folderFD, cName, permissions, 0) == 0 else {
+                                throw PlumbError("cannot set the mode of \(directory)/\(path()): \(errnoText())")
+                            }
+                            // Its content is as clean as before; the index gets the ctime the chmod gave it.
+                            if clean, fstatat(folderFD, cName, &s, AT_SYMLINK_NOFOLLOW) == 0 { sweep.refreshed[file] = s }
+                        }
+                        continue
+                    }
+                }
+                try Self.removeTree(directory + "/" + path())
             }
         }
-        try visit("")
-        // Tracked paths not found (a stage deleted them, LFS pointers) must be written again.
-        if seen < files.count {
-            var s = stat()
-            for path in files.keys where lstat(directory + "/" + path, &s) != 0 { suspects.insert(path) }
-        }
-        return suspects
+        try visit("", 0..<index.count)
+        return sweep
     }
-
-    /// Stand-ins for a mode in `sweepUntracked`'s table of tracked paths: entries with no mode to restore.
-    private static let link: mode_t = 0, submodule: mode_t = 1
 
     /// The process's file-creation mask, which a checkout's modes go through (read without changing it).
     static var umask: mode_t {
