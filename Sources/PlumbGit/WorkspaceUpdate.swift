@@ -75,6 +75,15 @@ extension Repository {
                 try applyChanges(changes, sweep: sweep, index: index, directory: directory)
             }
         } else {
+            // libgit2 trusts a file whose mtime and size match its index entry (not its ctime or inode), so a
+            // same-size edit with its mtime put back would stay: a suspect that differs is removed first.
+            for i in 0..<index.count where sweep.states[i] == .suspect {
+                let path = directory + "/" + index.path(i)
+                let same = index.mode(i) == GIT_FILEMODE_LINK.rawValue ? nil : try sameContent(path, index.id(i))
+                if same == nil {
+                    guard unlink(path) == 0 || errno == ENOENT else { throw PlumbError("cannot remove \(path): \(errnoText())") }
+                }
+            }
             var paths: [String]? = nil
             if indexUntouched {
                 paths = changes.map(\.path)
