@@ -351,6 +351,24 @@ extension Repository {
 
     private static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
 
+    /// One folder's lstat calls, split between threads: each part fills only its own slots of `stats`
+    /// and `failures` (errno), from names that stay put until all parts are done.
+    private struct StatBatch: @unchecked Sendable {
+        let folder: Int32
+        let names: UnsafePointer<CChar>
+        let starts: UnsafePointer<Int>
+        let stated: UnsafeBufferPointer<Int>
+        let stats: UnsafeMutablePointer<stat>
+        let failures: UnsafeMutablePointer<Int32>
+
+        func run(part: Int, of parts: Int) {
+            for j in (stated.count * part / parts)..<(stated.count * (part + 1) / parts) {
+                let n = stated[j]
+                if fstatat(folder, names + starts[n], stats + n, AT_SYMLINK_NOFOLLOW) != 0 { failures[n] = errno }
+            }
+        }
+    }
+
     /// One pass over the workspace against its index: removes every path that is not a tracked file or a
     /// folder holding one (what a fresh checkout would not have) and every tracked path a stage replaced
     /// by another kind (a file by a link or a folder: it must never be written through), and restores the
@@ -374,71 +392,104 @@ extension Repository {
             // Entries are stat'ed and chmod'ed relative to the open folder: no path for the kernel to walk again.
             let folderFD = dirfd(stream)
             let prefixLength = key.count
+            // The folder's names, NUL-terminated one after another (readdir reuses its buffer), and their types.
+            var names: [CChar] = [], starts: [Int] = [], types: [UInt8] = []
             while let entry = readdir(stream) {
-                var type = entry.pointee.d_type
-                // The entry's name where readdir left it, valid until the next readdir.
                 let cName = UnsafeRawPointer(entry).advanced(by: Self.direntNameOffset).assumingMemoryBound(to: CChar.self)
-                let name = UnsafeRawBufferPointer(start: cName, count: strlen(cName))
-                if (name.count == 1 && name[0] == 0x2E) || (name.count == 2 && name[0] == 0x2E && name[1] == 0x2E)
-                    || (prefixLength == 0 && name.count == 4 && memcmp(cName, ".git", 4) == 0) { continue }
-                key.removeSubrange(prefixLength...)
-                key.append(contentsOf: name)
-                // A tracked file of this name, or a tracked folder (entries under `name/`).
-                var file: Int? = nil
-                var folder: Range<Int>? = nil
-                key.withUnsafeBytes { k in
-                    let at = index.lowerBound(k, in: range)
-                    if at < range.upperBound && index.compare(at, k) == 0 { file = at; return }
-                }
-                if file == nil && type != UInt8(DT_REG) && type != UInt8(DT_LNK) {
-                    key.append(0x2F)
+                let length = strlen(cName)
+                if (length == 1 && cName[0] == 0x2E) || (length == 2 && cName[0] == 0x2E && cName[1] == 0x2E)
+                    || (prefixLength == 0 && length == 4 && memcmp(cName, ".git", 4) == 0) { continue }
+                starts.append(names.count)
+                names.append(contentsOf: UnsafeBufferPointer(start: cName, count: length + 1))
+                types.append(entry.pointee.d_type)
+            }
+            try names.withUnsafeBufferPointer { nameBytes in
+                // What each name is in the index: a tracked file, a tracked folder (entries under `name/`), or neither.
+                var files = [Int](repeating: -1, count: starts.count)
+                var folders = [Range<Int>?](repeating: nil, count: starts.count)
+                var stated: [Int] = []
+                for n in 0..<starts.count {
+                    key.removeSubrange(prefixLength...)
+                    let cName = nameBytes.baseAddress! + starts[n]
+                    key.append(contentsOf: UnsafeRawBufferPointer(start: cName, count: strlen(cName)))
                     key.withUnsafeBytes { k in
-                        let start = index.lowerBound(k, in: range)
-                        guard start < range.upperBound, index.hasPrefix(start, k) else { return }
-                        var end = start + 1, step = 1
-                        // Gallop, then search: a folder's entries are contiguous.
-                        while end < range.upperBound && index.hasPrefix(end, k) { end = min(range.upperBound, end + step); step *= 2 }
-                        var low = start + 1, high = end
-                        while low < high { let m = (low + high) / 2; if index.hasPrefix(m, k) { low = m + 1 } else { high = m } }
-                        folder = start..<low
+                        let at = index.lowerBound(k, in: range)
+                        if at < range.upperBound && index.compare(at, k) == 0 { files[n] = at }
                     }
-                }
-                let path = { relative.isEmpty ? String(decoding: name, as: UTF8.self) : relative + "/" + String(decoding: name, as: UTF8.self) }
-                var s = stat()
-                if type == UInt8(DT_UNKNOWN) || file != nil || folder != nil {
-                    guard fstatat(folderFD, cName, &s, AT_SYMLINK_NOFOLLOW) == 0 else {
-                        throw PlumbError("cannot read \(directory)/\(path()): \(errnoText())")
-                    }
-                    type = (s.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (s.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_LNK)
-                }
-                if type == UInt8(DT_DIR), let folder {
-                    if s.st_mode & 0o7777 != folderMode, fchmodat(folderFD, cName, folderMode, 0) != 0 {
-                        throw PlumbError("cannot set the mode of \(directory)/\(path()): \(errnoText())")
-                    }
-                    try visit(path(), folder)
-                    continue
-                }
-                if let file {
-                    let mode = index.mode(file)
-                    let expected = mode == GIT_FILEMODE_LINK.rawValue ? UInt8(DT_LNK) : mode == GIT_FILEMODE_COMMIT.rawValue ? UInt8(DT_DIR) : UInt8(DT_REG)
-                    // A tracked file with other hard links is removed: a checkout writes none, and one may be a
-                    // cache object, which must be neither chmod'ed here nor written through.
-                    if type == expected && (type != UInt8(DT_REG) || s.st_nlink == 1) {
-                        if mode == GIT_FILEMODE_COMMIT.rawValue { sweep.submodules = true; sweep.states[file] = .clean; continue }
-                        let clean = index.matches(file, s, indexTime: indexTime)
-                        sweep.states[file] = clean ? .clean : .suspect
-                        let permissions = (mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue ? 0o755 : 0o644) & mask
-                        if type == UInt8(DT_REG), s.st_mode & 0o7777 != permissions {
-                            guard fchmodat(folderFD, cName, permissions, 0) == 0 else {
-                                throw PlumbError("cannot set the mode of \(directory)/\(path()): \(errnoText())")
-                            }
-                            // Its content is as clean as before; the index gets the ctime the chmod gave it.
-                            if clean, fstatat(folderFD, cName, &s, AT_SYMLINK_NOFOLLOW) == 0 { sweep.refreshed[file] = s }
+                    if files[n] < 0 && types[n] != UInt8(DT_REG) && types[n] != UInt8(DT_LNK) {
+                        key.append(0x2F)
+                        key.withUnsafeBytes { k in
+                            let start = index.lowerBound(k, in: range)
+                            guard start < range.upperBound, index.hasPrefix(start, k) else { return }
+                            var end = start + 1, step = 1
+                            // Gallop, then search: a folder's entries are contiguous.
+                            while end < range.upperBound && index.hasPrefix(end, k) { end = min(range.upperBound, end + step); step *= 2 }
+                            var low = start + 1, high = end
+                            while low < high { let m = (low + high) / 2; if index.hasPrefix(m, k) { low = m + 1 } else { high = m } }
+                            folders[n] = start..<low
                         }
+                    }
+                    if types[n] == UInt8(DT_UNKNOWN) || files[n] >= 0 || folders[n] != nil { stated.append(n) }
+                }
+                // One lstat per tracked path: the sweep's cost, all in the kernel's path lookup; a large folder's are
+                // split over two threads (as git's preload-index does for `git status`).
+                let blank = stat()
+                var stats = Array(repeating: blank, count: starts.count)
+                var failures = [Int32](repeating: 0, count: starts.count)
+                stats.withUnsafeMutableBufferPointer { out in
+                    failures.withUnsafeMutableBufferPointer { failed in
+                        stated.withUnsafeBufferPointer { stated in
+                            starts.withUnsafeBufferPointer { starts in
+                                let batch = StatBatch(folder: folderFD, names: nameBytes.baseAddress!, starts: starts.baseAddress!,
+                                                      stated: stated, stats: out.baseAddress!, failures: failed.baseAddress!)
+                                if stated.count < 512 { batch.run(part: 0, of: 1) } else {
+                                    DispatchQueue.concurrentPerform(iterations: 2) { batch.run(part: $0, of: 2) }
+                                }
+                            }
+                        }
+                    }
+                }
+                for n in 0..<starts.count {
+                    let cName = nameBytes.baseAddress! + starts[n]
+                    let path = { relative.isEmpty ? String(cString: cName) : relative + "/" + String(cString: cName) }
+                    guard failures[n] == 0 else { errno = failures[n]; throw PlumbError("cannot read \(directory)/\(path()): \(errnoText())") }
+                    var s = stats[n], type = types[n]
+                    if type == UInt8(DT_UNKNOWN) || files[n] >= 0 || folders[n] != nil {
+                        type = (s.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (s.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_LNK)
+                    }
+                    if type == UInt8(DT_DIR), let folder = folders[n] {
+                        if s.st_mode & 0o7777 != folderMode, fchmodat(folderFD, cName, folderMode, 0) != 0 {
+                            throw PlumbError("cannot set the mode of \(directory)/\(path()): \(errnoText())")
+                        }
+                        key.removeSubrange(prefixLength...)
+                        key.append(contentsOf: UnsafeRawBufferPointer(start: cName, count: strlen(cName)))
+                        key.append(0x2F)
+                        try visit(path(), folder)
                         continue
                     }
+                    let file = files[n]
+                    if file >= 0 {
+                        let mode = index.mode(file)
+                        let expected = mode == GIT_FILEMODE_LINK.rawValue ? UInt8(DT_LNK) : mode == GIT_FILEMODE_COMMIT.rawValue ? UInt8(DT_DIR) : UInt8(DT_REG)
+                        // A tracked file with other hard links is removed: a checkout writes none, and one may be a
+                        // cache object, which must be neither chmod'ed here nor written through.
+                        if type == expected && (type != UInt8(DT_REG) || s.st_nlink == 1) {
+                            if mode == GIT_FILEMODE_COMMIT.rawValue { sweep.submodules = true; sweep.states[file] = .clean; continue }
+                            let clean = index.matches(file, s, indexTime: indexTime)
+                            sweep.states[file] = clean ? .clean : .suspect
+                            let permissions = (mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue ? 0o755 : 0o644) & mask
+                            if type == UInt8(DT_REG), s.st_mode & 0o7777 != permissions {
+                                guard fchmodat(folderFD, cName, permissions, 0) == 0 else {
+                                    throw PlumbError("cannot set the mode of \(directory)/\(path()): \(errnoText())")
+                                }
+                                // Its content is as clean as before; the index gets the ctime the chmod gave it.
+                                if clean, fstatat(folderFD, cName, &s, AT_SYMLINK_NOFOLLOW) == 0 { sweep.refreshed[file] = s }
+                            }
+                            continue
+                        }
+                    }
+                    try Self.removeTree(directory + "/" + path())
                 }
-                try Self.removeTree(directory + "/" + path())
             }
         }
         try visit("", 0..<index.count)
