@@ -67,11 +67,15 @@ extension Repository {
     }
 
     /// Sets `values` in the config file at `path` alone (never the user's global or system config).
+    /// A value already set is not written again (each write rewrites the file under a lock).
     static func setLocalConfig(at path: String, _ values: [String: String]) throws {
         var config: OpaquePointer?
         try Git.check(git_config_open_ondisk(&config, path), "git_config_open_ondisk")
         defer { git_config_free(config) }
         for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+            var current = git_buf()
+            defer { git_buf_dispose(&current) }
+            if git_config_get_string_buf(&current, config, key) == 0, let set = current.ptr, String(cString: set) == value { continue }
             try Git.check(git_config_set_string(config, key, value), "git_config_set_string")
         }
     }

@@ -20,7 +20,7 @@ extension Repository {
     /// and its alternates point here. Anything else — no workspace, one from another clone or an older
     /// Plumb, an update cut short, any failure while updating — gives a fresh checkout.
     package func prepareWorkspace(_ commit: ObjectID, at directory: String) throws -> PreparedWorkspace {
-        if let previous = trustedWorkspace(at: directory) {
+        if let previous = Trace.measure("workspace trust check", { trustedWorkspace(at: directory) }) {
             do {
                 let lfs = try previous.workspace.moveWorkspace(at: directory, from: previous.commit, to: commit, repository: commonDirectory)
                 return PreparedWorkspace(workspace: previous.workspace, lfs: lfs, incremental: true)
@@ -63,9 +63,11 @@ extension Repository {
         guard let index = Trace.measure("workspace index read", { WorkspaceIndex(contentsOf: git + "/index") }) else {
             throw PlumbError("the index of \(directory) is not one Plumb updates in place")
         }
-        try WorkspaceStamp.remove(in: git)
-        // A stage may have changed them; the fresh checkout's values.
-        try Self.setLocalConfig(at: git + "/config", ["core.autocrlf": "false", "core.eol": "lf", "core.symlinks": "true"])
+        try Trace.measure("workspace stamp removed, config set") {
+            try WorkspaceStamp.remove(in: git)
+            // A stage may have changed them; the fresh checkout's values.
+            try Self.setLocalConfig(at: git + "/config", ["core.autocrlf": "false", "core.eol": "lf", "core.symlinks": "true"])
+        }
         let sweep = try Trace.measure("workspace sweep") { try sweepUntracked(directory, index: index, indexTime: indexStat.st_mtim) }
         let changes = try Trace.measure("workspace tree diff") { try treeChanges(from: old, to: new) }
 
@@ -94,9 +96,11 @@ extension Repository {
             }
             lfs = try Trace.measure("workspace LFS pointers") { try removeLFSPointers(from: directory) }
         }
-        var oid = new.raw
-        try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
-        try WorkspaceStamp(repository: repository, commit: new).write(in: git)
+        try Trace.measure("workspace HEAD and stamp written") {
+            var oid = new.raw
+            try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
+            try WorkspaceStamp(repository: repository, commit: new).write(in: git)
+        }
         return lfs
     }
 
