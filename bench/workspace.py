@@ -13,7 +13,8 @@ reads a param. Each round commits a new param value and times, in the same round
   - `git checkout --detach` of the same change in a linked worktree that follows the same commits
     (the floor), and the stage's command alone in that worktree.
 Prints medians, the ratio of the workspace update alone (as PLUMB_TRACE=1 reports it) to the
-`git checkout`, and the ratio reconcile / (git checkout + stage). Needs the release plumb (bench/run.sh
+`git checkout`, the ratio reconcile / (git checkout + stage), and the 1-minute load average before and
+after the size's rounds (the machine is shared: wall times move with it, the ratios less). Needs the release plumb (bench/run.sh
 builds it) unless --plumb names one. Writes nothing but bench/work/F-*.
 """
 import argparse
@@ -133,13 +134,14 @@ def main():
         raise SystemExit(f"no plumb at {args.plumb}: run `swift build -c release --product plumb` or pass --plumb")
     print(f"F reconcile vs tracked-repo size, one param changed, one tiny stage; median of {args.runs} runs (s)")
     print("| tracked files | reconcile, workspace updated | of which the update (PLUMB_TRACE) | reconcile, fresh checkout (before) "
-          "| `git checkout` of the change | stage alone | update / checkout | reconcile / (checkout + stage) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| `git checkout` of the change | stage alone | update / checkout | reconcile / (checkout + stage) | load average |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(s) for s in args.sizes.split(",")):
+        load = os.getloadavg()[0]
         m = case(n, args.runs, args.plumb)
         ratio = m["incremental"] / (m["git"] + m["stage"])
         print(f"| {n:,} | {m['incremental']:.3f} | {m['update']:.3f} | {m['fresh']:.3f} | {m['git']:.3f} | {m['stage']:.3f} "
-              f"| {m['update'] / m['git']:.1f}× | {ratio:.1f}× |")
+              f"| {m['update'] / m['git']:.1f}× | {ratio:.1f}× | {load:.1f}–{os.getloadavg()[0]:.1f} |")
         sys.stdout.flush()
 
 
