@@ -25,7 +25,7 @@ let package = Package(
         // The shared store's HTTP client (docs/decisions.md: why not URLSession).
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "PlumbCore", dependencies: ["CYAML", "CCrypto"]),
-        .target(name: "PlumbGit", dependencies: ["PlumbCore", "CGit2", "CCrypto"]),
+        .target(name: "PlumbGit", dependencies: ["PlumbCore", "CGit2"]),
         .target(name: "PlumbStore", dependencies: ["PlumbCore", "CCurl"]),
         .target(name: "PlumbEngine", dependencies: ["PlumbCore", "PlumbGit", "PlumbStore"]),
         .target(name: "PlumbCLI", dependencies: ["PlumbCore", "PlumbGit", "PlumbStore", "PlumbEngine"]),

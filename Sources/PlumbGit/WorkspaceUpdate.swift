@@ -48,54 +48,82 @@ extension Repository {
 
     /// Moves this workspace repository (at `directory`, holding `old`) to `new`: removes what is not a
     /// file of its index (stages' outputs, scratch files, ignored or not), gives tracked files and
-    /// folders the modes a checkout writes (the executor made deps read-only), then writes what differs
-    /// from `new`: the paths the two trees differ in, and the tracked files a stage changed.
-    ///
-    /// The writing and the index are done here (`applyChanges`, `WorkspaceIndex`) when the index is the
-    /// one the last checkout or update wrote; libgit2's checkout does it when a stage wrote the index
-    /// (`git add`, `git status`: it may name paths the commit lacks, so the whole workspace is compared)
-    /// or a submodule is involved.
+    /// folders the modes a checkout writes (the executor made deps read-only), then lets libgit2 write
+    /// what differs from `new` (FORCE: a tracked file a stage changed is rewritten too) and update the
+    /// index, looking only at the paths the trees differ in and the tracked files the sweep found changed
+    /// or missing. A suspect whose content is still its blob's only gets its stat data refreshed.
     private func moveWorkspace(at directory: String, from old: ObjectID, to new: ObjectID, repository: String) throws -> [LFSFile] {
         let git = directory + "/.git"
+        // An index written after the stamp (a stage's `git add` or `git status`) may name paths the commit
+        // lacks: then libgit2 compares the whole workspace; otherwise only the paths that can differ.
         var indexStat = stat(), stampStat = stat()
         let indexUntouched = stat(git + "/index", &indexStat) == 0 && stat(git + "/" + WorkspaceStamp.fileName, &stampStat) == 0
             && (indexStat.st_mtim.tv_sec, indexStat.st_mtim.tv_nsec) <= (stampStat.st_mtim.tv_sec, stampStat.st_mtim.tv_nsec)
-        guard let index = Trace.measure("workspace index read", { WorkspaceIndex(contentsOf: git + "/index") }) else {
-            throw PlumbError("the index of \(directory) is not one Plumb updates in place")
-        }
         try Trace.measure("workspace stamp removed, config set") {
             try WorkspaceStamp.remove(in: git)
             // A stage may have changed them; the fresh checkout's values.
             try Self.setLocalConfig(at: git + "/config", ["core.autocrlf": "false", "core.eol": "lf", "core.symlinks": "true"])
         }
+        var handleOfIndex: OpaquePointer?
+        try Trace.measure("workspace index read") {
+            // libgit2 reads the file once per handle (hashing all of it); the handle was opened for this update.
+            try Git.check(git_repository_index(&handleOfIndex, handle), "git_repository_index")
+        }
+        defer { git_index_free(handleOfIndex) }
+        let libgit2Index = handleOfIndex!
+        let index = IndexEntries(libgit2Index)
         let sweep = try Trace.measure("workspace sweep") { try sweepUntracked(directory, index: index, indexTime: indexStat.st_mtim) }
         let changes = try Trace.measure("workspace tree diff") { try treeChanges(from: old, to: new) }
 
-        let lfs: [LFSFile]
-        if indexUntouched, !sweep.submodules, !changes.contains(where: { $0.mode == GIT_FILEMODE_COMMIT.rawValue }) {
-            lfs = try Trace.measure("workspace write of \(changes.count) changed paths") {
-                try applyChanges(changes, sweep: sweep, index: index, directory: directory)
-            }
-        } else {
-            // libgit2 trusts a file whose mtime and size match its index entry (not its ctime or inode), so a
-            // same-size edit with its mtime put back would stay: a suspect that differs is removed first.
-            for i in 0..<index.count where sweep.states[i] == .suspect {
-                let path = directory + "/" + index.path(i)
-                let same = index.mode(i) == GIT_FILEMODE_LINK.rawValue ? nil : try sameContent(path, index.id(i))
-                if same == nil {
-                    guard unlink(path) == 0 || errno == ENOENT else { throw PlumbError("cannot remove \(path): \(errnoText())") }
+        // What libgit2 must look at, and the entries whose files are right but whose stat data moved.
+        var paths = changes.map(\.path)
+        var refreshed: [(path: String, mode: UInt32, id: git_oid, stat: stat)] = []
+        try Trace.measure("workspace suspects compared") {
+            for i in 0..<index.count {
+                switch sweep.states[i] {
+                case .clean:
+                    if let s = sweep.refreshed[i] { refreshed.append((index.path(i), index.mode(i), index.id(i), s)) }
+                case .missing:
+                    paths.append(index.path(i))
+                case .suspect:
+                    // libgit2 trusts a file whose mtime and size match its entry (not its ctime or inode), so a
+                    // same-size edit with its mtime put back would stay: one that differs is removed first.
+                    let path = index.path(i), absolute = directory + "/" + path
+                    if index.mode(i) != GIT_FILEMODE_LINK.rawValue, let s = try sameContent(absolute, index.id(i)) {
+                        refreshed.append((path, index.mode(i), index.id(i), s))
+                    } else {
+                        guard unlink(absolute) == 0 || errno == ENOENT else { throw PlumbError("cannot remove \(absolute): \(errnoText())") }
+                        paths.append(path)
+                    }
                 }
             }
-            var paths: [String]? = nil
-            if indexUntouched {
-                paths = changes.map(\.path)
-                for i in 0..<index.count where sweep.states[i] != .clean { paths!.append(index.path(i)) }
+            // Entries are copied out above: adding changes libgit2's entry table.
+            for item in refreshed {
+                var entry = git_index_entry()
+                entry.ctime = git_index_time(seconds: Int32(truncatingIfNeeded: item.stat.st_ctim.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: item.stat.st_ctim.tv_nsec))
+                entry.mtime = git_index_time(seconds: Int32(truncatingIfNeeded: item.stat.st_mtim.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: item.stat.st_mtim.tv_nsec))
+                entry.dev = UInt32(truncatingIfNeeded: item.stat.st_dev)
+                entry.ino = UInt32(truncatingIfNeeded: item.stat.st_ino)
+                entry.mode = item.mode
+                entry.uid = item.stat.st_uid
+                entry.gid = item.stat.st_gid
+                entry.file_size = UInt32(truncatingIfNeeded: item.stat.st_size)
+                entry.id = item.id
+                try item.path.withCString { cPath in
+                    entry.path = cPath
+                    try Git.check(git_index_add(libgit2Index, &entry), "git_index_add")
+                }
             }
-            try Trace.measure("workspace checkout of \(paths.map { "\($0.count) paths" } ?? "the whole tree")") {
-                try checkOutChanges(new, paths: paths)
-            }
-            lfs = try Trace.measure("workspace LFS pointers") { try removeLFSPointers(from: directory) }
         }
+        try Trace.measure("workspace checkout of \(indexUntouched ? "\(paths.count) paths" : "the whole tree")") {
+            if !indexUntouched || !paths.isEmpty {
+                // It writes the index, with the refreshed entries, when it is done.
+                try checkOutChanges(new, paths: indexUntouched ? Array(Set(paths)).sorted() : nil)
+            } else if !refreshed.isEmpty {
+                try Git.check(git_index_write(libgit2Index), "git_index_write")
+            }
+        }
+        let lfs = try Trace.measure("workspace LFS pointers") { try removeLFSPointers(from: directory) }
         try Trace.measure("workspace HEAD and stamp written") {
             var oid = new.raw
             try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
@@ -189,100 +217,6 @@ extension Repository {
         return changes
     }
 
-    /// Brings the swept workspace from the index's commit to the one `changes` lead to, and writes the
-    /// index a checkout of it would give: removed paths (and folders left empty) go, changed paths and
-    /// tracked files a stage changed are written from their blobs (a suspect whose content still matches
-    /// only gets its stat data refreshed), every other entry is written back as it was.
-    /// Returns the files stored in Git LFS, whose pointers are never written.
-    private func applyChanges(_ changes: [WorkspaceChange], sweep: WorkspaceSweep, index: WorkspaceIndex, directory: String) throws -> [LFSFile] {
-        var entries: [WorkspaceIndex.Entry] = []
-        entries.reserveCapacity(index.count + changes.count)
-        var writes: [(entry: Int, path: String, mode: UInt32, id: git_oid)] = []
-        var removals: [String] = []
-        var lfs: [LFSFile] = []
-        var rewritten = !changes.isEmpty
-
-        /// A file that must hold the blob `id` (entry `existing` of the index, if any): written, unless it is
-        /// an LFS pointer (then kept off the disk) or a suspect whose content still matches.
-        func want(_ path: String, mode: UInt32, id: git_oid, existing: Int?) throws {
-            if (mode == GIT_FILEMODE_BLOB.rawValue || mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue),
-               let pointer = try lfsPointerBlob(id) {
-                lfs.append(LFSFile(path: path, pointer: pointer, executable: mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue))
-                guard unlink(directory + "/" + path) == 0 || errno == ENOENT else {
-                    throw PlumbError("cannot remove the Git LFS pointer \(path) from \(directory): \(errnoText())")
-                }
-                entries.append(existing.map { .kept($0) } ?? .made(path: path, mode: mode, id: id, stat: nil))
-                return
-            }
-            if let existing, sweep.states[existing] == .suspect, mode != GIT_FILEMODE_LINK.rawValue,
-               let s = try sameContent(directory + "/" + path, id) {
-                entries.append(.made(path: path, mode: mode, id: id, stat: s))
-                return
-            }
-            writes.append((entries.count, path, mode, id))
-            entries.append(.made(path: path, mode: mode, id: id, stat: nil))
-        }
-        func keep(_ i: Int) throws {
-            switch sweep.states[i] {
-            case .clean:
-                if let s = sweep.refreshed[i] {
-                    rewritten = true
-                    entries.append(.made(path: index.path(i), mode: index.mode(i), id: index.id(i), stat: s))
-                } else {
-                    entries.append(.kept(i))
-                }
-            case .suspect, .missing:
-                rewritten = true
-                try want(index.path(i), mode: index.mode(i), id: index.id(i), existing: i)
-            }
-        }
-
-        var next = 0
-        for change in changes {
-            var key = Array(change.path.utf8)
-            let at = key.withUnsafeMutableBytes { index.lowerBound(UnsafeRawBufferPointer($0), in: next..<index.count) }
-            for i in next..<at { try keep(i) }
-            let existing = at < index.count && key.withUnsafeMutableBytes { index.compare(at, UnsafeRawBufferPointer($0)) } == 0 ? at : nil
-            next = existing.map { $0 + 1 } ?? at
-            if let mode = change.mode {
-                try want(change.path, mode: mode, id: change.id, existing: nil)
-            } else {
-                removals.append(change.path)
-            }
-        }
-        for i in next..<index.count { try keep(i) }
-        guard rewritten else { return lfs }
-
-        for path in removals {
-            guard unlink(directory + "/" + path) == 0 || errno == ENOENT else {
-                throw PlumbError("cannot remove \(directory)/\(path): \(errnoText())")
-            }
-            // Folders left empty go, as a checkout would not make them.
-            var folder = Substring(path)
-            while let slash = folder.lastIndex(of: "/") {
-                folder = folder[..<slash]
-                if rmdir(directory + "/" + folder) != 0 { break }
-            }
-        }
-        for write in writes {
-            let s = try writeBlob(write.id, mode: write.mode, to: directory, write.path)
-            entries[write.entry] = .made(path: write.path, mode: write.mode, id: write.id, stat: s)
-        }
-        try index.write(entries, to: directory + "/.git/index")
-        return lfs
-    }
-
-    /// The pointer a blob holds when it is a Git LFS pointer (only blobs of a pointer's size are read).
-    private func lfsPointerBlob(_ id: git_oid) throws -> LFSPointer? {
-        var oid = id, size = 0, type = GIT_OBJECT_INVALID
-        var odb: OpaquePointer?
-        try Git.check(git_repository_odb(&odb, handle), "git_repository_odb")
-        defer { git_odb_free(odb) }
-        try Git.check(git_odb_read_header(&size, &type, odb, &oid), "git_odb_read_header")
-        guard type == GIT_OBJECT_BLOB, size >= LFSPointer.minimumSize, size < LFSPointer.maximumSize else { return nil }
-        return LFSPointer(parsing: try blob(ObjectID(id)))
-    }
-
     /// The file's stat data when it is a regular file holding exactly the blob `id`, else nil.
     private func sameContent(_ path: String, _ id: git_oid) throws -> stat? {
         var s = stat(), size = 0, type = GIT_OBJECT_INVALID, oid = id
@@ -297,50 +231,6 @@ extension Repository {
         return s
     }
 
-    /// Writes the blob `id` at `path` under `directory` as a checkout does (a new file with mode 644 or 755
-    /// through the umask, or a link), making its folders; returns its stat data for the index.
-    private func writeBlob(_ id: git_oid, mode: UInt32, to directory: String, _ path: String) throws -> stat {
-        var oid = id
-        var blob: OpaquePointer?
-        try Git.check(git_blob_lookup(&blob, handle, &oid), "git_blob_lookup")
-        defer { git_blob_free(blob) }
-        let size = Int(git_blob_rawsize(blob))
-        let content = git_blob_rawcontent(blob)
-        let absolute = directory + "/" + path
-        guard unlink(absolute) == 0 || errno == ENOENT else { throw PlumbError("cannot remove \(absolute): \(errnoText())") }
-        var s = stat()
-        if mode == GIT_FILEMODE_LINK.rawValue {
-            let target = String(decoding: UnsafeRawBufferPointer(start: content, count: size), as: UTF8.self)
-            var made = symlink(target, absolute)
-            if made != 0 && errno == ENOENT { try makeFolders(of: path, in: directory); made = symlink(target, absolute) }
-            guard made == 0, lstat(absolute, &s) == 0 else { throw PlumbError("cannot write \(absolute): \(errnoText())") }
-            return s
-        }
-        let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
-        let permissions: mode_t = mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue ? 0o755 : 0o644
-        var fd = open(absolute, flags, permissions)
-        if fd < 0 && errno == ENOENT { try makeFolders(of: path, in: directory); fd = open(absolute, flags, permissions) }
-        guard fd >= 0 else { throw PlumbError("cannot write \(absolute): \(errnoText())") }
-        defer { close(fd) }
-        var done = 0
-        while done < size {
-            let n = Glibc.write(fd, content! + done, size - done)
-            guard n > 0 else { throw PlumbError("cannot write \(absolute): \(errnoText())") }
-            done += n
-        }
-        guard fstat(fd, &s) == 0 else { throw PlumbError("cannot read \(absolute): \(errnoText())") }
-        return s
-    }
-
-    /// Makes the folders above `path` (mode 755 through the umask, as a checkout's).
-    private func makeFolders(of path: String, in directory: String) throws {
-        var folder = directory
-        for component in path.split(separator: "/").dropLast() {
-            folder += "/" + component
-            guard mkdir(folder, 0o755) == 0 || errno == EEXIST else { throw PlumbError("cannot make \(folder): \(errnoText())") }
-        }
-    }
-
     /// What the sweep found of each index entry.
     struct WorkspaceSweep {
         enum State: UInt8 { case clean, suspect, missing }
@@ -349,8 +239,6 @@ extension Repository {
         var states: [State]
         /// Clean entries whose mode the sweep put back: their stat data after that (the ctime moved).
         var refreshed: [Int: stat] = [:]
-        /// Whether the index holds a submodule.
-        var submodules = false
     }
 
     private static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
@@ -381,7 +269,7 @@ extension Repository {
     /// Tracked paths are looked up in the index itself (sorted: a binary search within the folder's
     /// entries), so nothing is copied per entry; each entry's stat data is compared with `lstat`'s,
     /// racily clean ones (modified no earlier than `indexTime`) being suspect, as in git.
-    private func sweepUntracked(_ directory: String, index: WorkspaceIndex, indexTime: timespec) throws -> WorkspaceSweep {
+    private func sweepUntracked(_ directory: String, index: IndexEntries, indexTime: timespec) throws -> WorkspaceSweep {
         let mask = ~Self.umask
         let folderMode = 0o755 & mask
         var sweep = WorkspaceSweep(states: [WorkspaceSweep.State](repeating: .missing, count: index.count))
@@ -478,7 +366,7 @@ extension Repository {
                         // A tracked file with other hard links is removed: a checkout writes none, and one may be a
                         // cache object, which must be neither chmod'ed here nor written through.
                         if type == expected && (type != UInt8(DT_REG) || s.st_nlink == 1) {
-                            if mode == GIT_FILEMODE_COMMIT.rawValue { sweep.submodules = true; sweep.states[file] = .clean; continue }
+                            if mode == GIT_FILEMODE_COMMIT.rawValue { sweep.states[file] = .clean; continue }
                             let clean = index.matches(file, s, indexTime: indexTime)
                             sweep.states[file] = clean ? .clean : .suspect
                             let permissions = (mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue ? 0o755 : 0o644) & mask

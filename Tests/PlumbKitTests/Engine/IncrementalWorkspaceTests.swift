@@ -353,7 +353,7 @@ private func snapshot(_ root: String) throws -> Set<String> {
 }
 
 /// `git status` in the workspace, with untracked and ignored files listed one by one; without the
-/// index refresh it would write (which would make the next update take libgit2's path).
+/// index refresh it would write (after which the next update compares the whole workspace).
 private func gitStatus(_ workspace: String) throws -> String {
     let result = try runProcess("/usr/bin/git", ["status", "--porcelain", "--untracked-files=all", "--ignored"], in: workspace,
                                 environment: ["GIT_OPTIONAL_LOCKS": "0"])
