@@ -115,15 +115,20 @@ extension Repository {
                 }
             }
         }
-        try Trace.measure("workspace checkout of \(indexUntouched ? "\(paths.count) paths" : "the whole tree")") {
-            if !indexUntouched || !paths.isEmpty {
+        let written = indexUntouched ? Array(Set(paths)).sorted() : nil
+        try Trace.measure("workspace checkout of \(written.map { "\($0.count) paths" } ?? "the whole tree")") {
+            if written?.isEmpty != true {
                 // It writes the index, with the refreshed entries, when it is done.
-                try checkOutChanges(new, paths: indexUntouched ? Array(Set(paths)).sorted() : nil)
+                try checkOutChanges(new, paths: written)
             } else if !refreshed.isEmpty {
                 try Git.check(git_index_write(libgit2Index), "git_index_write")
             }
         }
-        let lfs = try Trace.measure("workspace LFS pointers") { try removeLFSPointers(from: directory) }
+        // An LFS file is never on disk, so always among the written paths; a refreshed one is there for a
+        // stage that wrote a pointer's text itself.
+        let lfs = try Trace.measure("workspace LFS pointers") {
+            try removeLFSPointers(from: directory, among: written.map { $0 + refreshed.map(\.path) })
+        }
         try Trace.measure("workspace HEAD and stamp written") {
             var oid = new.raw
             try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
