@@ -76,7 +76,7 @@ extension Repository {
         let changes = try Trace.measure("workspace tree diff") { try treeChanges(from: old, to: new) }
 
         // What libgit2 must look at, and the entries whose files are right but whose stat data moved.
-        var paths = changes.map(\.path)
+        var paths = changes
         var refreshed: [(path: String, mode: UInt32, id: git_oid, stat: stat)] = []
         try Trace.measure("workspace suspects compared") {
             for i in 0..<index.count {
@@ -159,17 +159,11 @@ extension Repository {
         }
     }
 
-    /// A path whose tree entry differs between the two commits: its new mode and blob, or none (removed).
-    struct WorkspaceChange {
-        var path: String
-        var mode: UInt32?
-        var id: git_oid
-    }
-
-    /// What differs between two commits' trees, file by file, sorted as the index is (bytewise by path).
-    /// Subtrees with the same id are skipped unread: the cost follows the change (libgit2's tree-to-tree
+    /// The paths of files (blobs, links, submodules) whose entries differ between two commits' trees:
+    /// changed, added or removed; a file turned into a folder gives the file and the folder's files.
+    /// Subtrees with the same id are skipped unread, so the cost follows the change (libgit2's tree-to-tree
     /// diff reads and compares every entry of both trees, 33M instructions at 10,000 files).
-    func treeChanges(from old: ObjectID, to new: ObjectID) throws -> [WorkspaceChange] {
+    func treeChanges(from old: ObjectID, to new: ObjectID) throws -> [String] {
         func rootTree(_ commit: ObjectID) throws -> OpaquePointer {
             var oid = try self.commit(commit).tree.raw
             var tree: OpaquePointer?
@@ -181,7 +175,7 @@ extension Repository {
             try Git.check(git_tree_lookup(&tree, handle, git_tree_entry_id(entry)), "git_tree_lookup")
             return tree!
         }
-        var changes: [WorkspaceChange] = []
+        var changes: [String] = []
         func compare(_ a: OpaquePointer?, _ b: OpaquePointer?, _ prefix: String) throws {
             let countA = a.map { git_tree_entrycount($0) } ?? 0, countB = b.map { git_tree_entrycount($0) } ?? 0
             var i = 0, j = 0
@@ -201,18 +195,15 @@ extension Repository {
                         defer { git_tree_free(ta); git_tree_free(tb) }
                         try compare(ta, tb, path + "/")
                     } else {
-                        changes.append(WorkspaceChange(path: path, mode: git_tree_entry_filemode(eb).rawValue, id: git_tree_entry_id(eb).pointee))
+                        changes.append(path)
                     }
                 } else if isTree {
                     let t = try subtree(entry)
                     defer { git_tree_free(t) }
                     if order < 0 { i += 1; try compare(t, nil, path + "/") } else { j += 1; try compare(nil, t, path + "/") }
-                } else if order < 0 {
-                    i += 1
-                    changes.append(WorkspaceChange(path: path, mode: nil, id: git_oid()))
                 } else {
-                    j += 1
-                    changes.append(WorkspaceChange(path: path, mode: git_tree_entry_filemode(entry).rawValue, id: git_tree_entry_id(entry).pointee))
+                    if order < 0 { i += 1 } else { j += 1 }
+                    changes.append(path)
                 }
             }
         }

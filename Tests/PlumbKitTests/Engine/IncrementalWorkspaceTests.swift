@@ -147,6 +147,29 @@ import Testing
         #expect(throws: Never.self) { _ = try Repository(at: workspace).removeLFSPointers(from: workspace) }
     }
 
+    /// The tree diff that skips equal subtrees names exactly the files `git diff --name-only` names.
+    @Test func treeChangesAgreeWithGit() throws {
+        let scratch = try ScratchRepository()
+        for i in 0..<20 { try scratch.write("same/\(i).txt", "\(i)\n") }
+        try scratch.write("deep/a/b/c.txt", "c\n"); try scratch.write("deep/a/keep.txt", "k\n")
+        try scratch.write("p", "file\n"); try scratch.write("q/inner.txt", "q\n"); try scratch.write("mode.sh", "x\n")
+        symlink("p", scratch.root + "/link")
+        let a = try scratch.commit("A")
+        try scratch.write("deep/a/b/c.txt", "c2\n")
+        try scratch.remove("p"); try scratch.write("p/now.txt", "folder\n")
+        try scratch.remove("q"); try scratch.write("q", "a file\n")
+        chmod(scratch.root + "/mode.sh", 0o755)
+        try scratch.remove("link"); symlink("mode.sh", scratch.root + "/link")
+        try scratch.write("new/added.txt", "n\n")
+        let b = try scratch.commit("B")
+        let git = try runProcess("/usr/bin/git", ["diff", "--name-only", "--no-renames", a.hex, b.hex], in: scratch.root)
+        #expect(git.status == 0)
+        let expected = git.stdout.split(separator: "\n").map(String.init)
+        #expect(try scratch.repository.treeChanges(from: a, to: b) == expected)
+        #expect(try scratch.repository.treeChanges(from: b, to: a) == expected)
+        #expect(try scratch.repository.treeChanges(from: a, to: a).isEmpty)
+    }
+
     /// A stage that `git add`s its output and runs `git status` (which rewrites the index) leaves nothing behind.
     @Test func stageUsingGitInTheWorkspace() throws {
         let scratch = try ScratchRepository()
