@@ -4,6 +4,7 @@
     bench/workspace.py                       # 1,000 and 10,000 tracked files, 5 runs each
     bench/workspace.py --sizes 1000,10000,100000 --runs 3
     bench/workspace.py --plumb /tmp/plumb-old
+    bench/workspace.py --paired /tmp/plumb-old,.build/release/plumb --runs 11   # updates only, same rounds
 
 For each size, a repository tracking N files of 100 bytes (1,000 per folder) and one tiny stage that
 reads a param. Each round commits a new param value and times, in the same round:
@@ -13,7 +14,8 @@ reads a param. Each round commits a new param value and times, in the same round
   - `git checkout --detach` of the same change in a linked worktree that follows the same commits
     (the floor), and the stage's command alone in that worktree.
 Prints medians, the ratio of the workspace update alone (as PLUMB_TRACE=1 reports it) to the
-`git checkout`, and the ratio reconcile / (git checkout + stage). Needs the release plumb (bench/run.sh
+`git checkout`, the ratio reconcile / (git checkout + stage), and the 1-minute load average before and
+after the size's rounds (the machine is shared: wall times move with it, the ratios less). Needs the release plumb (bench/run.sh
 builds it) unless --plumb names one. Writes nothing but bench/work/F-*.
 """
 import argparse
@@ -123,23 +125,59 @@ def case(n, runs, plumb):
     return {k: statistics.median(v) for k, v in got.items()}
 
 
+def paired(n, runs, plumbs):
+    """Each round commits a change and, for each binary in turn, times its update (PLUMB_TRACE) and then
+    `git checkout` of the same commit: the binaries share whatever load the machine has that minute."""
+    path, floor = generate(n, plumbs[0])
+    counter = [0]
+    got = {p: ([], []) for p in plumbs}
+    for r in range(runs + 1):  # the first round warms caches up and is not counted
+        for plumb in plumbs:
+            counter[0] += 1
+            write(os.path.join(path, "spec/params.yaml"), f"train:\n  lr: {counter[0] * 1e-5:.5f}\n")
+            sh(["git", "commit", "-q", "-am", f"lr {counter[0]}"], path)
+            _, update = traced([plumb, "reconcile", "--quiet"], path, "workspace updated in place")
+            if update is None:
+                raise SystemExit(f"{path}: {plumb} did not update its workspace in place")
+            head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True).stdout.strip()
+            git = timed(["git", "checkout", "-q", "--detach", head], floor)
+            if r:
+                got[plumb][0].append(update)
+                got[plumb][1].append(git)
+    return {p: (statistics.median(u), statistics.median(g)) for p, (u, g) in got.items()}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000", help="tracked files per repository (100000 takes minutes to set up)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--plumb", default=os.path.join(ROOT, ".build", "release", "plumb"))
+    ap.add_argument("--paired", help="comma-separated plumb binaries: only the update, each against git checkout in the same rounds")
     args = ap.parse_args()
+    if args.paired:
+        plumbs = args.paired.split(",")
+        print(f"F update vs git checkout, paired rounds, median of {args.runs} (ms)")
+        print("| tracked files | " + " | ".join(f"{os.path.basename(p)}: update / checkout" for p in plumbs) + " | load average |")
+        print("|---:|" + "---:|" * len(plumbs) + "---:|")
+        for n in (int(s) for s in args.sizes.split(",")):
+            load = os.getloadavg()[0]
+            m = paired(n, args.runs, plumbs)
+            cells = " | ".join(f"{u * 1e3:.1f} / {g * 1e3:.1f} = {u / g:.2f}×" for u, g in (m[p] for p in plumbs))
+            print(f"| {n:,} | {cells} | {load:.1f}–{os.getloadavg()[0]:.1f} |")
+            sys.stdout.flush()
+        return
     if not os.access(args.plumb, os.X_OK):
         raise SystemExit(f"no plumb at {args.plumb}: run `swift build -c release --product plumb` or pass --plumb")
     print(f"F reconcile vs tracked-repo size, one param changed, one tiny stage; median of {args.runs} runs (s)")
     print("| tracked files | reconcile, workspace updated | of which the update (PLUMB_TRACE) | reconcile, fresh checkout (before) "
-          "| `git checkout` of the change | stage alone | update / checkout | reconcile / (checkout + stage) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| `git checkout` of the change | stage alone | update / checkout | reconcile / (checkout + stage) | load average |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in (int(s) for s in args.sizes.split(",")):
+        load = os.getloadavg()[0]
         m = case(n, args.runs, args.plumb)
         ratio = m["incremental"] / (m["git"] + m["stage"])
         print(f"| {n:,} | {m['incremental']:.3f} | {m['update']:.3f} | {m['fresh']:.3f} | {m['git']:.3f} | {m['stage']:.3f} "
-              f"| {m['update'] / m['git']:.1f}× | {ratio:.1f}× |")
+              f"| {m['update'] / m['git']:.1f}× | {ratio:.1f}× | {load:.1f}–{os.getloadavg()[0]:.1f} |")
         sys.stdout.flush()
 
 

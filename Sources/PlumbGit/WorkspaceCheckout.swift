@@ -43,16 +43,19 @@ extension Repository {
     }
 
     /// Finds the files of the workspace's index stored in Git LFS and removes their pointers from
-    /// `directory`, wherever a checkout wrote them.
-    func removeLFSPointers(from directory: String) throws -> [LFSFile] {
+    /// `directory`, wherever a checkout wrote them. `among`: only those paths were written (an update
+    /// checks out the paths that differ, and an LFS file is always among them, never being on disk).
+    func removeLFSPointers(from directory: String, among paths: [String]? = nil) throws -> [LFSFile] {
         // The index holds every file with the size just written (the blob's, filters being off), so only
         // blobs of a pointer's size are read: no object is opened for the others.
         var index: OpaquePointer?
         try Git.check(git_repository_index(&index, handle), "git_repository_index")
         defer { git_index_free(index) }
         var lfs: [LFSFile] = []
-        for i in 0..<git_index_entrycount(index) {
-            guard let entry = git_index_get_byindex(index, i)?.pointee else { continue }
+        let entries: [UnsafePointer<git_index_entry>] = paths.map { $0.compactMap { git_index_get_bypath(index, $0, 0) } }
+            ?? (0..<git_index_entrycount(index)).compactMap { git_index_get_byindex(index, $0) }
+        for found in entries {
+            let entry = found.pointee
             let executable = entry.mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue
             guard entry.mode == GIT_FILEMODE_BLOB.rawValue || executable,
                   Int(entry.file_size) >= LFSPointer.minimumSize, Int(entry.file_size) < LFSPointer.maximumSize,
@@ -67,11 +70,15 @@ extension Repository {
     }
 
     /// Sets `values` in the config file at `path` alone (never the user's global or system config).
+    /// A value already set is not written again (each write rewrites the file under a lock).
     static func setLocalConfig(at path: String, _ values: [String: String]) throws {
         var config: OpaquePointer?
         try Git.check(git_config_open_ondisk(&config, path), "git_config_open_ondisk")
         defer { git_config_free(config) }
         for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+            var current = git_buf()
+            defer { git_buf_dispose(&current) }
+            if git_config_get_string_buf(&current, config, key) == 0, let set = current.ptr, String(cString: set) == value { continue }
             try Git.check(git_config_set_string(config, key, value), "git_config_set_string")
         }
     }

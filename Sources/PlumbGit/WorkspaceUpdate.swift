@@ -20,7 +20,7 @@ extension Repository {
     /// and its alternates point here. Anything else — no workspace, one from another clone or an older
     /// Plumb, an update cut short, any failure while updating — gives a fresh checkout.
     package func prepareWorkspace(_ commit: ObjectID, at directory: String) throws -> PreparedWorkspace {
-        if let previous = trustedWorkspace(at: directory) {
+        if let previous = Trace.measure("workspace trust check", { trustedWorkspace(at: directory) }) {
             do {
                 let lfs = try previous.workspace.moveWorkspace(at: directory, from: previous.commit, to: commit, repository: commonDirectory)
                 return PreparedWorkspace(workspace: previous.workspace, lfs: lfs, incremental: true)
@@ -49,36 +49,105 @@ extension Repository {
     /// Moves this workspace repository (at `directory`, holding `old`) to `new`: removes what is not a
     /// file of its index (stages' outputs, scratch files, ignored or not), gives tracked files and
     /// folders the modes a checkout writes (the executor made deps read-only), then lets libgit2 write
-    /// what differs from `new` (FORCE: a tracked file a stage changed is rewritten too) and update the index,
-    /// looking only at the paths the trees differ in and those the sweep suspects.
+    /// what differs from `new` (FORCE: a tracked file a stage changed is rewritten too) and update the
+    /// index, looking only at the paths the trees differ in and the tracked files the sweep found changed
+    /// or missing. A suspect whose content is still its blob's only gets its stat data refreshed.
     private func moveWorkspace(at directory: String, from old: ObjectID, to new: ObjectID, repository: String) throws -> [LFSFile] {
         let git = directory + "/.git"
         // An index written after the stamp (a stage's `git add` or `git status`) may name paths the commit
         // lacks: then libgit2 compares the whole workspace; otherwise only the paths that can differ.
-        var index = stat(), stamp = stat()
-        let indexUntouched = stat(git + "/index", &index) == 0 && stat(git + "/" + WorkspaceStamp.fileName, &stamp) == 0
-            && (index.st_mtim.tv_sec, index.st_mtim.tv_nsec) <= (stamp.st_mtim.tv_sec, stamp.st_mtim.tv_nsec)
-        try WorkspaceStamp.remove(in: git)
-        // A stage may have changed them; the fresh checkout's values.
-        try Self.setLocalConfig(at: git + "/config", ["core.autocrlf": "false", "core.eol": "lf", "core.symlinks": "true"])
-        let suspects = try Trace.measure("workspace sweep") { try sweepUntracked(directory, indexTime: index.st_mtim) }
-        let paths = try Trace.measure("workspace tree diff") {
-            indexUntouched ? Array(Set(try changedPaths(from: old, to: new)).union(suspects)).sorted() : nil
+        var indexStat = stat(), stampStat = stat()
+        let indexUntouched = stat(git + "/index", &indexStat) == 0 && stat(git + "/" + WorkspaceStamp.fileName, &stampStat) == 0
+            && (indexStat.st_mtim.tv_sec, indexStat.st_mtim.tv_nsec) <= (stampStat.st_mtim.tv_sec, stampStat.st_mtim.tv_nsec)
+        try Trace.measure("workspace stamp removed, config set") {
+            try WorkspaceStamp.remove(in: git)
+            // A stage may have changed them; the fresh checkout's values.
+            try Self.setLocalConfig(at: git + "/config", ["core.autocrlf": "false", "core.eol": "lf", "core.symlinks": "true"])
         }
-        var oid = new.raw
-        if paths?.isEmpty == true {
-            try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
-            let lfs = try removeLFSPointers(from: directory)
-            try WorkspaceStamp(repository: repository, commit: new).write(in: git)
-            return lfs
+        var handleOfIndex: OpaquePointer?
+        try Trace.measure("workspace index read") {
+            // libgit2 reads the file once per handle (hashing all of it); the handle was opened for this update.
+            try Git.check(git_repository_index(&handleOfIndex, handle), "git_repository_index")
         }
+        defer { git_index_free(handleOfIndex) }
+        let libgit2Index = handleOfIndex!
+        let index = IndexEntries(libgit2Index)
+        let sweep = try Trace.measure("workspace sweep") { try sweepUntracked(directory, index: index, indexTime: indexStat.st_mtim) }
+        let changes = try Trace.measure("workspace tree diff") { try treeChanges(from: old, to: new) }
 
+        // What libgit2 must look at, and the entries whose files are right but whose stat data moved.
+        var paths = changes
+        var refreshed: [(path: String, mode: UInt32, id: git_oid, stat: stat)] = []
+        try Trace.measure("workspace suspects compared") {
+            for i in 0..<index.count {
+                switch sweep.states[i] {
+                case .clean:
+                    if let s = sweep.refreshed[i] { refreshed.append((index.path(i), index.mode(i), index.id(i), s)) }
+                case .missing:
+                    paths.append(index.path(i))
+                case .suspect:
+                    // libgit2 trusts a file whose mtime and size match its entry (not its ctime or inode), so a
+                    // same-size edit with its mtime put back would stay: one that differs is removed first.
+                    let path = index.path(i), absolute = directory + "/" + path
+                    if index.mode(i) != GIT_FILEMODE_LINK.rawValue, let s = try sameContent(absolute, index.id(i)) {
+                        refreshed.append((path, index.mode(i), index.id(i), s))
+                    } else {
+                        guard unlink(absolute) == 0 || errno == ENOENT else { throw PlumbError("cannot remove \(absolute): \(errnoText())") }
+                        paths.append(path)
+                    }
+                }
+            }
+            // Entries are copied out above: adding changes libgit2's entry table.
+            for item in refreshed {
+                var entry = git_index_entry()
+                entry.ctime = git_index_time(seconds: Int32(truncatingIfNeeded: item.stat.st_ctim.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: item.stat.st_ctim.tv_nsec))
+                entry.mtime = git_index_time(seconds: Int32(truncatingIfNeeded: item.stat.st_mtim.tv_sec), nanoseconds: UInt32(truncatingIfNeeded: item.stat.st_mtim.tv_nsec))
+                entry.dev = UInt32(truncatingIfNeeded: item.stat.st_dev)
+                entry.ino = UInt32(truncatingIfNeeded: item.stat.st_ino)
+                entry.mode = item.mode
+                entry.uid = item.stat.st_uid
+                entry.gid = item.stat.st_gid
+                entry.file_size = UInt32(truncatingIfNeeded: item.stat.st_size)
+                entry.id = item.id
+                try item.path.withCString { cPath in
+                    entry.path = cPath
+                    try Git.check(git_index_add(libgit2Index, &entry), "git_index_add")
+                }
+            }
+        }
+        let written = indexUntouched ? Array(Set(paths)).sorted() : nil
+        try Trace.measure("workspace checkout of \(written.map { "\($0.count) paths" } ?? "the whole tree")") {
+            if written?.isEmpty != true {
+                // It writes the index, with the refreshed entries, when it is done.
+                try checkOutChanges(new, paths: written)
+            } else if !refreshed.isEmpty {
+                try Git.check(git_index_write(libgit2Index), "git_index_write")
+            }
+        }
+        // An LFS file is never on disk, so always among the written paths; a refreshed one is there for a
+        // stage that wrote a pointer's text itself.
+        let lfs = try Trace.measure("workspace LFS pointers") {
+            try removeLFSPointers(from: directory, among: written.map { $0 + refreshed.map(\.path) })
+        }
+        try Trace.measure("workspace HEAD and stamp written") {
+            var oid = new.raw
+            try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
+            try WorkspaceStamp(repository: repository, commit: new).write(in: git)
+        }
+        return lfs
+    }
+
+    /// libgit2 writes what differs from `commit` and updates the index: among `paths`, or everywhere (nil).
+    /// FORCE: a tracked file a stage changed is rewritten too; the baseline is HEAD (the previous commit).
+    private func checkOutChanges(_ commit: ObjectID, paths: [String]?) throws {
+        if paths?.isEmpty == true { return }
+        var oid = commit.raw
         var object: OpaquePointer?
         try Git.check(git_object_lookup(&object, handle, &oid, GIT_OBJECT_COMMIT), "git_object_lookup")
         defer { git_object_free(object) }
         var options = git_checkout_options()
         git_checkout_options_init(&options, UInt32(GIT_CHECKOUT_OPTIONS_VERSION))
-        // The baseline is HEAD (`old`); REMOVE_UNTRACKED also covers a path a stage added to the index.
+        // REMOVE_UNTRACKED also covers a path a stage added to the index.
         options.checkout_strategy = GIT_CHECKOUT_FORCE.rawValue | GIT_CHECKOUT_REMOVE_UNTRACKED.rawValue
             | (paths == nil ? 0 : GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH.rawValue)
         options.disable_filters = 1
@@ -86,127 +155,234 @@ extension Repository {
         defer { cPaths.forEach { free($0) } }
         try cPaths.withUnsafeMutableBufferPointer { buffer in
             options.paths = git_strarray(strings: buffer.baseAddress, count: buffer.count)
-            try Trace.measure("workspace checkout of \(paths.map { "\($0.count) paths" } ?? "the whole tree")") {
-                try Git.check(git_checkout_tree(handle, object, &options), "git_checkout_tree")
+            try Git.check(git_checkout_tree(handle, object, &options), "git_checkout_tree")
+        }
+    }
+
+    /// The paths of files (blobs, links, submodules) whose entries differ between two commits' trees:
+    /// changed, added or removed; a file turned into a folder gives the file and the folder's files.
+    /// Subtrees with the same id are skipped unread, so the cost follows the change (libgit2's tree-to-tree
+    /// diff reads and compares every entry of both trees, 33M instructions at 10,000 files).
+    func treeChanges(from old: ObjectID, to new: ObjectID) throws -> [String] {
+        func rootTree(_ commit: ObjectID) throws -> OpaquePointer {
+            var oid = try self.commit(commit).tree.raw
+            var tree: OpaquePointer?
+            try Git.check(git_tree_lookup(&tree, handle, &oid), "git_tree_lookup")
+            return tree!
+        }
+        func subtree(_ entry: OpaquePointer) throws -> OpaquePointer {
+            var tree: OpaquePointer?
+            try Git.check(git_tree_lookup(&tree, handle, git_tree_entry_id(entry)), "git_tree_lookup")
+            return tree!
+        }
+        var changes: [String] = []
+        func compare(_ a: OpaquePointer?, _ b: OpaquePointer?, _ prefix: String) throws {
+            let countA = a.map { git_tree_entrycount($0) } ?? 0, countB = b.map { git_tree_entrycount($0) } ?? 0
+            var i = 0, j = 0
+            while i < countA || j < countB {
+                let ea = i < countA ? git_tree_entry_byindex(a, i) : nil, eb = j < countB ? git_tree_entry_byindex(b, j) : nil
+                // git's order: a tree's name compares as if it ended in "/", so a file and a folder of one name differ.
+                let order = ea == nil ? 1 : eb == nil ? -1 : git_tree_entry_cmp(ea, eb)
+                let entry = order <= 0 ? ea! : eb!
+                let path = prefix + String(cString: git_tree_entry_name(entry))
+                let isTree = git_tree_entry_type(entry) == GIT_OBJECT_TREE
+                if order == 0 {
+                    i += 1; j += 1
+                    if git_oid_equal(git_tree_entry_id(ea), git_tree_entry_id(eb)) != 0
+                        && git_tree_entry_filemode(ea) == git_tree_entry_filemode(eb) { continue }
+                    if isTree {
+                        let ta = try subtree(ea!), tb = try subtree(eb!)
+                        defer { git_tree_free(ta); git_tree_free(tb) }
+                        try compare(ta, tb, path + "/")
+                    } else {
+                        changes.append(path)
+                    }
+                } else if isTree {
+                    let t = try subtree(entry)
+                    defer { git_tree_free(t) }
+                    if order < 0 { i += 1; try compare(t, nil, path + "/") } else { j += 1; try compare(nil, t, path + "/") }
+                } else {
+                    if order < 0 { i += 1 } else { j += 1 }
+                    changes.append(path)
+                }
             }
         }
-        try Git.check(git_repository_set_head_detached(handle, &oid), "git_repository_set_head_detached")
+        let a = try rootTree(old), b = try rootTree(new)
+        defer { git_tree_free(a); git_tree_free(b) }
+        try compare(a, b, "")
+        return changes
+    }
 
-        let lfs = try Trace.measure("workspace LFS pointers") { try removeLFSPointers(from: directory) }
-        try WorkspaceStamp(repository: repository, commit: new).write(in: git)
-        return lfs
+    /// The file's stat data when it is a regular file holding exactly the blob `id`, else nil.
+    private func sameContent(_ path: String, _ id: git_oid) throws -> stat? {
+        var s = stat(), size = 0, type = GIT_OBJECT_INVALID, oid = id
+        guard lstat(path, &s) == 0, (s.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var odb: OpaquePointer?
+        try Git.check(git_repository_odb(&odb, handle), "git_repository_odb")
+        defer { git_odb_free(odb) }
+        try Git.check(git_odb_read_header(&size, &type, odb, &oid), "git_odb_read_header")
+        guard size == Int(s.st_size) else { return nil }
+        var hashed = git_oid()
+        guard git_odb_hashfile(&hashed, path, GIT_OBJECT_BLOB) == 0, git_oid_equal(&hashed, &oid) != 0 else { return nil }
+        return s
+    }
+
+    /// What the sweep found of each index entry.
+    struct WorkspaceSweep {
+        enum State: UInt8 { case clean, suspect, missing }
+        /// By entry: clean (its stat data proves it is what the index says), suspect (there, the right kind,
+        /// but its content may differ), or missing (absent, or removed by the sweep for being of another kind).
+        var states: [State]
+        /// Clean entries whose mode the sweep put back: their stat data after that (the ctime moved).
+        var refreshed: [Int: stat] = [:]
+    }
+
+    private static let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+
+    /// One folder's lstat calls, split between threads: each part fills only its own slots of `stats`
+    /// and `failures` (errno), from names that stay put until all parts are done.
+    private struct StatBatch: @unchecked Sendable {
+        let folder: Int32
+        let names: UnsafePointer<CChar>
+        let starts: UnsafePointer<Int>
+        let stated: UnsafeBufferPointer<Int>
+        let stats: UnsafeMutablePointer<stat>
+        let failures: UnsafeMutablePointer<Int32>
+
+        func run(part: Int, of parts: Int) {
+            for j in (stated.count * part / parts)..<(stated.count * (part + 1) / parts) {
+                let n = stated[j]
+                if fstatat(folder, names + starts[n], stats + n, AT_SYMLINK_NOFOLLOW) != 0 { failures[n] = errno }
+            }
+        }
     }
 
     /// One pass over the workspace against its index: removes every path that is not a tracked file or a
     /// folder holding one (what a fresh checkout would not have) and every tracked path a stage replaced
-    /// by another kind (a file by a link or a folder: libgit2 leaves a link where a file was, and must never
-    /// write through it), and restores the modes a checkout gives tracked regular files and folders.
-    /// Content is left to the checkout, which writes what is missing or differs.
+    /// by another kind (a file by a link or a folder: it must never be written through), and restores the
+    /// modes a checkout gives tracked regular files and folders. Content is left to the caller.
     ///
-    /// Returns the tracked paths whose content may differ from the index (missing, replaced, or with stat
-    /// data other than the index recorded, or racily clean: modified no earlier than `indexTime`).
-    private func sweepUntracked(_ directory: String, indexTime: timespec) throws -> Set<String> {
-        var index: OpaquePointer?
-        try Git.check(git_repository_index(&index, handle), "git_repository_index")
-        defer { git_index_free(index) }
-        // Read again if the file changed since this handle loaded it (a stage's `git add`); not forced:
-        // the handle was opened for this update, and each read of a 10,000-entry index costs as much
-        // as git's whole checkout.
-        try Git.check(git_index_read(index, 0), "git_index_read")
+    /// Tracked paths are looked up in the index itself (sorted: a binary search within the folder's
+    /// entries), so nothing is copied per entry; each entry's stat data is compared with `lstat`'s,
+    /// racily clean ones (modified no earlier than `indexTime`) being suspect, as in git.
+    private func sweepUntracked(_ directory: String, index: IndexEntries, indexTime: timespec) throws -> WorkspaceSweep {
         let mask = ~Self.umask
-        // One table, one lookup per path: the mode a checkout gives it and where the index holds its
-        // stat data (read from the index when compared: the table stays small).
-        var files: [String: (mode: mode_t, position: Int)] = [:]
-        var folders: Set<String> = [""]
-        let count = git_index_entrycount(index)
-        files.reserveCapacity(count)
-        // Entries come sorted, so a file's folder is most often the one before's: checked without a String.
-        var lastFolder: UnsafeMutableRawBufferPointer? = nil
-        defer { lastFolder?.deallocate() }
-        for i in 0..<count {
-            guard let entry = git_index_get_byindex(index, i)?.pointee, let cPath = entry.path else { continue }
-            let path = String(cString: cPath)
-            switch entry.mode {
-            case GIT_FILEMODE_BLOB_EXECUTABLE.rawValue: files[path] = (0o755 & mask, i)
-            case GIT_FILEMODE_BLOB.rawValue: files[path] = (0o644 & mask, i)
-            case GIT_FILEMODE_COMMIT.rawValue: files[path] = (Self.submodule, i)
-            default: files[path] = (Self.link, i)
-            }
-            guard let slash = strrchr(cPath, 0x2F) else { continue }
-            let folderLength = cPath.distance(to: slash)
-            if let last = lastFolder, last.count == folderLength, memcmp(last.baseAddress!, cPath, folderLength) == 0 { continue }
-            lastFolder?.deallocate()
-            lastFolder = UnsafeMutableRawBufferPointer.allocate(byteCount: folderLength, alignment: 1)
-            lastFolder!.copyMemory(from: UnsafeRawBufferPointer(start: cPath, count: folderLength))
-            var parent = Substring(path)
-            while let slash = parent.lastIndex(of: "/") {
-                parent = parent[..<slash]
-                guard folders.insert(String(parent)).inserted else { break }
-            }
-        }
         let folderMode = 0o755 & mask
-        var suspects: Set<String> = []
-        var seen = 0
-        func stale(_ s: stat, _ e: git_index_entry) -> Bool {
-            func differs(_ t: timespec, _ i: git_index_time) -> Bool {
-                Int64(t.tv_sec) != Int64(i.seconds) || (i.nanoseconds != 0 && Int64(t.tv_nsec) != Int64(i.nanoseconds))
-            }
-            let racy = (Int64(e.mtime.seconds), Int64(e.mtime.nanoseconds)) >= (Int64(indexTime.tv_sec), Int64(indexTime.tv_nsec))
-            return racy || differs(s.st_mtim, e.mtime) || differs(s.st_ctim, e.ctime) || UInt64(s.st_size) != UInt64(e.file_size)
-                || UInt32(truncatingIfNeeded: s.st_ino) != e.ino
-        }
+        var sweep = WorkspaceSweep(states: [WorkspaceSweep.State](repeating: .missing, count: index.count))
+        // The path being looked up, grown and cut as the walk goes down and up.
+        var key: [UInt8] = []
+        key.reserveCapacity(4096)
 
-        func visit(_ relative: String) throws {
+        func visit(_ relative: String, _ range: Range<Int>) throws {
             let absolute = relative.isEmpty ? directory : directory + "/" + relative
             guard let stream = opendir(absolute) else { throw PlumbError("cannot read \(absolute): \(errnoText())") }
             defer { closedir(stream) }
-            // Entries are stat'ed and chmod'ed relative to the open folder: no path for the kernel to
-            // walk again, and no absolute path built per file (the full path only for messages and removals).
+            // Entries are stat'ed and chmod'ed relative to the open folder: no path for the kernel to walk again.
             let folderFD = dirfd(stream)
-            let prefix = relative.isEmpty ? "" : relative + "/"
+            let prefixLength = key.count
+            // The folder's names, NUL-terminated one after another (readdir reuses its buffer), and their types.
+            var names: [CChar] = [], starts: [Int] = [], types: [UInt8] = []
             while let entry = readdir(stream) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name == "." || name == ".." || (relative.isEmpty && name == ".git") { continue }
-                let path = prefix + name
-                var type = entry.pointee.d_type
-                var s = stat()
-                let file = files[path]
-                let folder = file == nil && type != UInt8(DT_REG) && type != UInt8(DT_LNK) && folders.contains(path)
-                if type == UInt8(DT_UNKNOWN) || file != nil || folder {
-                    guard fstatat(folderFD, name, &s, AT_SYMLINK_NOFOLLOW) == 0 else { throw PlumbError("cannot read \(directory)/\(path): \(errnoText())") }
-                    type = (s.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (s.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_LNK)
+                let cName = UnsafeRawPointer(entry).advanced(by: Self.direntNameOffset).assumingMemoryBound(to: CChar.self)
+                let length = strlen(cName)
+                if (length == 1 && cName[0] == 0x2E) || (length == 2 && cName[0] == 0x2E && cName[1] == 0x2E)
+                    || (prefixLength == 0 && length == 4 && memcmp(cName, ".git", 4) == 0) { continue }
+                starts.append(names.count)
+                names.append(contentsOf: UnsafeBufferPointer(start: cName, count: length + 1))
+                types.append(entry.pointee.d_type)
+            }
+            try names.withUnsafeBufferPointer { nameBytes in
+                // What each name is in the index: a tracked file, a tracked folder (entries under `name/`), or neither.
+                var files = [Int](repeating: -1, count: starts.count)
+                var folders = [Range<Int>?](repeating: nil, count: starts.count)
+                var stated: [Int] = []
+                for n in 0..<starts.count {
+                    key.removeSubrange(prefixLength...)
+                    let cName = nameBytes.baseAddress! + starts[n]
+                    key.append(contentsOf: UnsafeRawBufferPointer(start: cName, count: strlen(cName)))
+                    key.withUnsafeBytes { k in
+                        let at = index.lowerBound(k, in: range)
+                        if at < range.upperBound && index.compare(at, k) == 0 { files[n] = at }
+                    }
+                    if files[n] < 0 && types[n] != UInt8(DT_REG) && types[n] != UInt8(DT_LNK) {
+                        key.append(0x2F)
+                        key.withUnsafeBytes { k in
+                            let start = index.lowerBound(k, in: range)
+                            guard start < range.upperBound, index.hasPrefix(start, k) else { return }
+                            var end = start + 1, step = 1
+                            // Gallop, then search: a folder's entries are contiguous.
+                            while end < range.upperBound && index.hasPrefix(end, k) { end = min(range.upperBound, end + step); step *= 2 }
+                            var low = start + 1, high = end
+                            while low < high { let m = (low + high) / 2; if index.hasPrefix(m, k) { low = m + 1 } else { high = m } }
+                            folders[n] = start..<low
+                        }
+                    }
+                    if types[n] == UInt8(DT_UNKNOWN) || files[n] >= 0 || folders[n] != nil { stated.append(n) }
                 }
-                if type == UInt8(DT_DIR), folder {
-                    if s.st_mode & 0o7777 != folderMode, fchmodat(folderFD, name, folderMode, 0) != 0 {
-                        throw PlumbError("cannot set the mode of \(directory)/\(path): \(errnoText())")
+                // One lstat per tracked path: the sweep's cost, all in the kernel's path lookup; a large folder's are
+                // split over two threads (as git's preload-index does for `git status`).
+                let blank = stat()
+                var stats = Array(repeating: blank, count: starts.count)
+                var failures = [Int32](repeating: 0, count: starts.count)
+                stats.withUnsafeMutableBufferPointer { out in
+                    failures.withUnsafeMutableBufferPointer { failed in
+                        stated.withUnsafeBufferPointer { stated in
+                            starts.withUnsafeBufferPointer { starts in
+                                let batch = StatBatch(folder: folderFD, names: nameBytes.baseAddress!, starts: starts.baseAddress!,
+                                                      stated: stated, stats: out.baseAddress!, failures: failed.baseAddress!)
+                                if stated.count < 512 { batch.run(part: 0, of: 1) } else {
+                                    DispatchQueue.concurrentPerform(iterations: 2) { batch.run(part: $0, of: 2) }
+                                }
+                            }
+                        }
                     }
-                    try visit(path)
-                } else if let (mode, position) = file, type == (mode == Self.link ? UInt8(DT_LNK) : mode == Self.submodule ? UInt8(DT_DIR) : UInt8(DT_REG)),
-                          type != UInt8(DT_REG) || s.st_nlink == 1 {
-                    seen += 1
-                    if mode != Self.submodule, let e = git_index_get_byindex(index, position)?.pointee, stale(s, e) { suspects.insert(path) }
-                    if type == UInt8(DT_REG), s.st_mode & 0o7777 != mode, fchmodat(folderFD, name, mode, 0) != 0 {
-                        throw PlumbError("cannot set the mode of \(directory)/\(path): \(errnoText())")
+                }
+                for n in 0..<starts.count {
+                    let cName = nameBytes.baseAddress! + starts[n]
+                    let path = { relative.isEmpty ? String(cString: cName) : relative + "/" + String(cString: cName) }
+                    guard failures[n] == 0 else { errno = failures[n]; throw PlumbError("cannot read \(directory)/\(path()): \(errnoText())") }
+                    var s = stats[n], type = types[n]
+                    if type == UInt8(DT_UNKNOWN) || files[n] >= 0 || folders[n] != nil {
+                        type = (s.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (s.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_LNK)
                     }
-                } else {
-                    // Also a tracked file with other hard links: a checkout writes none, and one may be a
-                    // cache object, which must be neither chmod'ed here nor written through by libgit2.
-                    if file != nil { suspects.insert(path) }
-                    try Self.removeTree(directory + "/" + path)
+                    if type == UInt8(DT_DIR), let folder = folders[n] {
+                        if s.st_mode & 0o7777 != folderMode, fchmodat(folderFD, cName, folderMode, 0) != 0 {
+                            throw PlumbError("cannot set the mode of \(directory)/\(path()): \(errnoText())")
+                        }
+                        key.removeSubrange(prefixLength...)
+                        key.append(contentsOf: UnsafeRawBufferPointer(start: cName, count: strlen(cName)))
+                        key.append(0x2F)
+                        try visit(path(), folder)
+                        continue
+                    }
+                    let file = files[n]
+                    if file >= 0 {
+                        let mode = index.mode(file)
+                        let expected = mode == GIT_FILEMODE_LINK.rawValue ? UInt8(DT_LNK) : mode == GIT_FILEMODE_COMMIT.rawValue ? UInt8(DT_DIR) : UInt8(DT_REG)
+                        // A tracked file with other hard links is removed: a checkout writes none, and one may be a
+                        // cache object, which must be neither chmod'ed here nor written through.
+                        if type == expected && (type != UInt8(DT_REG) || s.st_nlink == 1) {
+                            if mode == GIT_FILEMODE_COMMIT.rawValue { sweep.states[file] = .clean; continue }
+                            let clean = index.matches(file, s, indexTime: indexTime)
+                            sweep.states[file] = clean ? .clean : .suspect
+                            let permissions = (mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue ? 0o755 : 0o644) & mask
+                            if type == UInt8(DT_REG), s.st_mode & 0o7777 != permissions {
+                                guard fchmodat(folderFD, cName, permissions, 0) == 0 else {
+                                    throw PlumbError("cannot set the mode of \(directory)/\(path()): \(errnoText())")
+                                }
+                                // Its content is as clean as before; the index gets the ctime the chmod gave it.
+                                if clean, fstatat(folderFD, cName, &s, AT_SYMLINK_NOFOLLOW) == 0 { sweep.refreshed[file] = s }
+                            }
+                            continue
+                        }
+                    }
+                    try Self.removeTree(directory + "/" + path())
                 }
             }
         }
-        try visit("")
-        // Tracked paths not found (a stage deleted them, LFS pointers) must be written again.
-        if seen < files.count {
-            var s = stat()
-            for path in files.keys where lstat(directory + "/" + path, &s) != 0 { suspects.insert(path) }
-        }
-        return suspects
+        try visit("", 0..<index.count)
+        return sweep
     }
-
-    /// Stand-ins for a mode in `sweepUntracked`'s table of tracked paths: entries with no mode to restore.
-    private static let link: mode_t = 0, submodule: mode_t = 1
 
     /// The process's file-creation mask, which a checkout's modes go through (read without changing it).
     static var umask: mode_t {
