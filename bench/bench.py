@@ -539,6 +539,9 @@ def report(cases, extra, scaling, runs, path):
     for name in sorted(f for f in os.listdir(HERE) if f.startswith("RESULTS.walk-") and f.endswith(".md")):
         files = name[len("RESULTS.walk-"):-len(".md")]
         notes += f"\n<!-- walk.py {files} -->\n" + open(os.path.join(HERE, name)).read() + f"<!-- /walk.py {files} -->\n"
+    # bench/workspace.py --write's last table (case F) stays too.
+    workspace_path = os.path.join(HERE, "RESULTS.workspace.md")
+    notes += ("\n<!-- workspace.py -->\n" + open(workspace_path).read() + "<!-- /workspace.py -->\n") if os.path.exists(workspace_path) else ""
     # bench/store.sh's last results (shared store vs curl) stay at the end.
     store_path = os.path.join(HERE, "RESULTS.store.md")
     notes += ("\n" + open(store_path).read()) if os.path.exists(store_path) else ""

@@ -33,6 +33,7 @@ ENV = dict(os.environ, NO_COLOR="1", GIT_TERMINAL_PROMPT="0",
            GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
            GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
 STAGE = "mkdir -p build && grep lr spec/params.yaml > build/tiny.txt"
+DVC = os.path.join(HERE, ".venv", "bin", "dvc")
 
 
 def sh(cmd, cwd):
@@ -66,8 +67,9 @@ def write(path, text):
         f.write(text)
 
 
-def generate(n, plumb):
-    """bench/work/F-<n>: n tracked files, one stage, reconciled once; and its floor worktree."""
+def generate(n, plumb, dvc=False):
+    """bench/work/F-<n>: n tracked files, one stage, reconciled once (and with `dvc`, the same stage in
+    dvc.yaml, reproduced once and its lock committed); and its floor worktree."""
     path = os.path.join(WORK, f"F-{n}")
     floor = path + "-git"
     if os.path.isdir(floor):
@@ -86,13 +88,22 @@ def generate(n, plumb):
     sh(["git", "init", "-q", "-b", "main"], path)
     sh(["git", "add", "-A"], path)
     sh(["git", "commit", "-q", "-m", f"{n} files"], path)
+    if dvc:
+        write(os.path.join(path, "dvc.yaml"), f"stages:\n  tiny:\n    cmd: '{STAGE}'\n    params:\n      - spec/params.yaml:\n"
+              "        - train\n    outs: [build/tiny.txt]\n")
+        sh([DVC, "init", "-q"], path)
+        sh([DVC, "config", "--local", "core.site_cache_dir", os.path.join(path, ".dvc", "site")], path)
+        sh([DVC, "config", "core.analytics", "false"], path)
+        sh([DVC, "repro", "-q"], path)
+        sh(["git", "add", "-A"], path)
+        sh(["git", "commit", "-q", "-m", "dvc"], path)
     sh([plumb, "reconcile", "--quiet"], path)
     sh(["git", "worktree", "add", "-q", "--detach", floor, "HEAD"], path)
     return path, floor
 
 
-def case(n, runs, plumb):
-    path, floor = generate(n, plumb)
+def case(n, runs, plumb, dvc):
+    path, floor = generate(n, plumb, dvc)
     stamp = os.path.join(path, ".plumb", "work", "default", ".git", "plumb-workspace")
     counter = [0]
 
@@ -105,7 +116,7 @@ def case(n, runs, plumb):
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True).stdout.strip()
         return timed(["git", "checkout", "-q", "--detach", head], floor)
 
-    got = {"incremental": [], "update": [], "fresh": [], "git": [], "stage": []}
+    got = {"incremental": [], "update": [], "fresh": [], "git": [], "stage": [], "dvc": []}
     for r in range(runs + 1):  # the first round warms caches up and is not counted
         bump()
         incremental, update = traced([plumb, "reconcile", "--quiet"], path, "workspace updated in place")
@@ -115,14 +126,17 @@ def case(n, runs, plumb):
             raise SystemExit(f"{path}: the reconcile left no workspace stamp")
         git = floor_to_head()
         stage = timed(["sh", "-c", STAGE], floor)
+        # DVC's repro of the same change (the param it reads is what this round's commit changed).
+        repro = timed([DVC, "repro", "-q"], path) if dvc else None
         bump()
         os.remove(stamp)
         fresh = timed([plumb, "reconcile", "--quiet"], path)
         floor_to_head()
         if r:
-            for k, v in (("incremental", incremental), ("update", update), ("fresh", fresh), ("git", git), ("stage", stage)):
-                got[k].append(v)
-    return {k: statistics.median(v) for k, v in got.items()}
+            for k, v in (("incremental", incremental), ("update", update), ("fresh", fresh), ("git", git), ("stage", stage), ("dvc", repro)):
+                if v is not None:
+                    got[k].append(v)
+    return {k: statistics.median(v) if v else None for k, v in got.items()}
 
 
 def paired(n, runs, plumbs):
@@ -152,6 +166,8 @@ def main():
     ap.add_argument("--sizes", default="1000,10000", help="tracked files per repository (100000 takes minutes to set up)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--plumb", default=os.path.join(ROOT, ".build", "release", "plumb"))
+    ap.add_argument("--no-dvc", action="store_true", help="leave out `dvc repro` of the same change")
+    ap.add_argument("--write", action="store_true", help="also put the table into bench/RESULTS.md")
     ap.add_argument("--paired", help="comma-separated plumb binaries: only the update, each against git checkout in the same rounds")
     args = ap.parse_args()
     if args.paired:
@@ -168,18 +184,34 @@ def main():
         return
     if not os.access(args.plumb, os.X_OK):
         raise SystemExit(f"no plumb at {args.plumb}: run `swift build -c release --product plumb` or pass --plumb")
-    print(f"F reconcile vs tracked-repo size, one param changed, one tiny stage; median of {args.runs} runs (s)")
-    print("| tracked files | reconcile, workspace updated | of which the update (PLUMB_TRACE) | reconcile, fresh checkout (before) "
-          "| `git checkout` of the change | stage alone | update / checkout | reconcile / (checkout + stage) | load average |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    dvc = not args.no_dvc and os.access(DVC, os.X_OK)
+    lines = [f"F reconcile vs tracked-repo size, one param changed, one tiny stage; median of {args.runs} runs (s)"
+             + ("; `dvc repro` of the same change in the same rounds" if dvc else ""),
+             "",
+             "| tracked files | reconcile, workspace updated | of which the update (PLUMB_TRACE) | reconcile, fresh checkout (before) "
+             "| `git checkout` of the change | stage alone | update / checkout | reconcile / (checkout + stage) | `dvc repro` | DVC / Plumb | load average |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    print("\n".join(lines))
     for n in (int(s) for s in args.sizes.split(",")):
         load = os.getloadavg()[0]
-        m = case(n, args.runs, args.plumb)
+        m = case(n, args.runs, args.plumb, dvc)
         ratio = m["incremental"] / (m["git"] + m["stage"])
-        print(f"| {n:,} | {m['incremental']:.3f} | {m['update']:.3f} | {m['fresh']:.3f} | {m['git']:.3f} | {m['stage']:.3f} "
-              f"| {m['update'] / m['git']:.1f}× | {ratio:.1f}× | {load:.1f}–{os.getloadavg()[0]:.1f} |")
+        repro = f"{m['dvc']:.3f} | {m['dvc'] / m['incremental']:.1f}×" if m["dvc"] is not None else "— | —"
+        lines.append(f"| {n:,} | {m['incremental']:.3f} | {m['update']:.3f} | {m['fresh']:.3f} | {m['git']:.3f} | {m['stage']:.3f} "
+                     f"| {m['update'] / m['git']:.2f}× | {ratio:.1f}× | {repro} | {load:.1f}–{os.getloadavg()[0]:.1f} |")
+        print(lines[-1])
         sys.stdout.flush()
-
+    if args.write:
+        # Into RESULTS.md between markers, replacing the last run's table (bench.py keeps RESULTS.workspace.md).
+        text = "## F: reconcile against the tracked repository's size (bench/workspace.py)\n\n" + "\n".join(lines) + "\n"
+        write(os.path.join(HERE, "RESULTS.workspace.md"), text)
+        results = os.path.join(HERE, "RESULTS.md")
+        old = open(results).read()
+        opening, closing = "<!-- workspace.py -->\n", "<!-- /workspace.py -->\n"
+        start, end = old.find(opening), old.find(closing)
+        block = opening + text + closing
+        new = old[:start] + block + old[end + len(closing):] if start >= 0 and end > start else old.rstrip("\n") + "\n\n" + block
+        write(results, new)
 
 if __name__ == "__main__":
     main()
