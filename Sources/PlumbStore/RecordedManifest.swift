@@ -1,0 +1,68 @@
+import Foundation
+import PlumbCore
+
+extension ContentDigester {
+    /// The manifest of the directory at `path` as the last folder walk recorded it (`FolderTree`), and the
+    /// manifest digest its root's record keeps: what a plan that just walked the directory found, per file,
+    /// with no file read or stat'ed. Nil unless the root's record keeps a manifest digest (it was walked as a
+    /// dep) and every subfolder's record is the one its parent's names (its tree digest), so the entries are
+    /// exactly those the digest was computed from. The caller compares the digest with the one it expects.
+    package func recordedManifest(ofDirectory path: String) -> (manifest: DirectoryManifest, digest: Digest)? {
+        var root = StatCache.absolute(path)
+        while root.count > 1, root.hasSuffix("/") { root.removeLast() }
+        let log = statCache.folders
+        let top: (tree: [UInt8], flat: Digest)? = log.withRecord(of: root) { rec in
+            guard let rec, let flat = rec.flat else { return nil }
+            return (Array(rec.tree), Digest(bytes: flat))
+        }
+        guard let top else { return nil }
+        var entries: [DirectoryManifest.Entry] = []
+        guard Self.collect(root, relative: "", tree: top.tree, log: log, into: &entries) else { return nil }
+        return (DirectoryManifest(entries: entries), top.flat)
+    }
+
+    /// Appends the entries of `folder`'s record (its subfolders' first-level entries in place, recursively)
+    /// when its tree digest is `tree`; false when a record is missing or is not that one.
+    private static func collect(_ folder: String, relative: String, tree: [UInt8], log: FolderLog,
+                                into entries: inout [DirectoryManifest.Entry]) -> Bool {
+        log.withRecord(of: folder) { rec in
+            guard let rec, rec.tree.elementsEqual(tree) else { return false }
+            for e in rec.entries {
+                switch e.kind {
+                case FolderRecord.folderKind:
+                    let name = String(decoding: e.key.dropLast(), as: UTF8.self)
+                    guard collect(folder + "/" + name, relative: relative + name + "/", tree: Array(rec.digest(e)), log: log,
+                                  into: &entries) else { return false }
+                case FolderRecord.linkKind:
+                    entries.append(.init(path: relative + String(decoding: e.key, as: UTF8.self), digest: nil, executable: false,
+                                         symlink: String(decoding: rec.linkTarget(e), as: UTF8.self)))
+                default:
+                    entries.append(.init(path: relative + String(decoding: e.key, as: UTF8.self), digest: Digest(bytes: rec.digest(e)),
+                                         executable: e.kind == FolderRecord.executableKind, symlink: nil))
+                }
+            }
+            return true
+        }
+    }
+}
+
+extension ContentDigester.ScannedEntry {
+    /// A regular file's stamp as the scan took it (nil for a link): lets a caller compare a scanned file
+    /// with a stamp it recorded without a second `lstat`.
+    package var scannedStamp: FileStamp? { stamp }
+}
+
+extension FileStamp {
+    /// The stamp's fields in a fixed order (device, inode, size, mtime, ctime), for records kept outside
+    /// this module (`StagedCopyRecord`).
+    package var fields: [Int64] {
+        [Int64(bitPattern: device), Int64(bitPattern: inode), size, mtimeNanoseconds, ctimeNanoseconds]
+    }
+
+    /// The stamp whose `fields` are `fields`; nil unless there are five.
+    package init?(fields: [Int64]) {
+        guard fields.count == 5 else { return nil }
+        self.init(device: UInt64(bitPattern: fields[0]), inode: UInt64(bitPattern: fields[1]), size: fields[2],
+                  mtimeNanoseconds: fields[3], ctimeNanoseconds: fields[4])
+    }
+}
