@@ -2,22 +2,31 @@ import Foundation
 import PlumbCore
 
 extension ContentDigester {
-    /// The manifest of the directory at `path` as the last folder walk recorded it (`FolderTree`), and the
-    /// manifest digest its root's record keeps: what a plan that just walked the directory found, per file,
-    /// with no file read or stat'ed. Nil unless the root's record keeps a manifest digest (it was walked as a
-    /// dep) and every subfolder's record is the one its parent's names (its tree digest), so the entries are
-    /// exactly those the digest was computed from. The caller compares the digest with the one it expects.
-    package func recordedManifest(ofDirectory path: String) -> (manifest: DirectoryManifest, digest: Digest)? {
+    /// The manifest of the directory at `path` with the digest `expected`, as the last folder walk recorded
+    /// it (`FolderTree`): what a plan that just walked the directory found, per file, with no file read or
+    /// stat'ed. Nil unless the root's record keeps that manifest digest (it was walked as a dep) and every
+    /// subfolder's record is the one its parent's names (its tree digest), so the entries are exactly those
+    /// the digest was computed from.
+    package func recordedManifest(ofDirectory path: String, digest expected: Digest) -> DirectoryManifest? {
         var root = StatCache.absolute(path)
         while root.count > 1, root.hasSuffix("/") { root.removeLast() }
-        let log = statCache.folders
+        // This process's records first; once saved (a reconcile saves the stat cache after planning),
+        // they are in the file, which the open log still sees as it was mapped: so the file, read anew.
+        let live = statCache.folders
+        for log in [{ live }, { FolderLog(path: live.path) }] {
+            if let found = Self.recordedManifest(root, in: log()), found.digest == expected { return found.manifest }
+        }
+        return nil
+    }
+
+    private static func recordedManifest(_ root: String, in log: FolderLog) -> (manifest: DirectoryManifest, digest: Digest)? {
         let top: (tree: [UInt8], flat: Digest)? = log.withRecord(of: root) { rec in
             guard let rec, let flat = rec.flat else { return nil }
             return (Array(rec.tree), Digest(bytes: flat))
         }
         guard let top else { return nil }
         var entries: [DirectoryManifest.Entry] = []
-        guard Self.collect(root, relative: "", tree: top.tree, log: log, into: &entries) else { return nil }
+        guard collect(root, relative: "", tree: top.tree, log: log, into: &entries) else { return nil }
         return (DirectoryManifest(entries: entries), top.flat)
     }
 

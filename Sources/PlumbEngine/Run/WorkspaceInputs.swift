@@ -270,7 +270,7 @@ final class WorkspaceInputs: @unchecked Sendable {
     /// the folder is copied in full and hashed, and no copy is kept.
     private func sync(_ path: String, from sourcePath: String, digest: Digest, kept: KeptInputs) throws -> (paths: [String], stamps: [FileStamp?]) {
         let target = try ContainedPath.prepare(path, under: root, create: true)
-        guard let recorded = digester.recordedManifest(ofDirectory: sourcePath), recorded.digest == digest else {
+        guard let manifest = digester.recordedManifest(ofDirectory: sourcePath, digest: digest) else {
             KeptInputs.removeTree(kept.slot(of: path))
             try write(path, from: .data(path: sourcePath, digest: digest), previous: nil)
             return try protect(path, only: nil, tracked: false)
@@ -285,7 +285,7 @@ final class WorkspaceInputs: @unchecked Sendable {
                 guard mkdir(copy, 0o755) == 0 else { throw PlumbError("cannot create folder \(copy): \(errnoText())") }
             }
         }
-        let synced = try StagedCopy.sync(copy, from: sourcePath, manifest: recorded.manifest, record: kept.record(of: path))
+        let synced = try StagedCopy.sync(copy, from: sourcePath, manifest: manifest, record: kept.record(of: path))
         // What the copy now holds, whatever the check below finds: only files with these stamps are trusted next time.
         try kept.write(StagedCopyRecord(path: path, digest: synced.digest, files: synced.files))
         guard synced.digest == digest else {
