@@ -149,7 +149,7 @@ final class WorkspaceInputs: @unchecked Sendable {
 
         let result = Result { () throws -> Files in
             if case let .data(sourcePath, digest) = source, let kept, DiskEntryKind.of(sourcePath) == .directory {
-                let (paths, stamps) = try Trace.measure("staging \(path)") { try sync(path, from: sourcePath, digest: digest, kept: kept) }
+                let (paths, stamps) = try Trace.measure("staging \(path)") { try sync(path, from: sourcePath, digest: digest, kept: kept, again: previous != nil) }
                 return staged(paths, stamps, folder: path)
             }
             try write(path, from: source, previous: previous)
@@ -264,11 +264,12 @@ final class WorkspaceInputs: @unchecked Sendable {
     }
 
     /// Stages the untracked data folder at `sourcePath` as `path` from its kept copy (`KeptInputs`), synced
-    /// to the plan's digest (`StagedCopy`): taken out of the workspace into its slot if a stage of this run
-    /// had it, synced there, out of the stages' way, recorded, and renamed into place. Returns the stamps of
-    /// its files and links. With no record of the plan's walk that gives `digest` (a plan made elsewhere),
-    /// the folder is copied in full and hashed, and no copy is kept.
-    private func sync(_ path: String, from sourcePath: String, digest: Digest, kept: KeptInputs) throws -> (paths: [String], stamps: [FileStamp?]) {
+    /// to the plan's digest (`StagedCopy`): taken back out of the workspace into its slot when staged
+    /// `again` in this run (a stage changed it), synced there, out of the stages' way, recorded, and renamed
+    /// into place. Returns the stamps of its files and links. With no record of the plan's walk that gives
+    /// `digest` (a plan made elsewhere), the folder is copied in full and hashed, and no copy is kept.
+    private func sync(_ path: String, from sourcePath: String, digest: Digest, kept: KeptInputs, again: Bool) throws
+        -> (paths: [String], stamps: [FileStamp?]) {
         let target = try ContainedPath.prepare(path, under: root, create: true)
         guard let manifest = digester.recordedManifest(ofDirectory: sourcePath, digest: digest) else {
             KeptInputs.removeTree(kept.slot(of: path))
@@ -280,8 +281,9 @@ final class WorkspaceInputs: @unchecked Sendable {
         var s = stat()
         if lstat(copy, &s) == 0, (s.st_mode & S_IFMT) != S_IFDIR { KeptInputs.removeTree(copy) }
         if lstat(copy, &s) != 0 {
-            // Staged earlier in this run and changed since by a stage: synced like a kept copy.
-            if !(lstat(target, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR && rename(target, copy) == 0) {
+            // Staged earlier in this run and changed since by a stage: synced like a kept copy. (Only then: what
+            // else is at `target` is not this copy, say a folder of another data dep's copy around it.)
+            if !(again && lstat(target, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR && rename(target, copy) == 0) {
                 guard mkdir(copy, 0o755) == 0 else { throw PlumbError("cannot create folder \(copy): \(errnoText())") }
             }
         }
