@@ -132,6 +132,23 @@ import Testing
         #expect(try h.plan().stages.allSatisfy { $0.externalDeps.isEmpty })
     }
 
+    /// Planned, then changed before the apply: the run uses the data its plan identified or fails, with a
+    /// kept copy (the changed file is copied again) as without one (the first run copies everything).
+    @Test(arguments: [false, true])
+    func dataChangedAfterPlanningFailsTheStagesThatReadIt(_ keptCopy: Bool) throws {
+        let h = try dataHarness(files: 20)
+        if keptCopy {
+            try expectRun(h, concatenation: try sourceConcatenation(h))
+            try h.scratch.write("data/a/f01.txt", "planned\n")
+        }
+        let plan = try h.plan()
+        try h.scratch.write("data/a/f01.txt", "after planning\n")
+        let result = try Executor(project: try h.project(), plan: plan, options: .init(jobs: 1, runID: "changed-after-planning")).apply()
+        let outcome = try #require(result.outcomes["concat"])
+        #expect(outcome.status == .failed)
+        #expect((outcome.logTail ?? "").contains("data changed after it was planned"), "\(outcome.logTail ?? "")")
+    }
+
     @Test func theRecordRoundTripsAndRefusesWhatIsNotSound() throws {
         let stamp = FileStamp(device: 2049, inode: 77, size: 12, mtimeNanoseconds: 1_700_000_000_123_456_789, ctimeNanoseconds: -5)
         let files = [
