@@ -63,15 +63,8 @@ extension ContentDigester.ScannedEntry {
 
 extension FileStamp {
     /// The stamp's fields in a fixed order (device, inode, size, mtime, ctime), for records kept outside
-    /// this module (`StagedCopyRecord`).
+    /// this module (`StagedCopyRecord`, which reads them back with `init(device:inode:size:mtimeNanoseconds:ctimeNanoseconds:)`).
     package var fields: [Int64] {
         [Int64(bitPattern: device), Int64(bitPattern: inode), size, mtimeNanoseconds, ctimeNanoseconds]
-    }
-
-    /// The stamp whose `fields` are `fields`; nil unless there are five.
-    package init?(fields: [Int64]) {
-        guard fields.count == 5 else { return nil }
-        self.init(device: UInt64(bitPattern: fields[0]), inode: UInt64(bitPattern: fields[1]), size: fields[2],
-                  mtimeNanoseconds: fields[3], ctimeNanoseconds: fields[4])
     }
 }

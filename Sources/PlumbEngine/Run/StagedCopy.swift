@@ -30,39 +30,37 @@ enum StagedCopy {
         var removed: Int
     }
 
-    /// Syncs the folder at `copy` (which exists) to `manifest`, the entries of the folder at `source`.
-    static func sync(_ copy: String, from source: String, manifest: DirectoryManifest, record: StagedCopyRecord?) throws -> Synced {
+    /// Syncs the folder at `copy` (which exists) to `manifest`, the entries of the folder at `source`, whose
+    /// digest the caller verified is `digest`.
+    static func sync(_ copy: String, from source: String, manifest: DirectoryManifest, digest: Digest,
+                     record: StagedCopyRecord?) throws -> Synced {
         let scanned = try ContentDigester.scan(directory: copy)
-        var inCopy: [String: Int] = [:]
-        inCopy.reserveCapacity(scanned.count)
-        for (i, e) in scanned.enumerated() { inCopy[e.relativePath] = i }
-        var recorded: [String: Int] = [:]
-        if let record {
-            recorded.reserveCapacity(record.files.count)
-            for (i, f) in record.files.enumerated() { recorded[f.path] = i }
-        }
-
+        let recorded = record?.files ?? []
         let entries = manifest.entries
+        // The source's entries, the copy's scan and the record are all in manifest order (the byte order of
+        // the path): one merge, compared by bytes (String's == would take a decomposed `é` for a composed one).
         var kept = [Bool](repeating: false, count: entries.count)
         var used = [Bool](repeating: false, count: scanned.count)
+        var i = 0, r = 0
         for (k, e) in entries.enumerated() {
-            guard let i = inCopy[e.path] else { continue }
+            while i < scanned.count, precedes(scanned[i].relativePath, e.path) { i += 1 }
+            guard i < scanned.count, same(scanned[i].relativePath, e.path) else { continue }
             let c = scanned[i]
             if let target = e.symlink {
-                kept[k] = c.symlinkTarget == target
-            } else if c.symlinkTarget == nil, c.executable == e.executable, let stamp = c.scannedStamp, let r = recorded[e.path],
-                      let was = record?.files[r], was.stamp == stamp, was.digest == e.digest, was.executable == e.executable {
-                kept[k] = true
+                kept[k] = c.symlinkTarget.map { same($0, target) } ?? false
+            } else if c.symlinkTarget == nil, c.executable == e.executable, let stamp = c.scannedStamp {
+                while r < recorded.count, precedes(recorded[r].path, e.path) { r += 1 }
+                if r < recorded.count, same(recorded[r].path, e.path), recorded[r].stamp == stamp, recorded[r].digest == e.digest,
+                   recorded[r].executable == e.executable {
+                    kept[k] = true
+                }
             }
             used[i] = kept[k]
+            i += 1
         }
 
-        // Every folder an entry of the source needs.
-        var folders = Set<String>([""])
-        for e in entries {
-            var folder = parent(of: e.path)
-            while folders.insert(folder).inserted { folder = parent(of: folder) }
-        }
+        // What the copy has that the source lacks, or that is not as recorded; then the folders only those
+        // needed (rmdir refuses one that still holds something: an empty folder is no entry).
         var removed = 0
         var emptied = Set<String>()
         for (i, c) in scanned.enumerated() where !used[i] {
@@ -71,11 +69,18 @@ enum StagedCopy {
             }
             removed += 1
             var folder = parent(of: c.relativePath)
-            while !folders.contains(folder), emptied.insert(folder).inserted { folder = parent(of: folder) }
+            while !folder.isEmpty, emptied.insert(folder).inserted { folder = parent(of: folder) }
         }
-        // Deepest first; one that still holds something (an empty folder is no entry) stays.
         for folder in emptied.sorted(by: { $0.utf8.count > $1.utf8.count }) { rmdir(copy + "/" + folder) }
-        for folder in folders.sorted(by: { $0.utf8.count < $1.utf8.count }) where !folder.isEmpty {
+
+        let missing = entries.indices.filter { !kept[$0] }
+        var folders = Set<String>()
+        for k in missing {
+            var folder = parent(of: entries[k].path)
+            while !folder.isEmpty, folders.insert(folder).inserted { folder = parent(of: folder) }
+        }
+        // Parents first; whatever was in a folder's place (a file, a link) was removed above.
+        for folder in folders.sorted(by: { $0.utf8.count < $1.utf8.count }) {
             let full = copy + "/" + folder
             if mkdir(full, 0o755) == 0 { continue }
             var s = stat()
@@ -83,8 +88,6 @@ enum StagedCopy {
                 throw PlumbError("cannot create folder \(full): \(errnoText())")
             }
         }
-
-        let missing = entries.indices.filter { !kept[$0] }
         for k in missing {
             if let target = entries[k].symlink, symlink(target, copy + "/" + entries[k].path) != 0 {
                 throw PlumbError("cannot create link \(copy)/\(entries[k].path): \(errnoText())")
@@ -96,28 +99,56 @@ enum StagedCopy {
             return try WorkspaceInputs.copyFile(source + "/" + e.path, to: copy + "/" + e.path, mode: e.executable ? 0o555 : 0o444)
         }
         var digestOf: [Int: Digest] = [:]
-        for (k, d) in zip(files, copiedDigests) { digestOf[k] = d }
+        for (k, d) in zip(files, copiedDigests) where d != entries[k].digest { digestOf[k] = d }
 
-        var synced = Synced(paths: [], stamps: [], files: [], digest: manifest.digest, copied: missing.count, removed: removed)
+        var synced = Synced(paths: [], stamps: [], files: [], digest: digest, copied: missing.count, removed: removed)
         synced.paths.reserveCapacity(entries.count)
         synced.stamps.reserveCapacity(entries.count)
-        var actual: [DirectoryManifest.Entry] = []
-        actual.reserveCapacity(entries.count)
+        synced.files.reserveCapacity(entries.count)
+        i = 0
         for (k, e) in entries.enumerated() {
-            let stamp = kept[k] && e.symlink == nil ? scanned[inCopy[e.path]!].scannedStamp : WorkspaceInputs.stamp(copy + "/" + e.path)
+            var stamp: FileStamp?
+            if kept[k] && e.symlink == nil {
+                while !same(scanned[i].relativePath, e.path) { i += 1 }
+                stamp = scanned[i].scannedStamp
+            } else {
+                stamp = WorkspaceInputs.stamp(copy + "/" + e.path)
+            }
             synced.paths.append(e.path)
             synced.stamps.append(stamp)
-            var entry = e
-            if e.symlink == nil {
-                entry.digest = digestOf[k] ?? e.digest
-                if let stamp, let digest = entry.digest {
-                    synced.files.append(StagedCopyRecord.File(path: e.path, executable: e.executable, stamp: stamp, digest: digest))
-                }
+            if e.symlink == nil, let stamp, let d = digestOf[k] ?? e.digest {
+                synced.files.append(StagedCopyRecord.File(path: e.path, executable: e.executable, stamp: stamp, digest: d))
             }
-            actual.append(entry)
         }
-        synced.digest = DirectoryManifest(entries: actual).digest
+        // Every file holds the digest the source's manifest names (kept ones by their record, copied ones as
+        // hashed), so the copy's manifest is that manifest, whose digest the caller checked; only a file
+        // hashed otherwise (the source changed after planning) makes it another, computed from the copy's own.
+        if !digestOf.isEmpty {
+            synced.digest = DirectoryManifest(entries: entries.enumerated().map { k, e in
+                var entry = e
+                if let d = digestOf[k] { entry.digest = d }
+                return entry
+            }).digest
+        }
         return synced
+    }
+
+    /// Whether `a` sorts before `b` in the byte order of their UTF-8.
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+                return c != 0 ? c < 0 : x.count < y.count
+            }
+        }
+    }
+
+    /// Whether `a` and `b` are the same bytes.
+    static func same(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in b.withUTF8 { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) } }
     }
 
     private static func parent(of path: String) -> String {

@@ -53,51 +53,53 @@ struct StagedCopyRecord: Equatable {
 
     /// The record in `data` if it is a sound record of the copy of `path`; nil otherwise.
     init?(_ data: Data, path expected: String) {
-        let bytes = [UInt8](data)
-        guard bytes.count >= Self.magic.count + 32, bytes.starts(with: Self.magic) else { return nil }
-        let end = bytes.count - 32
-        guard bytes[..<end].withUnsafeBytes({ SHA256Hasher.digest($0) }).elementsEqual(bytes[end...]) else { return nil }
-        var at = Self.magic.count
-        func u32() -> Int? {
-            guard at + 4 <= end else { return nil }
-            defer { at += 4 }
-            return Int(bytes[at..<(at + 4)].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }.littleEndian)
-        }
-        func i64() -> Int64? {
-            guard at + 8 <= end else { return nil }
-            defer { at += 8 }
-            return bytes[at..<(at + 8)].withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }.littleEndian
-        }
-        func text() -> String? {
-            guard let n = u32(), n <= end - at else { return nil }
-            defer { at += n }
-            return String(decoding: bytes[at..<(at + n)], as: UTF8.self)
-        }
-        func hexDigest() -> Digest? {
-            guard at + 64 <= end else { return nil }
-            defer { at += 64 }
-            return Digest(hex: String(decoding: bytes[at..<(at + 64)], as: UTF8.self))
-        }
-        guard let path = text(), path == expected, let digest = hexDigest(), let count = u32(),
-              count <= (end - at) / (1 + 4 + 40 + 64) else { return nil }
-        var files: [File] = []
-        files.reserveCapacity(count)
-        for _ in 0..<count {
-            guard at < end else { return nil }
-            let kind = bytes[at]
-            at += 1
-            guard kind == UInt8(ascii: "f") || kind == UInt8(ascii: "x"), let file = text(),
-                  RecordRules.normalisedProblem(file, allowAbsolute: false) == nil else { return nil }
-            if let last = files.last, !last.path.utf8.lexicographicallyPrecedes(file.utf8) { return nil }
-            var fields: [Int64] = []
-            for _ in 0..<5 {
-                guard let v = i64() else { return nil }
-                fields.append(v)
+        // Read in place (a million files' record is over 100 MB): no copy, no per-field slices.
+        let parsed = data.withUnsafeBytes { raw -> (String, Digest, [File])? in
+            guard raw.count >= Self.magic.count + 32, raw.prefix(Self.magic.count).elementsEqual(Self.magic) else { return nil }
+            let end = raw.count - 32
+            let body = UnsafeRawBufferPointer(rebasing: raw[0..<end])
+            guard SHA256Hasher.digest(body).elementsEqual(raw[end...]) else { return nil }
+            var at = Self.magic.count
+            func u32() -> Int? {
+                guard at + 4 <= end else { return nil }
+                defer { at += 4 }
+                return Int(UInt32(littleEndian: body.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
             }
-            guard let stamp = FileStamp(fields: fields), let d = hexDigest() else { return nil }
-            files.append(File(path: file, executable: kind == UInt8(ascii: "x"), stamp: stamp, digest: d))
+            func i64() -> Int64? {
+                guard at + 8 <= end else { return nil }
+                defer { at += 8 }
+                return Int64(littleEndian: body.loadUnaligned(fromByteOffset: at, as: Int64.self))
+            }
+            func text() -> String? {
+                guard let n = u32(), n <= end - at else { return nil }
+                defer { at += n }
+                return String(decoding: UnsafeRawBufferPointer(rebasing: body[at..<(at + n)]), as: UTF8.self)
+            }
+            func hexDigest() -> Digest? {
+                guard at + 64 <= end else { return nil }
+                defer { at += 64 }
+                return Digest(hex: String(decoding: UnsafeRawBufferPointer(rebasing: body[at..<(at + 64)]), as: UTF8.self))
+            }
+            guard let path = text(), path == expected, let digest = hexDigest(), let count = u32(),
+                  count <= (end - at) / (1 + 4 + 40 + 64) else { return nil }
+            var files: [File] = []
+            files.reserveCapacity(count)
+            for _ in 0..<count {
+                guard at < end else { return nil }
+                let kind = body[at]
+                at += 1
+                guard kind == UInt8(ascii: "f") || kind == UInt8(ascii: "x"), let file = text(),
+                      RecordRules.normalisedProblem(file, allowAbsolute: false) == nil else { return nil }
+                if let last = files.last, !StagedCopy.precedes(last.path, file) { return nil }
+                guard let device = i64(), let inode = i64(), let size = i64(), let mtime = i64(), let ctime = i64(),
+                      let d = hexDigest() else { return nil }
+                let stamp = FileStamp(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode), size: size,
+                                      mtimeNanoseconds: mtime, ctimeNanoseconds: ctime)
+                files.append(File(path: file, executable: kind == UInt8(ascii: "x"), stamp: stamp, digest: d))
+            }
+            return at == end ? (path, digest, files) : nil
         }
-        guard at == end else { return nil }
+        guard let (path, digest, files) = parsed else { return nil }
         self.path = path
         self.digest = digest
         self.files = files

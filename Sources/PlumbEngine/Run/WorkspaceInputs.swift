@@ -57,6 +57,8 @@ final class WorkspaceInputs: @unchecked Sendable {
     /// parallel arrays: a data folder may have a million), and, for a large one, marks on its folders.
     private struct Files {
         var generation: Int
+        /// What each of `paths` follows (`data/` for a synced copy's files, so a million paths are not rebuilt).
+        var base = ""
         var paths: [String]
         var stamps: [FileStamp?]
         var watch: FolderWatch?
@@ -149,8 +151,10 @@ final class WorkspaceInputs: @unchecked Sendable {
 
         let result = Result { () throws -> Files in
             if case let .data(sourcePath, digest) = source, let kept, DiskEntryKind.of(sourcePath) == .directory {
-                let (paths, stamps) = try Trace.measure("staging \(path)") { try sync(path, from: sourcePath, digest: digest, kept: kept, again: previous != nil) }
-                return staged(paths, stamps, folder: path)
+                let (base, paths, stamps) = try Trace.measure("staging \(path)") {
+                    try sync(path, from: sourcePath, digest: digest, kept: kept, again: previous != nil)
+                }
+                return Trace.measure("staging \(path): marks and stamps") { staged(paths, stamps, folder: path, base: base) }
             }
             try write(path, from: source, previous: previous)
             // A tracked input keeps the files it had: what stages wrote into its folder is not part of it.
@@ -194,18 +198,24 @@ final class WorkspaceInputs: @unchecked Sendable {
         files.watch?.isQuiet ?? false
     }
 
-    /// The input's files whose stamps are not as staged.
+    /// The input's files whose stamps are not as staged (`lstat`s on all cores: a data folder may have a million).
     private func changed(_ files: Files) -> [String] {
-        zip(files.paths, files.stamps).compactMap { path, stamp in Self.stamp(root + "/" + path) != stamp ? path : nil }
+        let chunk = 4096
+        let parts = (try? parallelMap((files.paths.count + chunk - 1) / chunk) { part -> [String] in
+            let range = (part * chunk)..<min(files.paths.count, (part + 1) * chunk)
+            let prefix = root + "/" + files.base
+            return range.compactMap { i in Self.stamp(prefix + files.paths[i]) != files.stamps[i] ? files.base + files.paths[i] : nil }
+        }) ?? []
+        return parts.flatMap { $0 }
     }
 
     /// A new staging of the input at `folder` with these stamps, watched when it is large: the marks are
     /// set first, then every stamp is checked again, so a change before the marks existed is not missed
     /// (one found leaves the input to its stamps).
-    private func staged(_ paths: [String], _ stamps: [FileStamp?], folder: String) -> Files {
+    private func staged(_ paths: [String], _ stamps: [FileStamp?], folder: String, base: String = "") -> Files {
         condition.lock()
         generations += 1
-        var files = Files(generation: generations, paths: paths, stamps: stamps, watch: nil)
+        var files = Files(generation: generations, base: base, paths: paths, stamps: stamps, watch: nil)
         let watching = paths.count >= Self.watchedFiles && watches < Self.maximumWatches && Self.isFolder(root + "/" + folder)
         if watching { watches += 1 }
         condition.unlock()
@@ -269,12 +279,13 @@ final class WorkspaceInputs: @unchecked Sendable {
     /// into place. Returns the stamps of its files and links. With no record of the plan's walk that gives
     /// `digest` (a plan made elsewhere), the folder is copied in full and hashed, and no copy is kept.
     private func sync(_ path: String, from sourcePath: String, digest: Digest, kept: KeptInputs, again: Bool) throws
-        -> (paths: [String], stamps: [FileStamp?]) {
+        -> (base: String, paths: [String], stamps: [FileStamp?]) {
         let target = try ContainedPath.prepare(path, under: root, create: true)
         guard let manifest = digester.recordedManifest(ofDirectory: sourcePath, digest: digest) else {
             KeptInputs.removeTree(kept.slot(of: path))
             try write(path, from: .data(path: sourcePath, digest: digest), previous: nil)
-            return try protect(path, only: nil, tracked: false)
+            let (paths, stamps) = try protect(path, only: nil, tracked: false)
+            return ("", paths, stamps)
         }
         let copy = kept.copy(of: path)
         try FileManager.default.createDirectory(atPath: kept.slot(of: path), withIntermediateDirectories: true)
@@ -287,16 +298,19 @@ final class WorkspaceInputs: @unchecked Sendable {
                 guard mkdir(copy, 0o755) == 0 else { throw PlumbError("cannot create folder \(copy): \(errnoText())") }
             }
         }
-        let synced = try StagedCopy.sync(copy, from: sourcePath, manifest: manifest, record: kept.record(of: path))
+        let record = Trace.measure("staging \(path): record read") { kept.record(of: path) }
+        let synced = try Trace.measure("staging \(path): sync") { try StagedCopy.sync(copy, from: sourcePath, manifest: manifest, digest: digest, record: record) }
         // What the copy now holds, whatever the check below finds: only files with these stamps are trusted next time.
-        try kept.write(StagedCopyRecord(path: path, digest: synced.digest, files: synced.files))
+        try Trace.measure("staging \(path): record written (\(synced.copied) copied, \(synced.removed) removed)") {
+            try kept.write(StagedCopyRecord(path: path, digest: synced.digest, files: synced.files))
+        }
         guard synced.digest == digest else {
             throw PlumbError("\(path) changed after it was planned (planned sha256 \(digest.short), now \(synced.digest.short))",
                              hint: "reconcile again once the data stays put; a run uses the data its plan identified")
         }
         KeptInputs.removeTree(target)
         guard rename(copy, target) == 0 else { throw PlumbError("cannot move \(copy) to \(target): \(errnoText())") }
-        return (synced.paths.map { path + "/" + $0 }, synced.stamps)
+        return (path + "/", synced.paths, synced.stamps)
     }
 
     /// Rewrites one tracked file from the commit's blob (a file a stage changed in place).
