@@ -146,7 +146,7 @@ package final class Executor: @unchecked Sendable {
     /// that commit, holding its blobs' bytes (see `Repository.checkOutWorkspace`), updated in place from the
     /// last reconcile's when that one can be trusted (`Repository.prepareWorkspace`). The tracked deps of the stages that may run are made
     /// read-only before any starts; untracked data, Git LFS content and cached outputs are staged for each
-    /// stage as it starts (`stageInputs`).
+    /// stage as it starts (`stageInputs`), an untracked data folder from the copy the last run kept (`KeptInputs`).
     func prepareWorkspace() throws {
         let fm = FileManager.default
         Self.stopLeftoverProcesses(in: workspace)

@@ -54,7 +54,7 @@ struct KeptInputs {
             let slot = folder + "/" + name
             // The path is read from the record's head only: it says where to look, the full record is
             // checked when the copy is staged. A slot must be the one its path names.
-            guard let data = FileManager.default.contents(atPath: slot + "/record"), let path = StagedCopyRecord.path(in: data),
+            guard let data = Self.head(of: slot + "/record"), let path = StagedCopyRecord.path(in: data),
                   self.slot(of: path) == slot, wanted.contains(path) else {
                 Self.removeTree(slot)
                 continue
@@ -69,6 +69,13 @@ struct KeptInputs {
                 continue
             }
         }
+    }
+
+    /// The first bytes of a record, where its path is (a million files' record is over 100 MB).
+    private static func head(of file: String) -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: file) else { return nil }
+        defer { try? handle.close() }
+        return try? handle.read(upToCount: StagedCopyRecord.magic.count + 4 + 4096)
     }
 
     /// Removes a folder tree whatever the modes a stage left on it (a folder without write bits).

@@ -149,6 +149,35 @@ import Testing
         #expect((outcome.logTail ?? "").contains("data changed after it was planned"), "\(outcome.logTail ?? "")")
     }
 
+    /// What the sync trusts for the source: the entries the walk that gave a digest recorded, before and
+    /// after the stat cache is saved, and nothing for a digest no walk gave.
+    @Test func theRecordedManifestIsTheWalkedOneAndOnlyForItsDigest() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for (path, text) in ["data/a/x.txt": "x\n", "data/a/b/y.txt": "y\n", "data/z.sh": "z\n"] {
+            try FileManager.default.createDirectory(atPath: (folder + "/" + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: folder + "/" + path))
+        }
+        chmod(folder + "/data/z.sh", 0o755)
+        #expect(symlink("a/x.txt", folder + "/data/link") == 0)
+        let cache = StatCache(file: URL(fileURLWithPath: folder + "/stat-cache"), racyWindow: 2)
+        let digester = ContentDigester(statCache: cache)
+        let digest = try digester.digest(of: folder + "/data")
+        let walked = try digester.manifest(ofDirectory: folder + "/data")
+        #expect(digester.recordedManifest(ofDirectory: folder + "/data", digest: digest) == walked)
+        #expect(digester.recordedManifest(ofDirectory: folder + "/data", digest: SHA256Hasher.digest("other")) == nil)
+        try cache.save()
+        #expect(digester.recordedManifest(ofDirectory: folder + "/data", digest: digest) == walked, "lost once saved")
+
+        try Data("changed\n".utf8).write(to: URL(fileURLWithPath: folder + "/data/a/b/y.txt"))
+        let again = try digester.digest(of: folder + "/data")
+        #expect(again != digest)
+        #expect(digester.recordedManifest(ofDirectory: folder + "/data", digest: again) == (try digester.manifest(ofDirectory: folder + "/data")))
+        // The saved walk still tells what the folder held when it had the first digest: a true answer to that
+        // question (the sync then hashes what it copies, so the folder as it is now decides the outcome).
+        #expect(digester.recordedManifest(ofDirectory: folder + "/data", digest: digest) == walked)
+    }
+
     @Test func theRecordRoundTripsAndRefusesWhatIsNotSound() throws {
         let stamp = FileStamp(device: 2049, inode: 77, size: 12, mtimeNanoseconds: 1_700_000_000_123_456_789, ctimeNanoseconds: -5)
         let files = [
