@@ -35,9 +35,9 @@ struct KeptInputs {
         return StagedCopyRecord(data, path: path)
     }
 
-    /// Replaces the record of the copy of `record.path`, atomically.
-    func write(_ record: StagedCopyRecord) throws {
-        try AtomicFile.write(record.encoded(), to: recordFile(of: record.path))
+    /// Replaces the record of the copy of `path` with an encoded `StagedCopyRecord`, atomically.
+    func write(_ record: Data, of path: String) throws {
+        try AtomicFile.write(record, to: recordFile(of: path))
     }
 
     /// Forgets the record of `path` (its copy is no longer the one it describes), keeping the slot.

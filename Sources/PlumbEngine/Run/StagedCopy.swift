@@ -21,13 +21,23 @@ enum StagedCopy {
         /// The copy's files and links, relative to it, in manifest order, and their stamps.
         var paths: [String]
         var stamps: [FileStamp?]
-        /// Its regular files with their stamps and digests, for the next record.
-        var files: [StagedCopyRecord.File]
+        /// The digests of copied files that are not the ones `entries` (the source's manifest) name.
+        var digests: [Int: Digest]
+        var entries: [DirectoryManifest.Entry]
         /// The manifest digest of the copy (`ContentDigester.manifest` of its per-file digests).
         var digest: Digest
         /// How many entries were copied (or linked) again, and how many removed.
         var copied: Int
         var removed: Int
+
+        /// The copy's regular files with their stamps and digests, for its record.
+        var files: some Collection<StagedCopyRecord.File> {
+            entries.indices.lazy.compactMap { k in
+                let e = entries[k]
+                guard e.symlink == nil, let stamp = stamps[k], let digest = digests[k] ?? e.digest else { return nil }
+                return StagedCopyRecord.File(path: e.path, executable: e.executable, stamp: stamp, digest: digest)
+            }
+        }
     }
 
     /// Syncs the folder at `copy` (which exists) to `manifest`, the entries of the folder at `source`, whose
@@ -35,7 +45,7 @@ enum StagedCopy {
     static func sync(_ copy: String, from source: String, manifest: DirectoryManifest, digest: Digest,
                      record: StagedCopyRecord?) throws -> Synced {
         let scanned = try ContentDigester.scan(directory: copy)
-        let recorded = record?.files ?? []
+        let recorded = record?.count ?? 0
         let entries = manifest.entries
         // The source's entries, the copy's scan and the record are all in manifest order (the byte order of
         // the path): one merge, compared by bytes (String's == would take a decomposed `é` for a composed one).
@@ -48,11 +58,15 @@ enum StagedCopy {
             let c = scanned[i]
             if let target = e.symlink {
                 kept[k] = c.symlinkTarget.map { same($0, target) } ?? false
-            } else if c.symlinkTarget == nil, c.executable == e.executable, let stamp = c.scannedStamp {
-                while r < recorded.count, precedes(recorded[r].path, e.path) { r += 1 }
-                if r < recorded.count, same(recorded[r].path, e.path), recorded[r].stamp == stamp, recorded[r].digest == e.digest,
-                   recorded[r].executable == e.executable {
-                    kept[k] = true
+            } else if c.symlinkTarget == nil, c.executable == e.executable, let stamp = c.scannedStamp, let record, let digest = e.digest {
+                var path = e.path, hex = digest.hex
+                path.withUTF8 { name in
+                    while r < recorded, record.withFile(r, { was, _, _, _ in precedes(was, UnsafeRawBufferPointer(name)) }) { r += 1 }
+                    guard r < recorded else { return }
+                    kept[k] = record.withFile(r) { was, executable, wasStamp, wasDigest in
+                        same(was, UnsafeRawBufferPointer(name)) && wasStamp == stamp && executable == e.executable
+                            && hex.withUTF8 { same(wasDigest, UnsafeRawBufferPointer($0)) }
+                    }
                 }
             }
             used[i] = kept[k]
@@ -101,10 +115,9 @@ enum StagedCopy {
         var digestOf: [Int: Digest] = [:]
         for (k, d) in zip(files, copiedDigests) where d != entries[k].digest { digestOf[k] = d }
 
-        var synced = Synced(paths: [], stamps: [], files: [], digest: digest, copied: missing.count, removed: removed)
+        var synced = Synced(paths: [], stamps: [], digests: digestOf, entries: entries, digest: digest, copied: missing.count, removed: removed)
         synced.paths.reserveCapacity(entries.count)
         synced.stamps.reserveCapacity(entries.count)
-        synced.files.reserveCapacity(entries.count)
         i = 0
         for (k, e) in entries.enumerated() {
             var stamp: FileStamp?
@@ -116,9 +129,6 @@ enum StagedCopy {
             }
             synced.paths.append(e.path)
             synced.stamps.append(stamp)
-            if e.symlink == nil, let stamp, let d = digestOf[k] ?? e.digest {
-                synced.files.append(StagedCopyRecord.File(path: e.path, executable: e.executable, stamp: stamp, digest: d))
-            }
         }
         // Every file holds the digest the source's manifest names (kept ones by their record, copied ones as
         // hashed), so the copy's manifest is that manifest, whose digest the caller checked; only a file
@@ -136,19 +146,23 @@ enum StagedCopy {
     /// Whether `a` sorts before `b` in the byte order of their UTF-8.
     static func precedes(_ a: String, _ b: String) -> Bool {
         var a = a, b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                let n = min(x.count, y.count)
-                let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
-                return c != 0 ? c < 0 : x.count < y.count
-            }
-        }
+        return a.withUTF8 { x in b.withUTF8 { y in precedes(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
+    }
+
+    static func precedes(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Bool {
+        let n = min(x.count, y.count)
+        let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+        return c != 0 ? c < 0 : x.count < y.count
     }
 
     /// Whether `a` and `b` are the same bytes.
     static func same(_ a: String, _ b: String) -> Bool {
         var a = a, b = b
-        return a.withUTF8 { x in b.withUTF8 { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) } }
+        return a.withUTF8 { x in b.withUTF8 { y in same(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
+    }
+
+    static func same(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Bool {
+        x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
     }
 
     private static func parent(of path: String) -> String {

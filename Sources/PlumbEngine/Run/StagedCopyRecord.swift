@@ -22,20 +22,51 @@ struct StagedCopyRecord: Equatable {
     }
 
     /// The dep's path in the workspace (`data`).
-    var path: String
+    let path: String
     /// The manifest digest the copy held when recorded.
-    var digest: Digest
-    /// Sorted by path, in the byte order of UTF-8 (a manifest's order).
-    var files: [File]
+    let digest: Digest
+    /// The record as encoded, and where each file's entry starts in it: read in place, with no String per
+    /// file (a million files' record is over 100 MB).
+    private let bytes: [UInt8]
+    private let starts: [Int]
 
     static let magic = Array("PLUMBKC1".utf8)
+
+    /// How many files it lists.
+    var count: Int { starts.count }
+
+    /// Its files, sorted by path in the byte order of UTF-8 (a manifest's order).
+    var files: [File] {
+        (0..<count).map { i in
+            withFile(i) { path, executable, stamp, hex in
+                File(path: String(decoding: path, as: UTF8.self), executable: executable, stamp: stamp,
+                     digest: Digest(hex: String(decoding: hex, as: UTF8.self))!)
+            }
+        }
+    }
+
+    static func == (a: Self, b: Self) -> Bool { a.path == b.path && a.digest == b.digest && a.files == b.files }
+
+    /// The `i`th file's path bytes, execute bit, stamp and hex digest bytes.
+    func withFile<T>(_ i: Int, _ body: (UnsafeRawBufferPointer, Bool, FileStamp, UnsafeRawBufferPointer) -> T) -> T {
+        bytes.withUnsafeBytes { raw in
+            let at = starts[i]
+            let n = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 1, as: UInt32.self)))
+            let fields = at + 5 + n
+            func field(_ k: Int) -> Int64 { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: fields + 8 * k, as: Int64.self)) }
+            let stamp = FileStamp(device: UInt64(bitPattern: field(0)), inode: UInt64(bitPattern: field(1)), size: field(2),
+                                  mtimeNanoseconds: field(3), ctimeNanoseconds: field(4))
+            return body(UnsafeRawBufferPointer(rebasing: raw[(at + 5)..<fields]), raw[at] == UInt8(ascii: "x"), stamp,
+                        UnsafeRawBufferPointer(rebasing: raw[(fields + 40)..<(fields + 104)]))
+        }
+    }
 
     // "PLUMBKC1"; UInt32 path length, path; 64 hex digest bytes; UInt32 file count; per file: a kind byte
     // (`f`, or `x` executable), UInt32 path length, path, five Int64 stamp fields, 64 hex digest bytes; then
     // the SHA-256 of everything before it (32 bytes). Little endian.
-    func encoded() -> Data {
-        var out = Self.magic
-        out.reserveCapacity(64 + files.count * 150)
+    static func encode(path: String, digest: Digest, files: some Collection<File>) -> Data {
+        var out = magic
+        out.reserveCapacity(64 + path.utf8.count + files.count * 140)
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         func put(_ text: String) { put(UInt32(text.utf8.count)); out += text.utf8 }
         put(path)
@@ -51,10 +82,12 @@ struct StagedCopyRecord: Equatable {
         return Data(out)
     }
 
+    func encoded() -> Data { Data(bytes) }
+
     /// The record in `data` if it is a sound record of the copy of `path`; nil otherwise.
     init?(_ data: Data, path expected: String) {
-        // Read in place (a million files' record is over 100 MB): no copy, no per-field slices.
-        let parsed = data.withUnsafeBytes { raw -> (String, Digest, [File])? in
+        let bytes = [UInt8](data)
+        let parsed = bytes.withUnsafeBytes { raw -> (String, Digest, [Int])? in
             guard raw.count >= Self.magic.count + 32, raw.prefix(Self.magic.count).elementsEqual(Self.magic) else { return nil }
             let end = raw.count - 32
             let body = UnsafeRawBufferPointer(rebasing: raw[0..<end])
@@ -65,49 +98,55 @@ struct StagedCopyRecord: Equatable {
                 defer { at += 4 }
                 return Int(UInt32(littleEndian: body.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
             }
-            func i64() -> Int64? {
-                guard at + 8 <= end else { return nil }
-                defer { at += 8 }
-                return Int64(littleEndian: body.loadUnaligned(fromByteOffset: at, as: Int64.self))
-            }
-            func text() -> String? {
-                guard let n = u32(), n <= end - at else { return nil }
-                defer { at += n }
-                return String(decoding: UnsafeRawBufferPointer(rebasing: body[at..<(at + n)]), as: UTF8.self)
-            }
-            func hexDigest() -> Digest? {
+            func hex() -> UnsafeRawBufferPointer? {
                 guard at + 64 <= end else { return nil }
                 defer { at += 64 }
-                return Digest(hex: String(decoding: UnsafeRawBufferPointer(rebasing: body[at..<(at + 64)]), as: UTF8.self))
+                return UnsafeRawBufferPointer(rebasing: body[at..<(at + 64)])
             }
-            guard let path = text(), path == expected, let digest = hexDigest(), let count = u32(),
+            guard let n = u32(), n <= end - at else { return nil }
+            let path = String(decoding: UnsafeRawBufferPointer(rebasing: body[at..<(at + n)]), as: UTF8.self)
+            at += n
+            guard path == expected, let d = hex(), let digest = Digest(hex: String(decoding: d, as: UTF8.self)), let count = u32(),
                   count <= (end - at) / (1 + 4 + 40 + 64) else { return nil }
-            var files: [File] = []
-            files.reserveCapacity(count)
+            var starts: [Int] = []
+            starts.reserveCapacity(count)
+            var last: UnsafeRawBufferPointer?
             for _ in 0..<count {
                 guard at < end else { return nil }
+                let start = at
                 let kind = body[at]
                 at += 1
-                guard kind == UInt8(ascii: "f") || kind == UInt8(ascii: "x"), let file = text(),
-                      RecordRules.normalisedProblem(file, allowAbsolute: false) == nil else { return nil }
-                if let last = files.last, !StagedCopy.precedes(last.path, file) { return nil }
-                guard let device = i64(), let inode = i64(), let size = i64(), let mtime = i64(), let ctime = i64(),
-                      let d = hexDigest() else { return nil }
-                let stamp = FileStamp(device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode), size: size,
-                                      mtimeNanoseconds: mtime, ctimeNanoseconds: ctime)
-                files.append(File(path: file, executable: kind == UInt8(ascii: "x"), stamp: stamp, digest: d))
+                guard kind == UInt8(ascii: "f") || kind == UInt8(ascii: "x"), let n = u32(), n > 0, n <= end - at else { return nil }
+                let name = UnsafeRawBufferPointer(rebasing: body[at..<(at + n)])
+                at += n
+                // A path is only ever compared with the source's (never written through), but a record that
+                // could not have been written is not one: relative, normalised, in order, no NUL.
+                guard Self.isNormalised(name), last.map({ StagedCopy.precedes($0, name) }) ?? true, at + 40 <= end else { return nil }
+                last = name
+                at += 40
+                guard let h = hex(), h.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
+                starts.append(start)
             }
-            return at == end ? (path, digest, files) : nil
+            return at == end ? (path, digest, starts) : nil
         }
-        guard let (path, digest, files) = parsed else { return nil }
+        guard let (path, digest, starts) = parsed else { return nil }
         self.path = path
         self.digest = digest
-        self.files = files
+        self.bytes = bytes
+        self.starts = starts
     }
 
-    init(path: String, digest: Digest, files: [File]) {
-        self.path = path
-        self.digest = digest
-        self.files = files
+    /// A relative path of non-empty parts, none `.` or `..`, with no NUL (`RecordRules.normalisedProblem`, on bytes).
+    private static func isNormalised(_ name: UnsafeRawBufferPointer) -> Bool {
+        var partStart = 0
+        for i in 0...name.count {
+            if i < name.count, name[i] == 0 { return false }
+            guard i == name.count || name[i] == UInt8(ascii: "/") else { continue }
+            let n = i - partStart
+            if n == 0 { return false }
+            if name[partStart] == UInt8(ascii: "."), n == 1 || (n == 2 && name[partStart + 1] == UInt8(ascii: ".")) { return false }
+            partStart = i + 1
+        }
+        return true
     }
 }

@@ -302,7 +302,7 @@ final class WorkspaceInputs: @unchecked Sendable {
         let synced = try Trace.measure("staging \(path): sync") { try StagedCopy.sync(copy, from: sourcePath, manifest: manifest, digest: digest, record: record) }
         // What the copy now holds, whatever the check below finds: only files with these stamps are trusted next time.
         try Trace.measure("staging \(path): record written (\(synced.copied) copied, \(synced.removed) removed)") {
-            try kept.write(StagedCopyRecord(path: path, digest: synced.digest, files: synced.files))
+            try kept.write(StagedCopyRecord.encode(path: path, digest: synced.digest, files: synced.files), of: path)
         }
         guard synced.digest == digest else {
             throw PlumbError("\(path) changed after it was planned (planned sha256 \(digest.short), now \(synced.digest.short))",

@@ -76,7 +76,7 @@ import Testing
         case "empty": bytes = []
         default:
             let other = try #require(StagedCopyRecord(Data(bytes), path: "data"))
-            bytes = [UInt8](StagedCopyRecord(path: "elsewhere", digest: other.digest, files: other.files).encoded())
+            bytes = [UInt8](StagedCopyRecord.encode(path: "elsewhere", digest: other.digest, files: other.files))
         }
         try Data(bytes).write(to: URL(fileURLWithPath: record))
 
@@ -185,9 +185,10 @@ import Testing
             StagedCopyRecord.File(path: "a/é.txt", executable: true, stamp: stamp, digest: SHA256Hasher.digest("é")),
             StagedCopyRecord.File(path: "z", executable: false, stamp: stamp, digest: SHA256Hasher.digest("z")),
         ]
-        let record = StagedCopyRecord(path: "data/raw", digest: SHA256Hasher.digest("manifest"), files: files)
-        let data = record.encoded()
-        #expect(StagedCopyRecord(data, path: "data/raw") == record)
+        let data = StagedCopyRecord.encode(path: "data/raw", digest: SHA256Hasher.digest("manifest"), files: files)
+        let record = try #require(StagedCopyRecord(data, path: "data/raw"))
+        #expect(record.files == files && record.digest == SHA256Hasher.digest("manifest") && record.path == "data/raw")
+        #expect(record.encoded() == data)
         #expect(StagedCopyRecord.path(in: data) == "data/raw")
         #expect(StagedCopyRecord(data, path: "data") == nil, "a record of another path")
         #expect(StagedCopyRecord(data.dropLast(), path: "data/raw") == nil)
@@ -196,9 +197,11 @@ import Testing
             ("repeated", [files[0], files[0]]),
             ("climbing out", [StagedCopyRecord.File(path: "../x", executable: false, stamp: stamp, digest: files[0].digest)]),
             ("absolute", [StagedCopyRecord.File(path: "/etc/passwd", executable: false, stamp: stamp, digest: files[0].digest)]),
+            ("a dot part", [StagedCopyRecord.File(path: "a/./b", executable: false, stamp: stamp, digest: files[0].digest)]),
+            ("an empty part", [StagedCopyRecord.File(path: "a//b", executable: false, stamp: stamp, digest: files[0].digest)]),
         ]
         for (name, bad) in cases {
-            let encoded = StagedCopyRecord(path: "data/raw", digest: record.digest, files: bad).encoded()
+            let encoded = StagedCopyRecord.encode(path: "data/raw", digest: record.digest, files: bad)
             #expect(StagedCopyRecord(encoded, path: "data/raw") == nil, "\(name)")
         }
     }
