@@ -44,12 +44,14 @@ enum StagedCopy {
     /// digest the caller verified is `digest`.
     static func sync(_ copy: String, from source: String, manifest: DirectoryManifest, digest: Digest,
                      record: StagedCopyRecord?) throws -> Synced {
-        let scanned = try ContentDigester.scan(directory: copy)
+        var scanned = try ContentDigester.scan(directory: copy)
         let recorded = record?.count ?? 0
         let entries = manifest.entries
         // The source's entries, the copy's scan and the record are all in manifest order (the byte order of
         // the path): one merge, compared by bytes (String's == would take a decomposed `é` for a composed one).
         var kept = [Bool](repeating: false, count: entries.count)
+        // The stamps of kept files, taken by the scan; the rest are taken once copied.
+        var stamps = [FileStamp?](repeating: nil, count: entries.count)
         var used = [Bool](repeating: false, count: scanned.count)
         var i = 0, r = 0
         for (k, e) in entries.enumerated() {
@@ -70,6 +72,7 @@ enum StagedCopy {
                 }
             }
             used[i] = kept[k]
+            if kept[k] { stamps[k] = c.scannedStamp }
             i += 1
         }
 
@@ -86,6 +89,9 @@ enum StagedCopy {
             while !folder.isEmpty, emptied.insert(folder).inserted { folder = parent(of: folder) }
         }
         for folder in emptied.sorted(by: { $0.utf8.count > $1.utf8.count }) { rmdir(copy + "/" + folder) }
+        // Done with: a million entries' paths, twice over.
+        scanned = []
+        used = []
 
         let missing = entries.indices.filter { !kept[$0] }
         var folders = Set<String>()
@@ -115,21 +121,10 @@ enum StagedCopy {
         var digestOf: [Int: Digest] = [:]
         for (k, d) in zip(files, copiedDigests) where d != entries[k].digest { digestOf[k] = d }
 
-        var synced = Synced(paths: [], stamps: [], digests: digestOf, entries: entries, digest: digest, copied: missing.count, removed: removed)
-        synced.paths.reserveCapacity(entries.count)
-        synced.stamps.reserveCapacity(entries.count)
-        i = 0
-        for (k, e) in entries.enumerated() {
-            var stamp: FileStamp?
-            if kept[k] && e.symlink == nil {
-                while !same(scanned[i].relativePath, e.path) { i += 1 }
-                stamp = scanned[i].scannedStamp
-            } else {
-                stamp = WorkspaceInputs.stamp(copy + "/" + e.path)
-            }
-            synced.paths.append(e.path)
-            synced.stamps.append(stamp)
-        }
+        for k in missing { stamps[k] = WorkspaceInputs.stamp(copy + "/" + entries[k].path) }
+        for (k, e) in entries.enumerated() where kept[k] && e.symlink != nil { stamps[k] = WorkspaceInputs.stamp(copy + "/" + e.path) }
+        var synced = Synced(paths: entries.map(\.path), stamps: stamps, digests: digestOf, entries: entries, digest: digest,
+                            copied: missing.count, removed: removed)
         // Every file holds the digest the source's manifest names (kept ones by their record, copied ones as
         // hashed), so the copy's manifest is that manifest, whose digest the caller checked; only a file
         // hashed otherwise (the source changed after planning) makes it another, computed from the copy's own.

@@ -65,21 +65,28 @@ struct StagedCopyRecord: Equatable {
     // (`f`, or `x` executable), UInt32 path length, path, five Int64 stamp fields, 64 hex digest bytes; then
     // the SHA-256 of everything before it (32 bytes). Little endian.
     static func encode(path: String, digest: Digest, files: some Collection<File>) -> Data {
-        var out = magic
-        out.reserveCapacity(64 + path.utf8.count + files.count * 140)
-        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
-        func put(_ text: String) { put(UInt32(text.utf8.count)); out += text.utf8 }
+        // Into the Data itself: a million files' record is not built twice.
+        var out = Data(capacity: 128 + path.utf8.count + files.count * 140)
+        out.append(contentsOf: magic)
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        func put(_ text: String) {
+            var text = text
+            put(UInt32(text.utf8.count))
+            text.withUTF8 { out.append($0) }
+        }
+        func putHex(_ d: Digest) { var hex = d.hex; hex.withUTF8 { out.append($0) } }
         put(path)
-        out += digest.hex.utf8
+        putHex(digest)
         put(UInt32(files.count))
         for f in files {
             out.append(f.executable ? UInt8(ascii: "x") : UInt8(ascii: "f"))
             put(f.path)
             for field in f.stamp.fields { put(field) }
-            out += f.digest.hex.utf8
+            putHex(f.digest)
         }
-        out += out.withUnsafeBytes { SHA256Hasher.digest($0) }
-        return Data(out)
+        let sum = out.withUnsafeBytes { SHA256Hasher.digest($0) }
+        out.append(contentsOf: sum)
+        return out
     }
 
     func encoded() -> Data { Data(bytes) }
