@@ -146,10 +146,14 @@ package final class Executor: @unchecked Sendable {
     /// that commit, holding its blobs' bytes (see `Repository.checkOutWorkspace`), updated in place from the
     /// last reconcile's when that one can be trusted (`Repository.prepareWorkspace`). The tracked deps of the stages that may run are made
     /// read-only before any starts; untracked data, Git LFS content and cached outputs are staged for each
-    /// stage as it starts (`stageInputs`).
+    /// stage as it starts (`stageInputs`), an untracked data folder from the copy the last run kept (`KeptInputs`).
     func prepareWorkspace() throws {
         let fm = FileManager.default
         Self.stopLeftoverProcesses(in: workspace)
+        // Out of the sweep's reach before the update: the copies of untracked data folders this plan's
+        // stages read, which the next staging syncs instead of copying again.
+        let kept = KeptInputs(workspace: workspace)
+        Trace.measure("kept inputs withdrawn") { kept.withdraw(keeping: Set(plan.stages.flatMap(\.externalDeps))) }
         let (checkout, lfs) = try PlumbError.wrap("cannot check out \(plan.commit.short) into \(workspace)") {
             var how = "workspace"
             let prepared = try Trace.measure(how) {
@@ -160,7 +164,7 @@ package final class Executor: @unchecked Sendable {
             return (prepared.workspace, prepared.lfs)
         }
         workspaceInputs = WorkspaceInputs(root: workspace, store: project.store, checkout: checkout, commit: plan.commit, lfs: lfs,
-                                          producers: producers)
+                                          producers: producers, digester: project.digester, kept: kept)
         lfsFiles = Dictionary(lfs.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         commonDirectory = project.repository.commonDirectory
         // The environment's params, where scripts that read the file themselves look for them
@@ -211,9 +215,9 @@ package final class Executor: @unchecked Sendable {
     }
 
     /// Stages every input of `stage` in the workspace (each once, however many stages share it; a stage
-    /// that finds one changed by another stage stages it again) and returns the stamps they have now,
-    /// for the check after the stage. Returns when all are complete.
-    private func stageInputs(of stage: PlannedStage) throws -> [String: FileStamp] {
+    /// that finds one changed by another stage stages it again) and returns them as staged, for the
+    /// check after the stage. Returns when all are complete.
+    private func stageInputs(of stage: PlannedStage) throws -> [WorkspaceInputs.Staged] {
         var sources: [String: WorkspaceInputs.Source] = [:]
         for (dep, source) in stage.deps {
             if let (producer, output) = producers.producer(of: dep) {
@@ -237,11 +241,7 @@ package final class Executor: @unchecked Sendable {
                 }
             }
         }
-        var stamps: [String: FileStamp] = [:]
-        for (path, source) in sources.sorted(by: { $0.key < $1.key }) {
-            stamps.merge(try workspaceInputs.stage(path, from: source)) { a, _ in a }
-        }
-        return stamps
+        return try sources.sorted(by: { $0.key < $1.key }).map { path, source in try workspaceInputs.stage(path, from: source) }
     }
 
     // MARK: - One stage
@@ -312,7 +312,7 @@ package final class Executor: @unchecked Sendable {
         }
     }
 
-    private func run(_ stage: PlannedStage, fingerprint: Digest, inputs: [String: String], staged firstStaged: [String: FileStamp]) throws -> StageOutcome {
+    private func run(_ stage: PlannedStage, fingerprint: Digest, inputs: [String: String], staged firstStaged: [WorkspaceInputs.Staged]) throws -> StageOutcome {
         let fm = FileManager.default
         // Stale outputs must not pass for new ones. Removed only once no folder above them is a link
         // (a committed `build -> /elsewhere` would make this delete outside the workspace).

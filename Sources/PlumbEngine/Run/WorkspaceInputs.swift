@@ -19,7 +19,16 @@ import Glibc
 ///   ran, it fails, since its record would name a digest it did not read.
 ///
 /// Stamps make the check cost one `lstat` per input file: a write, a rename over, a `chmod` back to
-/// writable all change ctime, which no unprivileged process can set back.
+/// writable all change ctime, which no unprivileged process can set back. They are kept once per input,
+/// however many stages read it. A large input (`watchedFiles` files or more) also gets inotify marks on
+/// its folders (`FolderWatch`), set once it is staged: a check that finds no event since costs a
+/// `read(2)`, not an `lstat` per file; an event, an overflow, or a mark that could not be set falls back to
+/// the stamps. (A write through a hard link made outside the input's folders reaches no mark; it changes
+/// the file's ctime, so the next run's sync of a kept copy copies that file again.)
+///
+/// An untracked data folder's copy is kept between runs (`KeptInputs`) and synced rather than copied
+/// when staged again (`StagedCopy`): only files whose source content changed, or whose copy was touched,
+/// are copied and hashed.
 ///
 /// `@unchecked Sendable`: stages stage their inputs from their own threads; the staged set is guarded
 /// by `condition` and the workspace repository's handle by `gitLock` (HostileWorkspaceTests and the
@@ -37,12 +46,35 @@ final class WorkspaceInputs: @unchecked Sendable {
         case lfs(LFSFile, object: String)
     }
 
+    /// An input as a stage found it staged; the check after the stage compares it with the input then.
+    struct Staged: Sendable, Hashable {
+        var path: String
+        /// Which staging of the input (each staging, first or again, has its own).
+        var generation: Int
+    }
+
+    /// One staging of an input: the stamp of each of its files, by path relative to the workspace (in
+    /// parallel arrays: a data folder may have a million), and, for a large one, marks on its folders.
+    private struct Files {
+        var generation: Int
+        /// What each of `paths` follows (`data/` for a synced copy's files, so a million paths are not rebuilt).
+        var base = ""
+        var paths: [String]
+        var stamps: [FileStamp?]
+        var watch: FolderWatch?
+    }
+
     private enum State {
         case staging
-        /// Staged; the stamp of each of its files, by path relative to the workspace.
-        case ready([String: FileStamp])
+        case ready(Files)
         case failed(any Error)
     }
+
+    /// Inputs with at least this many files are watched; below it a check of their stamps is cheap.
+    static let watchedFiles = 1000
+    /// At most this many inputs are watched at once: each holds an inotify instance, of which a user has
+    /// few (`max_user_instances`, often 128); the rest are checked by their stamps.
+    static let maximumWatches = 16
 
     /// The workspace's root.
     let root: String
@@ -56,33 +88,45 @@ final class WorkspaceInputs: @unchecked Sendable {
     /// Declared outputs: never part of a tracked input's files either (their producer rewrites them).
     private let producers: OutputProducers
 
+    /// Hashes of the source's files as the plan's walk recorded them, for syncing a kept copy.
+    private let digester: ContentDigester
+    /// Where copies of untracked data folders are kept between runs; nil keeps none.
+    private let kept: KeptInputs?
+
     private let condition = NSCondition()
     private var states: [String: State] = [:]
+    private var generations = 0
+    private var watches = 0
 
-    init(root: String, store: any ContentStore, checkout: Repository, commit: ObjectID, lfs: [LFSFile], producers: OutputProducers) {
+    init(root: String, store: any ContentStore, checkout: Repository, commit: ObjectID, lfs: [LFSFile], producers: OutputProducers,
+         digester: ContentDigester, kept: KeptInputs?) {
         self.root = root
         self.store = store
         self.checkout = checkout
         self.commit = commit
         lfsPaths = Set(lfs.map(\.path))
         self.producers = producers
+        self.digester = digester
+        self.kept = kept
     }
 
     /// Takes content that is already in place (the checkout's tracked files, `tracked`, or an output a
     /// stage of this run just wrote) as the input at `path`: makes it read-only and remembers its stamps.
     func adopt(_ path: String, tracked: Bool) throws {
-        let stamps = try protect(path, only: nil, tracked: tracked)
+        let (paths, stamps) = try protect(path, only: nil, tracked: tracked)
+        let files = staged(paths, stamps, folder: path)
         condition.lock()
-        states[path] = .ready(stamps)
+        if case let .ready(old)? = states[path] { release(old) }
+        states[path] = .ready(files)
         condition.broadcast()
         condition.unlock()
     }
 
     /// Makes sure the input at `path` is in the workspace as staged, staging it (again) from `source` if it
-    /// is not, and returns the stamps of its files. Concurrent callers for one path wait for one staging.
-    func stage(_ path: String, from source: Source) throws -> [String: FileStamp] {
+    /// is not. Concurrent callers for one path wait for one staging.
+    func stage(_ path: String, from source: Source) throws -> Staged {
         condition.lock()
-        var previous: [String: FileStamp]?
+        var previous: Files?
         waiting: while true {
             switch states[path] {
             case .staging?:
@@ -90,49 +134,120 @@ final class WorkspaceInputs: @unchecked Sendable {
             case let .failed(error)?:
                 condition.unlock()
                 throw error
-            case let .ready(stamps)?:
-                if changed(stamps).isEmpty {
+            case let .ready(files)?:
+                if quiet(files) || changed(files).isEmpty {
                     condition.unlock()
-                    return stamps
+                    return Staged(path: path, generation: files.generation)
                 }
-                previous = stamps
+                previous = files
                 break waiting
             case nil:
                 break waiting
             }
         }
+        if let previous { release(previous) }
         states[path] = .staging
         condition.unlock()
 
-        let result = Result { () throws -> [String: FileStamp] in
+        let result = Result { () throws -> Files in
+            if case let .data(sourcePath, digest) = source, let kept, DiskEntryKind.of(sourcePath) == .directory {
+                let (base, paths, stamps) = try Trace.measure("staging \(path)") {
+                    try sync(path, from: sourcePath, digest: digest, kept: kept, again: previous != nil)
+                }
+                return Trace.measure("staging \(path): marks and stamps") { staged(paths, stamps, folder: path, base: base) }
+            }
             try write(path, from: source, previous: previous)
             // A tracked input keeps the files it had: what stages wrote into its folder is not part of it.
-            if case .checkout = source { return try protect(path, only: previous.map { Set($0.keys) }, tracked: true) }
-            return try protect(path, only: nil, tracked: false)
+            let (paths, stamps) = if case .checkout = source {
+                try protect(path, only: previous.map { Set($0.paths) }, tracked: true)
+            } else {
+                try protect(path, only: nil, tracked: false)
+            }
+            return staged(paths, stamps, folder: path)
         }
         condition.lock()
         switch result {
-        case let .success(stamps): states[path] = .ready(stamps)
+        case let .success(files): states[path] = .ready(files)
         case let .failure(error): states[path] = .failed(error)
         }
         condition.broadcast()
         condition.unlock()
-        return try result.get()
+        return Staged(path: path, generation: try result.get().generation)
     }
 
-    /// The files among `expected` whose stamps are no longer as staged (or that are gone), sorted.
-    func changed(_ expected: [String: FileStamp]) -> [String] {
-        expected.filter { Self.stamp(root + "/" + $0.key) != $0.value }.keys.sorted()
+    /// The files of the inputs `staged` names that are no longer as they were staged (or are gone), sorted;
+    /// an input staged again since (another stage changed it) counts as changed, by its path.
+    func changed(_ staged: [Staged]) -> [String] {
+        var changed: [String] = []
+        var check: [Files] = []
+        condition.lock()
+        for input in staged {
+            guard case let .ready(files)? = states[input.path], files.generation == input.generation else {
+                changed.append(input.path)
+                continue
+            }
+            if !quiet(files) { check.append(files) }
+        }
+        condition.unlock()
+        for files in check { changed += self.changed(files) }
+        return changed.sorted()
+    }
+
+    /// Whether the input's marks saw nothing since it was staged. Under `condition`: a watch is read by one thread at a time.
+    private func quiet(_ files: Files) -> Bool {
+        files.watch?.isQuiet ?? false
+    }
+
+    /// The input's files whose stamps are not as staged (`lstat`s on all cores: a data folder may have a million).
+    private func changed(_ files: Files) -> [String] {
+        let chunk = 4096
+        let parts = (try? parallelMap((files.paths.count + chunk - 1) / chunk) { part -> [String] in
+            let range = (part * chunk)..<min(files.paths.count, (part + 1) * chunk)
+            let prefix = root + "/" + files.base
+            return range.compactMap { i in Self.stamp(prefix + files.paths[i]) != files.stamps[i] ? files.base + files.paths[i] : nil }
+        }) ?? []
+        return parts.flatMap { $0 }
+    }
+
+    /// A new staging of the input at `folder` with these stamps, watched when it is large: the marks are
+    /// set first, then every stamp is checked again, so a change before the marks existed is not missed
+    /// (one found leaves the input to its stamps).
+    private func staged(_ paths: [String], _ stamps: [FileStamp?], folder: String, base: String = "") -> Files {
+        condition.lock()
+        generations += 1
+        var files = Files(generation: generations, base: base, paths: paths, stamps: stamps, watch: nil)
+        let watching = paths.count >= Self.watchedFiles && watches < Self.maximumWatches && Self.isFolder(root + "/" + folder)
+        if watching { watches += 1 }
+        condition.unlock()
+        guard watching else { return files }
+        if let watch = FolderWatch(), watch.arm(folders: [root + "/" + folder]), changed(files).isEmpty {
+            files.watch = watch
+        } else {
+            condition.withLock { watches -= 1 }
+        }
+        return files
+    }
+
+    private static func isFolder(_ path: String) -> Bool {
+        var s = stat()
+        return lstat(path, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Gives back the marks of a staging that is being replaced. Under `condition`.
+    private func release(_ files: Files) {
+        guard let watch = files.watch else { return }
+        watch.disarm()
+        watches -= 1
     }
 
     // MARK: - Staging
 
-    private func write(_ path: String, from source: Source, previous: [String: FileStamp]?) throws {
+    private func write(_ path: String, from source: Source, previous: Files?) throws {
         // A committed symlink as a parent folder must not make staging write or delete outside the workspace.
         let target = try ContainedPath.prepare(path, under: root, create: true)
         switch source {
         case .checkout:
-            for file in changed(previous ?? [:]) { try restoreTracked(file) }
+            for file in previous.map(changed) ?? [] { try restoreTracked(file) }
         case let .cache(digest):
             try store.materialize(digest, at: target, access: .readOnly)
         case let .data(sourcePath, digest):
@@ -156,6 +271,46 @@ final class WorkspaceInputs: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Stages the untracked data folder at `sourcePath` as `path` from its kept copy (`KeptInputs`), synced
+    /// to the plan's digest (`StagedCopy`): taken back out of the workspace into its slot when staged
+    /// `again` in this run (a stage changed it), synced there, out of the stages' way, recorded, and renamed
+    /// into place. Returns the stamps of its files and links. With no record of the plan's walk that gives
+    /// `digest` (a plan made elsewhere), the folder is copied in full and hashed, and no copy is kept.
+    private func sync(_ path: String, from sourcePath: String, digest: Digest, kept: KeptInputs, again: Bool) throws
+        -> (base: String, paths: [String], stamps: [FileStamp?]) {
+        let target = try ContainedPath.prepare(path, under: root, create: true)
+        guard let manifest = digester.recordedManifest(ofDirectory: sourcePath, digest: digest) else {
+            KeptInputs.removeTree(kept.slot(of: path))
+            try write(path, from: .data(path: sourcePath, digest: digest), previous: nil)
+            let (paths, stamps) = try protect(path, only: nil, tracked: false)
+            return ("", paths, stamps)
+        }
+        let copy = kept.copy(of: path)
+        try FileManager.default.createDirectory(atPath: kept.slot(of: path), withIntermediateDirectories: true)
+        var s = stat()
+        if lstat(copy, &s) == 0, (s.st_mode & S_IFMT) != S_IFDIR { KeptInputs.removeTree(copy) }
+        if lstat(copy, &s) != 0 {
+            // Staged earlier in this run and changed since by a stage: synced like a kept copy. (Only then: what
+            // else is at `target` is not this copy, say a folder of another data dep's copy around it.)
+            if !(again && lstat(target, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR && rename(target, copy) == 0) {
+                guard mkdir(copy, 0o755) == 0 else { throw PlumbError("cannot create folder \(copy): \(errnoText())") }
+            }
+        }
+        let record = Trace.measure("staging \(path): record read") { kept.record(of: path) }
+        let synced = try Trace.measure("staging \(path): sync") { try StagedCopy.sync(copy, from: sourcePath, manifest: manifest, digest: digest, record: record) }
+        // What the copy now holds, whatever the check below finds: only files with these stamps are trusted next time.
+        try Trace.measure("staging \(path): record written (\(synced.copied) copied, \(synced.removed) removed)") {
+            try kept.write(StagedCopyRecord.encode(path: path, digest: synced.digest, files: synced.files), of: path)
+        }
+        guard synced.digest == digest else {
+            throw PlumbError("\(path) changed after it was planned (planned sha256 \(digest.short), now \(synced.digest.short))",
+                             hint: "reconcile again once the data stays put; a run uses the data its plan identified")
+        }
+        KeptInputs.removeTree(target)
+        guard rename(copy, target) == 0 else { throw PlumbError("cannot move \(copy) to \(target): \(errnoText())") }
+        return (path + "/", synced.paths, synced.stamps)
     }
 
     /// Rewrites one tracked file from the commit's blob (a file a stage changed in place).
@@ -256,10 +411,10 @@ final class WorkspaceInputs: @unchecked Sendable {
     /// Removes the write bits of the input's regular files (never following a link) and returns the
     /// stamps of its files, taken after that (chmod changes ctime). `only` limits it to those files; a
     /// `tracked` folder leaves out its Git LFS files and any declared output inside it.
-    private func protect(_ path: String, only: Set<String>?, tracked: Bool) throws -> [String: FileStamp] {
+    private func protect(_ path: String, only: Set<String>?, tracked: Bool) throws -> (paths: [String], stamps: [FileStamp?]) {
         let absolute = root + "/" + path
         var s = stat()
-        guard lstat(absolute, &s) == 0 else { return [:] }
+        guard lstat(absolute, &s) == 0 else { return ([], []) }
         var files: [String] = []
         if let only {
             files = only.sorted()
@@ -269,7 +424,10 @@ final class WorkspaceInputs: @unchecked Sendable {
         } else {
             files = [path]
         }
-        var stamps: [String: FileStamp] = [:]
+        var kept: [String] = []
+        var stamps: [FileStamp?] = []
+        kept.reserveCapacity(files.count)
+        stamps.reserveCapacity(files.count)
         for file in files {
             let full = root + "/" + file
             var f = stat()
@@ -277,9 +435,11 @@ final class WorkspaceInputs: @unchecked Sendable {
             if (f.st_mode & S_IFMT) == S_IFREG, f.st_mode & 0o222 != 0 {
                 guard chmod(full, f.st_mode & 0o555) == 0 else { throw PlumbError("cannot make \(full) read-only: \(errnoText())") }
             }
-            stamps[file] = Self.stamp(full)
+            guard let stamp = Self.stamp(full) else { continue }
+            kept.append(file)
+            stamps.append(stamp)
         }
-        return stamps
+        return (kept, stamps)
     }
 
     /// The stamp of the file or link at `path` itself (a link is not followed), nil when absent.
