@@ -91,12 +91,8 @@ package struct Reconciler {
         return (snapshot, plan)
     }
 
-    /// The stages whose drift probe says their deployment no longer matches the record, with what the
-    /// probe printed. Runs repository code (the probes).
-    package func driftedStages(ref: String?, environment: String?) throws -> [String: String] {
-        try driftedStages(Snapshot.read(project, ref: ref, environment: environment))
-    }
-
+    /// The stages of `snapshot` whose drift probe says their deployment no longer matches the record,
+    /// with what the probe printed. Runs repository code (the probes).
     func driftedStages(_ snapshot: Snapshot) -> [String: String] {
         DriftProbe(project: project, runner: runner).driftedStages(snapshot)
     }
