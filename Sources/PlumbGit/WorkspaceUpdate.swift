@@ -396,7 +396,7 @@ extension Repository {
 
     /// Removes the file, link or folder at `path` and everything in it, also folders a stage made
     /// read-only (their write bit is given back first). Absent is fine.
-    static func removeTree(_ path: String) throws {
+    package static func removeTree(_ path: String) throws {
         var s = stat()
         guard lstat(path, &s) == 0 else {
             if errno == ENOENT { return }

@@ -1,5 +1,6 @@
 import Foundation
 import PlumbCore
+import PlumbGit
 import PlumbStore
 #if canImport(Glibc)
 import Glibc
@@ -56,7 +57,7 @@ struct KeptInputs {
             // checked when the copy is staged. A slot must be the one its path names.
             guard let data = Self.head(of: slot + "/record"), let path = StagedCopyRecord.path(in: data),
                   self.slot(of: path) == slot, wanted.contains(path) else {
-                Self.removeTree(slot)
+                try? Repository.removeTree(slot)
                 continue
             }
             var s = stat()
@@ -76,18 +77,6 @@ struct KeptInputs {
         guard let handle = FileHandle(forReadingAtPath: file) else { return nil }
         defer { try? handle.close() }
         return try? handle.read(upToCount: StagedCopyRecord.magic.count + 4 + 4096)
-    }
-
-    /// Removes a folder tree whatever the modes a stage left on it (a folder without write bits).
-    static func removeTree(_ path: String) {
-        var s = stat()
-        guard lstat(path, &s) == 0 else { return }
-        guard (s.st_mode & S_IFMT) == S_IFDIR else { unlink(path); return }
-        if s.st_mode & 0o700 != 0o700 { chmod(path, s.st_mode & 0o7777 | 0o700) }
-        if let names = try? FileManager.default.contentsOfDirectory(atPath: path) {
-            for name in names { removeTree(path + "/" + name) }
-        }
-        rmdir(path)
     }
 }
 

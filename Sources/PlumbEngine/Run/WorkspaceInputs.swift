@@ -282,7 +282,7 @@ final class WorkspaceInputs: @unchecked Sendable {
         -> (base: String, paths: [String], stamps: [FileStamp?]) {
         let target = try ContainedPath.prepare(path, under: root, create: true)
         guard let manifest = digester.recordedManifest(ofDirectory: sourcePath, digest: digest) else {
-            KeptInputs.removeTree(kept.slot(of: path))
+            try? Repository.removeTree(kept.slot(of: path))
             try write(path, from: .data(path: sourcePath, digest: digest), previous: nil)
             let (paths, stamps) = try protect(path, only: nil, tracked: false)
             return ("", paths, stamps)
@@ -290,7 +290,7 @@ final class WorkspaceInputs: @unchecked Sendable {
         let copy = kept.copy(of: path)
         try FileManager.default.createDirectory(atPath: kept.slot(of: path), withIntermediateDirectories: true)
         var s = stat()
-        if lstat(copy, &s) == 0, (s.st_mode & S_IFMT) != S_IFDIR { KeptInputs.removeTree(copy) }
+        if lstat(copy, &s) == 0, (s.st_mode & S_IFMT) != S_IFDIR { try? Repository.removeTree(copy) }
         if lstat(copy, &s) != 0 {
             // Staged earlier in this run and changed since by a stage: synced like a kept copy. (Only then: what
             // else is at `target` is not this copy, say a folder of another data dep's copy around it.)
@@ -308,7 +308,7 @@ final class WorkspaceInputs: @unchecked Sendable {
             throw PlumbError("\(path) changed after it was planned (planned sha256 \(digest.short), now \(synced.digest.short))",
                              hint: "reconcile again once the data stays put; a run uses the data its plan identified")
         }
-        KeptInputs.removeTree(target)
+        try? Repository.removeTree(target)
         guard rename(copy, target) == 0 else { throw PlumbError("cannot move \(copy) to \(target): \(errnoText())") }
         return (path + "/", synced.paths, synced.stamps)
     }
