@@ -332,7 +332,7 @@ func utf8Precedes(_ a: String, _ b: String) -> Bool {
 }
 
 /// Whether byte string `a` sorts before `b` (memcmp order, a prefix first).
-func bytesPrecede<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool where A.Element == UInt8, B.Element == UInt8 {
+package func bytesPrecede<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool where A.Element == UInt8, B.Element == UInt8 {
     if let r = a.withContiguousStorageIfAvailable({ x in
         b.withContiguousStorageIfAvailable { y -> Bool in
             let n = min(x.count, y.count)

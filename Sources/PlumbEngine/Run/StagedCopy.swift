@@ -63,7 +63,7 @@ enum StagedCopy {
             } else if c.symlinkTarget == nil, c.executable == e.executable, let stamp = c.scannedStamp, let record, let digest = e.digest {
                 var path = e.path, hex = digest.hex
                 path.withUTF8 { name in
-                    while r < recorded, record.withFile(r, { was, _, _, _ in precedes(was, UnsafeRawBufferPointer(name)) }) { r += 1 }
+                    while r < recorded, record.withFile(r, { was, _, _, _ in bytesPrecede(was, UnsafeRawBufferPointer(name)) }) { r += 1 }
                     guard r < recorded else { return }
                     kept[k] = record.withFile(r) { was, executable, wasStamp, wasDigest in
                         same(was, UnsafeRawBufferPointer(name)) && wasStamp == stamp && executable == e.executable
@@ -138,16 +138,10 @@ enum StagedCopy {
         return synced
     }
 
-    /// Whether `a` sorts before `b` in the byte order of their UTF-8.
+    /// Whether `a` sorts before `b` in the byte order of their UTF-8 (`bytesPrecede`).
     static func precedes(_ a: String, _ b: String) -> Bool {
         var a = a, b = b
-        return a.withUTF8 { x in b.withUTF8 { y in precedes(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
-    }
-
-    static func precedes(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Bool {
-        let n = min(x.count, y.count)
-        let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
-        return c != 0 ? c < 0 : x.count < y.count
+        return a.withUTF8 { x in b.withUTF8 { y in bytesPrecede(x, y) } }
     }
 
     /// Whether `a` and `b` are the same bytes.

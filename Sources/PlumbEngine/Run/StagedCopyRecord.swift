@@ -128,7 +128,7 @@ struct StagedCopyRecord: Equatable {
                 at += n
                 // A path is only ever compared with the source's (never written through), but a record that
                 // could not have been written is not one: relative, normalised, in order, no NUL.
-                guard Self.isNormalised(name), last.map({ StagedCopy.precedes($0, name) }) ?? true, at + 40 <= end else { return nil }
+                guard Self.isNormalised(name), last.map({ bytesPrecede($0, name) }) ?? true, at + 40 <= end else { return nil }
                 last = name
                 at += 40
                 guard let h = hex(), h.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
